@@ -1,0 +1,103 @@
+"""``%sky <subcommand>``: status, down, check."""
+
+from __future__ import annotations
+
+import shlex
+import time
+from pathlib import Path
+from typing import Any
+
+from jupyter_sky.errors import SkyError, SpecError
+
+SUBCOMMANDS = ("status", "down", "check")
+
+
+def run_subcommand(line: str, mgr: Any) -> None:
+    """Dispatch ``%sky status|down|check``; unknown words get one sentence."""
+    words = shlex.split(line)
+    if not words:
+        raise SpecError(
+            f"%sky needs a subcommand: {', '.join(SUBCOMMANDS)} (or use %%sky on a cell)."
+        )
+    command, rest = words[0], words[1:]
+    if command not in SUBCOMMANDS:
+        raise SpecError(
+            f"Unknown %sky subcommand '{command}'; choose one of {', '.join(SUBCOMMANDS)}."
+        )
+    globals()[f"_{command}"](rest, mgr)
+
+
+def _status(rest: list[str], mgr: Any) -> None:
+    rows = status_rows(mgr)
+    if not rows:
+        print("No clusters. A %%sky cell starts one.")
+        return
+    header = ("NAME", "INFRA", "STATE", "UPTIME", "CELLS", "IDLE", "COST")
+    print(_table([header, *rows]))
+
+
+def status_rows(mgr: Any) -> list[tuple[str, ...]]:
+    """One row per known cluster; clusters whose kernel ended are shown as DOWN."""
+    from jupyter_sky.infra import get_infra
+
+    now = time.time()
+    rows = []
+    for rec in mgr.store.list_clusters():
+        state = rec.state
+        if state == "UP" and rec.handle:
+            try:
+                alive = get_infra(rec.infra).is_alive(rec.handle)
+            except SkyError:
+                alive = False
+            if not alive:
+                mgr.store.set_state(rec.name, "DOWN")
+                state = "DOWN"
+        uptime = _duration(now - rec.created_at) if state == "UP" else "-"
+        idle = _duration(now - rec.last_used_at) if state == "UP" else "-"
+        cost = rec.cost_per_hour * max(0.0, now - rec.created_at) / 3600
+        rows.append((rec.name, rec.infra, state, uptime, str(rec.cells_run), idle, f"${cost:.2f}"))
+    return rows
+
+
+def _down(rest: list[str], mgr: Any) -> None:
+    if rest == ["--all"]:
+        reports = mgr.down_all()
+        print("\n".join(reports) if reports else "No clusters were up.")
+        return
+    if len(rest) != 1 or rest[0].startswith("-"):
+        raise SpecError("Usage: %sky down NAME, or %sky down --all.")
+    print(mgr.down(rest[0]))
+
+
+def _check(rest: list[str], mgr: Any) -> None:
+    from jupyter_sky.config import load_config, sky_home
+    from jupyter_sky.infra import get_infra, kinds
+
+    config = load_config(Path.cwd())
+    print(f"jupyter-sky home: {sky_home()}")
+    if config.sources:
+        print("config files read (later wins): " + ", ".join(str(p) for p in config.sources))
+    else:
+        print("config files read: none (defaults in use)")
+    for kind in kinds():
+        try:
+            reason = get_infra(kind).check()
+        except SkyError as exc:
+            reason = str(exc)
+        print(f"  {kind:<8} {reason if reason else 'usable'}")
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(max(0, seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def _table(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)).rstrip() for r in rows
+    )

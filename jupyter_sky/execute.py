@@ -1,0 +1,125 @@
+"""Run one cell on an attached cluster: send, relay, interrupt, notice death.
+
+A cell costs one round trip: an optional ``prepare`` comm message (values to load, names
+to check afterwards) and the execute request go out back to back; the remote kernel
+handles them in order and returns changed values in a comm message before it goes idle.
+"""
+
+from __future__ import annotations
+
+import getpass
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from jupyter_sky.cluster import LiveCluster
+from jupyter_sky.relay import CellRelay
+from jupyter_sky.session import Waiter
+
+DOUBLE_INTERRUPT_WINDOW = 5.0
+LIVENESS_POLL = 0.25
+
+
+class DoubleInterrupt(Exception):
+    """Ctrl-C twice within the window: the caller restarts the remote kernel."""
+
+
+class KernelDied(Exception):
+    """The remote kernel stopped while the cell ran."""
+
+
+@dataclass
+class Outcome:
+    """How a remote cell ended."""
+
+    status: str = "ok"  # 'ok' | 'error' | 'interrupted'
+    error: dict[str, Any] | None = None
+    pulled: list[dict[str, Any]] = field(default_factory=list)
+    reply: dict[str, Any] = field(default_factory=dict)
+
+
+def run_cell(
+    cluster: LiveCluster,
+    code: str,
+    relay: CellRelay,
+    prepare: dict[str, Any] | None = None,
+    frames: list[Any] | None = None,
+) -> Outcome:
+    """Execute ``code`` remotely, relaying its output into the current cell as it arrives."""
+    channels = cluster.channels
+    assert channels is not None
+    if prepare is not None:
+        cluster.comm_send(prepare, buffers=frames)
+    waiter = Waiter()
+    content = {
+        "code": code,
+        "silent": False,
+        "store_history": True,
+        "user_expressions": {},
+        "allow_stdin": True,
+        "stop_on_error": True,
+    }
+    msg_id = channels.send("shell", "execute_request", content, handler=waiter)
+    try:
+        return _wait(cluster, waiter, relay)
+    finally:
+        channels.unroute(msg_id)
+
+
+def _wait(cluster: LiveCluster, waiter: Waiter, relay: CellRelay) -> Outcome:
+    outcome = Outcome()
+    got_reply = got_idle = False
+    first_interrupt = 0.0
+    while not (got_reply and got_idle):
+        try:
+            got = waiter.get(LIVENESS_POLL)
+        except KeyboardInterrupt:
+            now = time.monotonic()
+            if first_interrupt and now - first_interrupt < DOUBLE_INTERRUPT_WINDOW:
+                raise DoubleInterrupt() from None
+            first_interrupt = now
+            outcome.status = "interrupted"
+            cluster.infra.interrupt(cluster.handle)
+            continue
+        if got is None:
+            if not cluster.is_alive():
+                raise KernelDied(cluster.infra.exit_reason(cluster.handle))
+            continue
+        channel, msg = got
+        if channel == "shell" and msg["header"]["msg_type"] == "execute_reply":
+            got_reply = True
+            outcome.reply = msg["content"]
+        elif channel == "stdin":
+            _answer_input(cluster, msg)
+        elif channel == "iopub":
+            got_idle = got_idle or _handle_iopub(cluster, msg, relay, outcome)
+    if outcome.reply.get("status") == "error" and outcome.status == "ok":
+        outcome.status = "error"
+    outcome.error = relay.error
+    return outcome
+
+
+def _handle_iopub(
+    cluster: LiveCluster, msg: dict[str, Any], relay: CellRelay, outcome: Outcome
+) -> bool:
+    msg_type = msg["header"]["msg_type"]
+    if msg_type == "status":
+        return bool(msg["content"].get("execution_state") == "idle")
+    if msg_type == "comm_msg" and msg["content"].get("comm_id") == cluster.comm_id:
+        data = msg["content"].get("data", {})
+        if data.get("op") == "pulled":
+            outcome.pulled.append(msg)
+        return False
+    relay.handle(msg)
+    return False
+
+
+def _answer_input(cluster: LiveCluster, msg: dict[str, Any]) -> None:
+    content = msg["content"]
+    ask = getpass.getpass if content.get("password") else input
+    try:
+        value = ask(content.get("prompt", ""))
+    except (EOFError, KeyboardInterrupt):
+        value = ""
+    assert cluster.channels is not None
+    cluster.channels.send("stdin", "input_reply", {"value": value}, parent=msg["header"])

@@ -1,0 +1,243 @@
+"""The ``local`` infra: a kernel process on this machine. No credentials, no network —
+the embedded default, and the reference every other infra must match."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jupyter_sky.errors import InfraError
+from jupyter_sky.infra.base import Infra, Launch, Offering
+
+if TYPE_CHECKING:
+    from jupyter_sky.spec import Resources
+
+START_TIMEOUT = 60.0
+
+
+@functools.lru_cache(maxsize=1)
+def machine() -> Offering:
+    """This machine's CPUs, memory and GPUs (``nvidia-smi`` when it is on PATH)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    gpus = _nvidia_gpus()
+    name = gpus[0] if gpus else None
+    return Offering(
+        infra="local",
+        region=socket.gethostname(),
+        instance_type="this machine",
+        vcpus=float(cpus or 1),
+        memory_gb=_memory_gb(),
+        accelerator=name,
+        accelerator_count=len(gpus),
+    )
+
+
+def _memory_gb() -> float:
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemTotal:"):
+                    return round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    return 0.0
+
+
+def _nvidia_gpus() -> list[str]:
+    if shutil.which("nvidia-smi") is None:
+        return []
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [_gpu_name(line) for line in out.splitlines() if line.strip()]
+
+
+def _gpu_name(raw: str) -> str:
+    # "NVIDIA A100-SXM4-80GB" -> "A100": the catalog's canonical names are short.
+    words = raw.replace("NVIDIA", "").replace("Tesla", "").split()
+    return words[0].split("-")[0] if words else raw.strip()
+
+
+class LocalInfra(Infra):
+    """Kernels as detached processes on this machine, one per cluster name."""
+
+    kind = "local"
+
+    def __init__(self) -> None:
+        self._children: dict[int, subprocess.Popen] = {}
+
+    def check(self) -> str:
+        return ""
+
+    def offerings(self, resources: Resources) -> list[Offering]:
+        return [] if self.unmet(resources) else [machine()]
+
+    def unmet(self, resources: Resources) -> str:
+        here = machine()
+        missing = _missing(resources, here)
+        if not missing:
+            return ""
+        return f"This cell asks for {resources.describe()}, but the local machine {missing}."
+
+    # ---- lifecycle -------------------------------------------------------------------
+    def launch(self, request: Launch) -> dict[str, Any]:
+        from jupyter_sky.config import sky_home
+
+        cluster_dir = sky_home() / "clusters" / request.cluster
+        cluster_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        conn = cluster_dir / "kernel.json"
+        for stale in (conn, cluster_dir / "exit.txt"):
+            stale.unlink(missing_ok=True)
+        proc = self._spawn(request, cluster_dir, conn)
+        info = _wait_for_connection_file(conn, proc, cluster_dir / "kernel.log")
+        return {
+            "pid": proc.pid,
+            "connection_file": str(conn),
+            "cluster_dir": str(cluster_dir),
+            "host": socket.gethostname(),
+            "ip": info["ip"],
+        }
+
+    def _spawn(self, request: Launch, cluster_dir: Path, conn: Path) -> subprocess.Popen:
+        task, config = request.task, request.config
+        python = config.local.python or sys.executable
+        argv = [python, "-m", "jupyter_sky.remote.kernel", "-f", str(conn)]
+        argv += ["--idle-minutes", str(config.defaults.idle_minutes)]
+        autostop = task.autostop_minutes or config.defaults.autostop_minutes
+        if autostop:
+            argv += ["--autostop-minutes", str(autostop)]
+        env = {**os.environ, **task.envs, "JUPYTER_SKY_EXIT_FILE": str(cluster_dir / "exit.txt")}
+        env.pop("JPY_PARENT_PID", None)
+        cwd = task.workdir or os.getcwd()
+        with open(cluster_dir / "kernel.log", "ab") as log:
+            proc = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self._children[proc.pid] = proc
+        return proc
+
+    def connection_info(self, handle: dict[str, Any]) -> dict[str, Any]:
+        with open(handle["connection_file"]) as fh:
+            return json.load(fh)  # type: ignore[no-any-return]
+
+    def is_alive(self, handle: dict[str, Any]) -> bool:
+        pid = int(handle["pid"])
+        child = self._children.get(pid)
+        if child is not None:
+            return child.poll() is None
+        return _pid_runs(pid, handle["connection_file"])
+
+    def interrupt(self, handle: dict[str, Any]) -> None:
+        _signal(int(handle["pid"]), signal.SIGINT)
+
+    def restart(self, handle: dict[str, Any], request: Launch) -> dict[str, Any]:
+        self.down(handle)
+        return self.launch(request)
+
+    def down(self, handle: dict[str, Any]) -> None:
+        pid = int(handle["pid"])
+        if self.is_alive(handle):
+            _signal(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 3
+            while self.is_alive(handle) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            if self.is_alive(handle):
+                _signal(pid, signal.SIGKILL)
+        child = self._children.pop(pid, None)
+        if child is not None:
+            child.wait(5)
+        Path(handle["connection_file"]).unlink(missing_ok=True)
+
+    def where(self, handle: dict[str, Any]) -> str:
+        return f"local pid {handle['pid']} on {handle.get('host', socket.gethostname())}"
+
+    def exit_reason(self, handle: dict[str, Any]) -> str:
+        path = Path(handle.get("cluster_dir", "")) / "exit.txt"
+        try:
+            return path.read_text().strip()
+        except OSError:
+            return ""
+
+
+def _missing(resources: Resources, here: Offering) -> str:
+    """What this machine lacks for ``resources``, as the end of a sentence, or ``""``."""
+    wanted = resources.accelerator_count
+    if wanted and here.accelerator_count == 0:
+        return "has no GPUs; choose an infra that has them or drop --gpus"
+    if wanted and resources.accelerator and resources.accelerator != here.accelerator:
+        return f"has {here.accelerator_count}x {here.accelerator}, not {resources.accelerator}"
+    if wanted > here.accelerator_count:
+        return f"has only {here.accelerator_count} GPUs"
+    if resources.cpus and resources.cpus > here.vcpus:
+        return f"has only {here.vcpus:g} CPUs"
+    if resources.memory_gb and resources.memory_gb > here.memory_gb:
+        return f"has only {here.memory_gb:g} GB of memory"
+    if resources.spot:
+        return "has no spot capacity; drop --spot or choose a cloud infra"
+    if resources.instance_type:
+        return "has no instance types; drop --instance-type or choose a cloud infra"
+    return ""
+
+
+def _wait_for_connection_file(conn: Path, proc: subprocess.Popen, log: Path) -> dict[str, Any]:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            info = json.loads(conn.read_text())
+            if info.get("shell_port"):
+                return info  # type: ignore[no-any-return]
+        except (OSError, ValueError):
+            pass
+        if proc.poll() is not None:
+            raise InfraError(f"The local kernel exited while starting: {_last_line(log)}.")
+        time.sleep(0.005)
+    proc.kill()
+    raise InfraError(f"The local kernel did not start within {START_TIMEOUT:g} s; see {log}.")
+
+
+def _last_line(log: Path) -> str:
+    try:
+        lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return "no log"
+    return lines[-1].strip() if lines else "no output"
+
+
+def _pid_runs(pid: int, marker: str) -> bool:
+    # The pid alone could have been reused; the kernel's command line names its file.
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            cmdline = fh.read()
+        with open(f"/proc/{pid}/stat") as fh:
+            state = fh.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return marker.encode() in cmdline and state != "Z"
+
+
+def _signal(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)

@@ -1,0 +1,193 @@
+"""``%%sky`` (run this cell elsewhere) and ``%sky <subcommand>`` (status, down, check).
+
+Parse → task → infra check → preflight of the variables → attach a warm kernel → run
+and relay → pull changed names home → record. Everything that can fail cheaply fails
+before a kernel is started.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+
+from jupyter_sky import spec
+from jupyter_sky.errors import InfraError, RemoteKernelDied, SkyError, TransferError
+
+_manager: Any = None
+
+
+def manager() -> Any:
+    """The process-wide cluster manager (created on first use, not at ``%load_ext``)."""
+    global _manager
+    if _manager is None:
+        from jupyter_sky.manager import Manager
+
+        _manager = Manager()
+    return _manager
+
+
+def register(ipython: Any) -> None:
+    ipython.register_magics(SkyMagics(ipython))
+
+
+def unregister(ipython: Any) -> None:
+    if _manager is not None:
+        _manager.detach_all()
+
+
+@magics_class
+class SkyMagics(Magics):
+    """The ``sky`` line and cell magic."""
+
+    @line_cell_magic
+    @spec.apply_flags
+    def sky(self, line: str, cell: str | None = None) -> Any:
+        """Run this cell on a remote IPython kernel (see the flags below), or with no cell
+        body: ``%sky status``, ``%sky down NAME|--all``, ``%sky check``."""
+        if cell is None:
+            from jupyter_sky.commands import run_subcommand
+
+            return run_subcommand(line, manager())
+        return run_sky_cell(self.shell, line, cell)
+
+
+def run_sky_cell(shell: Any, line: str, cell: str) -> None:
+    """Everything one ``%%sky`` cell does, in order."""
+    from jupyter_sky import transfer
+    from jupyter_sky.config import load_config
+    from jupyter_sky.infra import get_infra, split_infra
+
+    args = spec.parse_line(line)
+    cwd = Path.cwd()
+    config = load_config(cwd)
+    task = spec.task_from_args(args, cell, cwd, config.defaults)
+    kind, _ = split_infra(task.resources.infra or config.defaults.infra or "local")
+    infra = get_infra(kind)
+    reason = infra.check() or infra.unmet(task.resources)
+    if reason:
+        raise InfraError(reason)
+    mgr = manager()
+    name = task.cluster or mgr.default_name(kind)
+    names = transfer.analyse(cell)
+    ns, hidden = shell.user_ns, set(getattr(shell, "user_ns_hidden", ()))
+    synced = mgr.synced_for(name)
+    plan = transfer.plan_push(
+        names, ns, synced, push=task.push, exclude=task.exclude, hidden=hidden
+    )
+    attached = mgr.attach(name, infra, task, config)
+    live = attached.cluster
+    if live.synced is not synced and synced:
+        plan = transfer.plan_push(
+            names, ns, live.synced, push=task.push, exclude=task.exclude, hidden=hidden
+        )
+    notes = attached.notes + _version_notes(live.info, plan)
+    if attached.created and task.setup:
+        _run_setup(shell, live, task.setup)
+    notes += plan.notes
+    _say(notes)
+    _execute(shell, mgr, live, task, config, names, plan, cell)
+
+
+def _execute(
+    shell: Any, mgr: Any, live: Any, task: Any, config: Any, names: Any, plan: Any, cell: str
+) -> None:
+    from jupyter_sky import pull
+    from jupyter_sky.execute import DoubleInterrupt, KernelDied, run_cell
+    from jupyter_sky.relay import CellRelay, remote_error
+
+    prepare = _prepare_message(live, task, names, plan)
+    for item in plan.items:
+        live.synced[item["name"]] = item["digest"]
+    relay = CellRelay(shell)
+    cell_hash = hashlib.sha256(cell.encode()).hexdigest()[:16]
+    run_id = mgr.store.start_run(live.name, cell_hash, live.infra.kind, {"where": live.where()})
+    status = "died"
+    try:
+        outcome = run_cell(live, cell, relay, prepare, plan.frames)
+        status = outcome.status
+    except DoubleInterrupt:
+        status = "interrupted"
+        mgr.restart(live, task, config)
+        raise SkyError(
+            f"Interrupted twice: restarted the kernel of cluster '{live.name}' in the same place "
+            "— remote state was lost; cluster kept."
+        ) from None
+    except KernelDied as died:
+        mgr.forget(live.name)
+        why = f" ({died.args[0]})" if died.args and died.args[0] else ""
+        raise RemoteKernelDied(
+            f"The remote kernel of cluster '{live.name}' died while running this cell{why}; "
+            "its variables are lost, and the next %%sky cell starts a fresh kernel."
+        ) from None
+    finally:
+        mgr.store.end_run(run_id, status, 0.0)
+        mgr.store.touch(live.name)
+    written = set(names.writes)
+    _say(pull.apply(outcome.pulled, shell.user_ns, live.synced, written))
+    if outcome.error is not None:
+        raise remote_error(outcome.error, live.where())
+
+
+def _prepare_message(live: Any, task: Any, names: Any, plan: Any) -> dict[str, Any] | None:
+    force = list(task.pull or ())
+    check = list(dict.fromkeys([*plan.check, *names.writes, *force]))
+    if task.no_pull:
+        check = []
+    envs = dict(task.envs)
+    if not (plan.items or check or envs or task.workdir):
+        return None
+    return {
+        "op": "prepare",
+        "client": live.client_id,
+        "push": plan.items,
+        "check": check,
+        "writes": list(names.writes),
+        "force": force,
+        "no_pull": task.no_pull,
+        "env": envs,
+        "cwd": task.workdir,
+    }
+
+
+def _version_notes(info: dict[str, Any], plan: Any) -> list[str]:
+    from jupyter_sky import serialize
+
+    here = serialize.versions()
+    minor = ".".join(here["python"].split(".")[:2])
+    there = ".".join(str(info.get("python", minor)).split(".")[:2])
+    cp_here = here["cloudpickle"].split(".")[0]
+    cp_there = str(info.get("cloudpickle", here["cloudpickle"])).split(".")[0]
+    if (minor, cp_here) == (there, cp_there) or not plan.items:
+        return []
+    what = f"Python {minor} / cloudpickle {cp_here} here, Python {there} / cloudpickle {cp_there} remotely"
+    if plan.has_code:
+        raise TransferError(
+            f"Cannot send notebook functions or classes: {what}; use the same versions on both "
+            "sides, or define them inside the cell."
+        )
+    return [f"warning: {what}; plain data is sent anyway"]
+
+
+def _run_setup(shell: Any, live: Any, setup: str) -> None:
+    from jupyter_sky.execute import run_cell
+    from jupyter_sky.relay import CellRelay, remote_error
+
+    outcome = run_cell(live, "%%bash\n" + setup, CellRelay(shell))
+    if outcome.error is not None:
+        raise remote_error(outcome.error, f"setup of cluster '{live.name}'")
+
+
+def _say(notes: list[str]) -> None:
+    for note in notes:
+        print(f"[sky] {note}", file=sys.stderr)
+    if notes:
+        sys.stderr.flush()
+
+
+def _now() -> float:
+    return time.time()

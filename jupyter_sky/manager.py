@@ -1,0 +1,172 @@
+"""The clusters this notebook kernel knows: attach (launch, reuse or adopt), restart, down.
+
+Lifetime is explicit: a cluster lives until ``%sky down``, its autostop, or its idle
+watchdog — never only as long as the notebook kernel that started it. A cluster started
+by a kernel that has since died is found in the state store and adopted by name.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from jupyter_sky.cluster import LiveCluster
+from jupyter_sky.config import Config
+from jupyter_sky.errors import InfraError
+from jupyter_sky.infra import get_infra
+from jupyter_sky.infra.base import Infra, Launch
+from jupyter_sky.session import Handler
+from jupyter_sky.spec import Task
+from jupyter_sky.state import ClusterRecord, Store
+
+LOST = "remote state was lost"
+
+
+@dataclass
+class Attached:
+    """The result of :meth:`Manager.attach`: the cluster and what the user should know."""
+
+    cluster: LiveCluster
+    created: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+class Manager:
+    """Per-process registry of attached clusters, backed by the shared state store."""
+
+    def __init__(self, store: Store | None = None) -> None:
+        self.store = store or Store()
+        self.session_id = uuid.uuid4().hex[:8]
+        self.live: dict[str, LiveCluster] = {}
+        self.on_stray: Handler | None = None
+
+    def default_name(self, kind: str) -> str:
+        """The cluster a cell without ``--name`` uses: one per infra per notebook kernel."""
+        return f"{kind}-{self.session_id[:6]}"
+
+    def synced_for(self, name: str) -> dict[str, str]:
+        live = self.live.get(name)
+        return live.synced if live is not None else {}
+
+    # ---- attach ----------------------------------------------------------------------
+    def attach(self, name: str, infra: Infra, task: Task, config: Config) -> Attached:
+        """Reuse the warm kernel, adopt one another kernel started, or launch a new one."""
+        live = self.live.get(name)
+        if live is not None:
+            if live.is_alive():
+                return Attached(live)
+            return self._relaunch(live, task, config, self._lost_note(live))
+        record = self.store.get_cluster(name)
+        if record is not None and record.state == "UP":
+            _same_infra(record, infra, name)
+            if infra.is_alive(record.handle):
+                return self._adopt(record, infra)
+            reason = infra.exit_reason(record.handle) or "its kernel is no longer running"
+            note = f"cluster '{name}' had stopped ({reason}); started a fresh kernel — {LOST}"
+            return self._launch(name, infra, task, config, [note])
+        return self._launch(name, infra, task, config, [])
+
+    def _launch(
+        self, name: str, infra: Infra, task: Task, config: Config, notes: list[str]
+    ) -> Attached:
+        now = time.time()
+        record = ClusterRecord(
+            name=name,
+            infra=infra.kind,
+            state="INIT",
+            created_at=now,
+            last_used_at=now,
+            cells_run=0,
+            cost_per_hour=0.0,
+            owner=self.session_id,
+            placement={"infra": infra.kind, "instance_type": "this machine", "price": 0.0},
+            handle={},
+        )
+        self.store.put_cluster(record)
+        try:
+            record.handle = infra.launch(Launch(name, task, config))
+            live = self._connect(name, infra, record.handle)
+        except BaseException:
+            self.store.set_state(name, "DOWN")
+            raise
+        record.state = "UP"
+        self.store.put_cluster(record)
+        return Attached(live, created=True, notes=notes)
+
+    def _adopt(self, record: ClusterRecord, infra: Infra) -> Attached:
+        live = self._connect(record.name, infra, record.handle)
+        notes = []
+        if record.owner != self.session_id:
+            notes.append(
+                f"adopted cluster '{record.name}' (started by another kernel); its remote state is intact"
+            )
+            record.owner = self.session_id
+            self.store.put_cluster(record)
+        return Attached(live, notes=notes)
+
+    def _connect(self, name: str, infra: Infra, handle: dict[str, Any]) -> LiveCluster:
+        live = LiveCluster(name, infra, handle)
+        live.connect(self.on_stray)
+        self.live[name] = live
+        return live
+
+    def _relaunch(self, live: LiveCluster, task: Task, config: Config, note: str) -> Attached:
+        live.detach()
+        self.live.pop(live.name, None)
+        return self._launch(live.name, live.infra, task, config, [note])
+
+    def _lost_note(self, live: LiveCluster) -> str:
+        reason = live.infra.exit_reason(live.handle)
+        why = f" ({reason})" if reason else ""
+        return f"the kernel of cluster '{live.name}' had stopped{why}; started a fresh one — {LOST}"
+
+    # ---- restart and down -----------------------------------------------------------------
+    def restart(self, live: LiveCluster, task: Task, config: Config) -> LiveCluster:
+        """A new kernel in the same place (same machine, allocation or VM)."""
+        live.detach()
+        live.handle = live.infra.restart(live.handle, Launch(live.name, task, config))
+        record = self.store.get_cluster(live.name)
+        if record is not None:
+            record.handle = live.handle
+            self.store.put_cluster(record)
+        fresh = self._connect(live.name, live.infra, live.handle)
+        return fresh
+
+    def forget(self, name: str) -> None:
+        """Drop a cluster whose kernel died; the record stays for ``%sky status``."""
+        live = self.live.pop(name, None)
+        if live is not None:
+            live.detach()
+
+    def down(self, name: str) -> str:
+        """Stop the cluster and release what it holds; returns a one-line report."""
+        live = self.live.pop(name, None)
+        record = self.store.get_cluster(name)
+        if live is None and record is None:
+            raise InfraError(f"There is no cluster named '{name}'; %sky status lists them.")
+        if live is not None:
+            live.detach()
+        infra = live.infra if live is not None else get_infra(record.infra)  # type: ignore[union-attr]
+        handle = live.handle if live is not None else record.handle  # type: ignore[union-attr]
+        if handle:
+            infra.down(handle)
+        self.store.set_state(name, "DOWN")
+        return f"cluster '{name}' is down"
+
+    def down_all(self) -> list[str]:
+        return [self.down(r.name) for r in self.store.list_clusters() if r.state != "DOWN"]
+
+    def detach_all(self) -> None:
+        for live in list(self.live.values()):
+            live.detach()
+        self.live.clear()
+
+
+def _same_infra(record: ClusterRecord, infra: Infra, name: str) -> None:
+    if record.infra != infra.kind:
+        raise InfraError(
+            f"Cluster '{name}' runs on {record.infra}, but this cell asks for --infra {infra.kind}; "
+            f"use another --name or run %sky down {name} first."
+        )

@@ -1,0 +1,1 @@
+"""Code that runs inside the remote kernel (shipped with the package to every target)."""

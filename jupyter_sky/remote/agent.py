@@ -1,0 +1,213 @@
+"""The part of jupyter-sky that lives inside the remote kernel.
+
+It answers one comm target, ``jupyter_sky``. Before a cell the notebook sends a
+``prepare`` message (values to load, names to check afterwards, environment); after the
+cell — on success *and* on error — a ``post_run_cell`` hook sends back every checked name
+whose content changed, as one comm message with binary buffers. Both ride on the cell's
+own execute request, so a cell costs one round trip however many variables move.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import socket
+import sys
+import threading
+import time
+import types
+from typing import Any
+
+from jupyter_sky import serialize
+
+PULL_LIMIT = 50 * 1024 * 1024
+
+
+class PushFailed(Exception):
+    """A value sent by the notebook could not be loaded here; the cell does not run."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"\x1b[0;31mTransferError\x1b[0m: {self}"]
+
+
+class Agent:
+    """Variable transfer, environment and the idle watchdog inside one remote kernel."""
+
+    def __init__(self, shell: Any, idle_minutes: float, autostop_minutes: float | None) -> None:
+        self.shell = shell
+        self.ns: dict[str, Any] = shell.user_ns
+        self.synced: dict[str, dict[str, str]] = {}  # client id -> name -> digest
+        self.pending: dict[str, Any] | None = None
+        self.abort: str | None = None
+        self.comm: Any = None
+        self.idle_s = idle_minutes * 60
+        self.autostop_s = autostop_minutes * 60 if autostop_minutes else None
+        self.executing = False
+        self.last_client = self.last_cell = time.monotonic()
+
+    # ---- wiring ------------------------------------------------------------------
+    def install(self, kernel: Any) -> None:
+        serialize.set_namespace(self.ns)
+        kernel.comm_manager.register_target("jupyter_sky", self._on_open)
+        self.shell.events.register("pre_run_cell", self._pre_run)
+        self.shell.events.register("post_run_cell", self._post_run)
+        self.shell.input_transformers_cleanup.insert(0, self._maybe_abort)
+        threading.Thread(target=self._watchdog, name="jupyter-sky-watchdog", daemon=True).start()
+
+    def _on_open(self, comm: Any, msg: dict[str, Any]) -> None:
+        self.comm = comm
+        comm.on_msg(self._on_msg)
+        self.last_client = time.monotonic()
+        comm.send({"op": "hello", "info": self.info()})
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "cwd": os.getcwd(),
+            "executable": sys.executable,
+            **serialize.versions(),
+        }
+
+    def _on_msg(self, msg: dict[str, Any]) -> None:
+        self.last_client = time.monotonic()
+        data = msg["content"]["data"]
+        op = data.get("op")
+        if op == "prepare":
+            self._prepare(data, msg.get("buffers") or [])
+        elif op == "forget":
+            self.synced.pop(data["client"], None)
+
+    # ---- before the cell -----------------------------------------------------------
+    def _prepare(self, data: dict[str, Any], buffers: list[Any]) -> None:
+        self.pending = data
+        synced = self.synced.setdefault(data["client"], {})
+        for key, value in data.get("env", {}).items():
+            os.environ[key] = value
+        if data.get("cwd"):
+            os.chdir(data["cwd"])
+        offset = 0
+        for item in data.get("push", []):
+            name = item["name"]
+            frames = buffers[offset : offset + item.get("nframes", 0)]
+            offset += item.get("nframes", 0)
+            try:
+                self.ns[name] = self._load(item, frames)
+            except Exception as exc:  # noqa: BLE001 - any failure is reported, by name
+                self.abort = _load_failure(name, exc)
+                return
+            synced[name] = item["digest"]
+
+    @staticmethod
+    def _load(item: dict[str, Any], frames: list[Any]) -> Any:
+        if item["kind"] == "module":
+            return importlib.import_module(item["module"])
+        return serialize.unpack(frames[0], frames[1:])
+
+    def _maybe_abort(self, lines: list[str]) -> list[str]:
+        if self.abort is None:
+            return lines
+        message, self.abort = self.abort, None
+        return [
+            f"raise __import__('jupyter_sky.remote.agent').remote.agent.PushFailed({message!r})\n"
+        ]
+
+    def _pre_run(self, *args: Any) -> None:
+        self.executing = True
+
+    # ---- after the cell -------------------------------------------------------------
+    def _post_run(self, *args: Any) -> None:
+        self.executing = False
+        self.last_cell = time.monotonic()
+        pending, self.pending = self.pending, None
+        if pending is None or self.comm is None or pending.get("no_pull"):
+            return
+        content, frames = self.collect(pending)
+        if content["values"] or content["stayed"] or content["deleted"]:
+            self.comm.send(content, buffers=frames)
+
+    def collect(self, pending: dict[str, Any]) -> tuple[dict[str, Any], list[Any]]:
+        """Pack every checked name whose content differs from what the notebook has."""
+        synced = self.synced.setdefault(pending["client"], {})
+        force = set(pending.get("force", []))
+        writes = set(pending.get("writes", []))
+        values: list[dict[str, Any]] = []
+        stayed: list[dict[str, str]] = []
+        deleted: list[str] = []
+        frames: list[Any] = []
+        for name in pending.get("check", []):
+            if name not in self.ns:
+                if synced.pop(name, None) is not None:
+                    deleted.append(name)
+                elif name in force:
+                    stayed.append({"name": name, "reason": "missing"})
+                continue
+            item, packed, note = self._pack(name, synced.get(name), name in force)
+            if note and (name in writes or name in force):
+                stayed.append({"name": name, "reason": note})
+            if item is None:
+                continue
+            synced[name] = item["digest"]
+            values.append(item)
+            if packed is not None:
+                frames.extend(packed.frames())
+        return {"op": "pulled", "values": values, "stayed": stayed, "deleted": deleted}, frames
+
+    def _pack(
+        self, name: str, known: str | None, forced: bool
+    ) -> tuple[dict[str, Any] | None, serialize.Packed | None, str]:
+        value = self.ns[name]
+        if isinstance(value, types.ModuleType):
+            digest = f"module:{value.__name__}"
+            if digest == known and not forced:
+                return None, None, ""
+            return (
+                {"name": name, "kind": "module", "module": value.__name__, "digest": digest},
+                None,
+                "",
+            )
+        try:
+            packed = serialize.pack(value)
+        except Exception as exc:  # noqa: BLE001 - unpicklable values stay remote, with a note
+            return None, None, f"cannot be pickled ({type(exc).__name__}: {exc})"
+        if packed.digest == known and not forced:
+            return None, None, ""
+        if packed.nbytes > PULL_LIMIT and not forced:
+            return None, None, f"size:{packed.nbytes}"
+        item = {"name": name, "kind": "pickle", "digest": packed.digest, "nbytes": packed.nbytes}
+        item["nframes"] = 1 + len(packed.buffers)
+        return item, packed, ""
+
+    # ---- lifetime ----------------------------------------------------------------------
+    def _watchdog(self) -> None:
+        interval = float(os.environ.get("JUPYTER_SKY_WATCHDOG_INTERVAL", "10"))
+        while True:
+            time.sleep(interval)
+            reason = self.idle_reason(time.monotonic())
+            if reason:
+                _exit(reason)
+
+    def idle_reason(self, now: float) -> str:
+        """Why this kernel should end now, or ``""`` while it is wanted."""
+        if self.executing:
+            return ""
+        if now - self.last_client > self.idle_s:
+            return f"idle watchdog: no notebook client for {self.idle_s / 60:g} minutes"
+        if self.autostop_s is not None and now - self.last_cell > self.autostop_s:
+            return f"autostop: no cell for {self.autostop_s / 60:g} minutes"
+        return ""
+
+
+def _load_failure(name: str, exc: BaseException) -> str:
+    return (
+        f"`{name}` could not be loaded in the remote kernel ({type(exc).__name__}: {exc}); "
+        "install what it needs there, or create it inside the cell"
+    )
+
+
+def _exit(reason: str) -> None:
+    path = os.environ.get("JUPYTER_SKY_EXIT_FILE")
+    if path:
+        with open(path, "w") as fh:
+            fh.write(reason + "\n")
+    os._exit(0)
