@@ -1,13 +1,27 @@
-"""Offline accelerator catalog: canonical names (prices arrive with the optimizer)."""
+"""Offline catalog: canonical accelerator and infra names (prices arrive with the optimizer)."""
 
 from __future__ import annotations
 
 from jupyter_sky.catalog.names import (
+    INFRA_SHAPES,
     all_names,
     canonical_name,
+    check_cluster_name,
     close_names,
+    normalize_infra,
+    one_accelerator,
     parse_accelerator,
     unknown_accelerator,
 )
 
-__all__ = ["all_names", "canonical_name", "close_names", "parse_accelerator", "unknown_accelerator"]
+__all__ = [
+    "INFRA_SHAPES",
+    "all_names",
+    "check_cluster_name",
+    "canonical_name",
+    "close_names",
+    "normalize_infra",
+    "one_accelerator",
+    "parse_accelerator",
+    "unknown_accelerator",
+]

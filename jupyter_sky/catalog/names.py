@@ -1,4 +1,4 @@
-"""Canonical accelerator names, read from the generated ``accelerators.txt``.
+"""Names users type: accelerators (from the generated ``accelerators.txt``) and infras.
 
 Names follow SkyPilot's catalog (``A100``, ``A100-80GB``, ``H100``, ``tpu-v5p-8`` ...). Lookup is
 case-insensitive because users type ``a100`` as often as ``A100``; code that compares a canonical
@@ -9,8 +9,10 @@ where the canonical name is ``L40S``).
 from __future__ import annotations
 
 import difflib
+import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from jupyter_sky.errors import SpecError
 
@@ -117,6 +119,118 @@ def parse_accelerator(value: object, label: str) -> tuple[str | None, int]:
     if canonical is None:
         raise unknown_accelerator(name.strip())
     return canonical, int(count_text)
+
+
+def one_accelerator(value: Any, label: str) -> Any:
+    """Turn the YAML forms ``{A100: 2}`` and ``[A100:2]`` into ``A100:2`` for parse_accelerator.
+
+    Parameters
+    ----------
+    value : Any
+        A ``resources.accelerators`` value from a task YAML.
+    label : str
+        How to name the value in an error.
+
+    Returns
+    -------
+    Any
+        A string or int for :func:`parse_accelerator`; other values are returned unchanged.
+
+    Raises
+    ------
+    SpecError
+        If several accelerators are listed (choosing among them waits for the optimizer).
+    """
+    if isinstance(value, (list, tuple, set, dict)) and len(value) > 1:
+        raise SpecError(
+            f"{label} lists several accelerators, which is not available yet: "
+            "choosing among them arrives with the optimizer."
+        )
+    if isinstance(value, dict) and value:
+        name, count = next(iter(value.items()))
+        return str(name) if count is None else f"{name}:{count}"
+    if isinstance(value, (list, tuple)) and value:
+        return value[0]
+    return value
+
+
+INFRA_SHAPES = (
+    "local, aws[/region], gcp[/region], azure[/region], k8s[/context], "
+    "slurm[/cluster[/partition]] or ssh/host"
+)
+_CLOUDS = ("aws", "gcp", "azure")
+_SHAPES = {
+    "local": (r"", "local"),
+    "aws": (r"(/[a-z0-9-]+)?", "aws or aws/<region>"),
+    "gcp": (r"(/[a-z0-9-]+)?", "gcp or gcp/<region>"),
+    "azure": (r"(/[a-z0-9-]+)?", "azure or azure/<region>"),
+    "k8s": (r"(/\S+)?", "k8s or k8s/<context>"),
+    "slurm": (r"(/[\w.-]+(/[\w.-]+)?)?", "slurm, slurm/<cluster> or slurm/<cluster>/<partition>"),
+    "ssh": (r"/[\w.@:-]+", "ssh/<host>"),
+}
+
+
+def normalize_infra(value: Any, label: str) -> str:
+    """Check an infra string and return it normalised (``kubernetes/x`` becomes ``k8s/x``).
+
+    Parameters
+    ----------
+    value : Any
+        Such as ``aws/us-east-1``, ``k8s/my-context`` or ``slurm/hpc/gpu``.
+    label : str
+        How to name the value in an error, such as ``--infra``.
+
+    Returns
+    -------
+    str
+        The infra with its kind (and a cloud region) in lower case.
+
+    Raises
+    ------
+    SpecError
+        If the kind is unknown or the rest does not fit the kind's shape.
+    """
+    if not isinstance(value, str):
+        raise SpecError(f"{label} must be one of {INFRA_SHAPES}, not {value!r}.")
+    kind, slash, rest = value.strip().partition("/")
+    kind = "k8s" if kind.lower() == "kubernetes" else kind.lower()
+    if kind not in _SHAPES:
+        raise SpecError(
+            f"{label} names unknown infra {kind!r}; valid kinds are local, aws, gcp, azure, "
+            "k8s (or kubernetes), slurm and ssh."
+        )
+    tail = slash + (rest.lower() if kind in _CLOUDS else rest)
+    pattern, shape = _SHAPES[kind]
+    if not re.fullmatch(pattern, tail):
+        raise SpecError(f"{label} must be {shape}, not {value!r}.")
+    return kind + tail
+
+
+def check_cluster_name(value: Any, label: str) -> str:
+    """Check a cluster name: a letter, then up to 39 letters, digits, ``-`` or ``_``.
+
+    Parameters
+    ----------
+    value : Any
+        The proposed name.
+    label : str
+        How to name the value in an error, such as ``--name``.
+
+    Returns
+    -------
+    str
+        The name, unchanged.
+
+    Raises
+    ------
+    SpecError
+        If the name has another shape.
+    """
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,39}", value):
+        raise SpecError(
+            f"{label} must be a letter followed by up to 39 letters, digits, - or _, not {value!r}."
+        )
+    return value
 
 
 def _bad_accelerator(label: str, value: object) -> SpecError:

@@ -1,0 +1,378 @@
+"""Configuration files: ``~/.jupyter_sky/config.yaml`` and ``<notebook dir>/jupyter_sky.yaml``.
+
+Both files are optional YAML mappings of sections (``defaults:``, ``local:``). The file next to the
+notebook is read last and wins per key. Each section is a plain dataclass whose fields carry a
+checker in their metadata; to add a section, write its dataclass, list it in ``SECTIONS`` and add
+a field of that name to ``Config``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import reprlib
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from jupyter_sky.catalog.names import normalize_infra, one_accelerator
+from jupyter_sky.errors import ConfigError, SkyError, SpecError
+
+HOME_ENV = "JUPYTER_SKY_HOME"
+USER_FILE = "config.yaml"
+PROJECT_FILE = "jupyter_sky.yaml"
+
+Check = Callable[[Any, str], Any]
+
+
+def sky_home() -> Path:
+    """Return the jupyter-sky home directory without creating it.
+
+    Returns
+    -------
+    Path
+        ``$JUPYTER_SKY_HOME`` if set, else ``~/.jupyter_sky``.
+    """
+    env = os.environ.get(HOME_ENV)
+    return Path(env).expanduser() if env else Path.home() / ".jupyter_sky"
+
+
+def ensure_sky_home(home: Path | None = None) -> Path:
+    """Create the home directory (mode 0700, it holds connection files) and return it.
+
+    Parameters
+    ----------
+    home : Path, optional
+        The directory to create; defaults to :func:`sky_home`.
+
+    Returns
+    -------
+    Path
+        The existing directory.
+    """
+    home = home or sky_home()
+    if not home.is_dir():
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return home
+
+
+def read_yaml(path: Path, label: str, error: type[SkyError]) -> Any:
+    """Read one YAML file and turn read and syntax problems into a one-sentence ``error``.
+
+    Parameters
+    ----------
+    path : Path
+        The file to read; the caller decides what a missing file means.
+    label : str
+        How to name the file in messages, such as ``Task file task.yaml``.
+    error : type of SkyError
+        The exception class to raise.
+
+    Returns
+    -------
+    Any
+        The parsed document (None for an empty file).
+    """
+    import yaml  # here, not at module level: most cells never read YAML
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise error(
+            f"Cannot read {label}: {exc.strerror or exc}; check the path and its permissions."
+        ) from None
+    try:
+        # The pure-Python loader: its messages are clearer than libyaml's, and files are small.
+        return yaml.load(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "syntax error"
+        raise error(
+            f"{label} is not valid YAML{where} ({problem}); fix the syntax there."
+        ) from None
+
+
+def _bad(label: str, expected: str, value: Any) -> ConfigError:
+    return ConfigError(f"{label} must be {expected}, not {value!r}.")
+
+
+def _minutes(value: Any, label: str) -> float:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok or not math.isfinite(value) or value <= 0:
+        raise _bad(label, "a positive number of minutes such as 60", value)
+    return float(value)
+
+
+def _optional_minutes(value: Any, label: str) -> float | None:
+    return None if value is None else _minutes(value, label)
+
+
+def _boolean(value: Any, label: str) -> bool:
+    if not isinstance(value, bool):
+        raise _bad(label, "true or false", value)
+    return value
+
+
+def _optional_text(value: Any, label: str) -> str | None:
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise _bad(label, "a non-empty string or null", value)
+    return value
+
+
+def _infra(value: Any, label: str) -> str | None:
+    if value is None:
+        return None
+    try:
+        return normalize_infra(value, label)
+    except SpecError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _check(check: Check) -> dict[str, Check]:
+    return {"check": check}
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """``defaults:`` — used when a ``%%sky`` line does not say otherwise."""
+
+    infra: str | None = field(default=None, metadata=_check(_infra))
+    # The remote kernel ends after this long with no notebook client attached.
+    idle_minutes: float = field(default=60.0, metadata=_check(_minutes))
+    autostop_minutes: float | None = field(default=None, metadata=_check(_optional_minutes))
+    confirm: bool = field(default=False, metadata=_check(_boolean))
+
+
+@dataclass(frozen=True)
+class LocalConfig:
+    """``local:`` — settings of the ``local`` infra."""
+
+    # Interpreter that runs local remote kernels; null means the notebook's own interpreter.
+    python: str = field(default_factory=lambda: sys.executable, metadata=_check(_optional_text))
+
+
+SECTIONS: dict[str, type] = {"defaults": Defaults, "local": LocalConfig}
+
+
+@dataclass(frozen=True)
+class Config:
+    """The merged configuration; ``sources`` lists the files read, farthest first."""
+
+    defaults: Defaults = field(default_factory=Defaults)
+    local: LocalConfig = field(default_factory=LocalConfig)
+    sources: list[Path] = field(default_factory=list)
+
+
+def _unknown_key(
+    key: str, valid: Any, where: str, section: str = "", error: type[SkyError] = ConfigError
+) -> SkyError:
+    scope = f" in {section}" if section else ""
+    prefix = f"{section}." if section else ""
+    return error(
+        f"Unknown key '{prefix}{key}' in {where}; valid keys{scope} are {', '.join(sorted(valid))}."
+    )
+
+
+def _check_section(name: str, raw: Any, where: str) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise _bad(f"{name} in {where}", "a mapping of key: value lines", raw)
+    known = {f.name: f for f in fields(SECTIONS[name])}
+    checked = {}
+    for key, value in raw.items():
+        if key not in known:
+            raise _unknown_key(key, known, where, name)
+        checked[key] = known[key].metadata["check"](value, f"{name}.{key} in {where}")
+    return checked
+
+
+def _check_file(raw: Any, where: str) -> dict[str, dict[str, Any]]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise _bad(where, "a mapping of sections such as defaults:", raw)
+    checked = {}
+    for name, section in raw.items():
+        if name not in SECTIONS:
+            valid = ", ".join(sorted(SECTIONS))
+            raise ConfigError(f"Unknown section '{name}' in {where}; valid sections are {valid}.")
+        checked[name] = _check_section(name, section, where)
+    return checked
+
+
+_cache: dict[Path, tuple[tuple[int, int], dict[str, dict[str, Any]]]] = {}
+
+
+def _read_checked(path: Path) -> dict[str, dict[str, Any]] | None:
+    """Return the checked content of one file, or None if it does not exist; cached by mtime."""
+    try:
+        st = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    stamp = (st.st_mtime_ns, st.st_size)
+    hit = _cache.get(path)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    checked = _check_file(read_yaml(path, f"Config file {path}", ConfigError), str(path))
+    _cache[path] = (stamp, checked)
+    return checked
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_config(notebook_dir: Path | None = None) -> Config:
+    """Read and merge the user and notebook configuration files.
+
+    Parameters
+    ----------
+    notebook_dir : Path, optional
+        The notebook's directory; its ``jupyter_sky.yaml`` overrides the user file per key.
+
+    Returns
+    -------
+    Config
+        Defaults for every missing key; ``sources`` names the files actually read.
+
+    Raises
+    ------
+    ConfigError
+        If a file is unreadable, not valid YAML, or holds an unknown or invalid key.
+    """
+    paths = [sky_home() / USER_FILE]
+    if notebook_dir is not None:
+        paths.append(Path(notebook_dir) / PROJECT_FILE)
+    merged: dict[str, Any] = {}
+    sources = []
+    for path in paths:
+        checked = _read_checked(path)
+        if checked is not None:
+            merged = _merge(merged, checked)
+            sources.append(path)
+    sections = {}
+    for name, cls in SECTIONS.items():
+        # null means "the default", which also lets a closer file undo a farther one.
+        values = {k: v for k, v in merged.get(name, {}).items() if v is not None}
+        sections[name] = cls(**values)
+    return Config(**sections, sources=sources)
+
+
+# Task files (``%%sky -f task.yaml``): their structure is checked here, next to the other YAML
+# files; spec.py checks the values with the same code as the flags.
+TASK_KEYS = ("envs", "name", "resources", "setup", "workdir")  # name is accepted and ignored
+# resources key in task.yaml -> the parse_line attribute whose check applies to it
+RESOURCE_KEYS = {
+    "accelerators": "gpus",
+    "cpus": "cpus",
+    "infra": "infra",
+    "instance_type": "instance_type",
+    "memory": "memory",
+    "use_spot": "spot",
+}
+
+
+def read_task_file(path_text: str, cwd: Path) -> dict[str, tuple[Any, str]]:
+    """Read a SkyPilot-style task YAML and check its structure.
+
+    Parameters
+    ----------
+    path_text : str
+        The ``-f`` value; a relative path starts at ``cwd``.
+    cwd : Path
+        The notebook's directory.
+
+    Returns
+    -------
+    dict
+        ``{attribute: (value, label)}`` keyed like :func:`jupyter_sky.spec.parse_line` attributes
+        (``gpus``, ``cpus``, ``memory``, ``infra``, ``instance_type``, ``spot``, ``env``,
+        ``workdir``, ``setup``); ``label`` names the key in error messages.
+
+    Raises
+    ------
+    SpecError
+        For a missing file, bad YAML, an unknown key, a ``run`` section or a wrongly typed value.
+    """
+    path = cwd / Path(path_text).expanduser()
+    if not path.is_file():
+        raise SpecError(f"Task file {path} does not exist; check the path after -f.")
+    raw = read_yaml(path, f"Task file {path_text}", SpecError)
+    raw = {} if raw is None else raw
+    if not isinstance(raw, dict):
+        raise _spec_bad(f"Task file {path_text}", "a mapping with keys such as resources:", raw)
+    if "run" in raw:
+        raise SpecError(
+            f"Task file {path_text} has a run section, but the cell is the run; "
+            f"remove 'run' from {path_text}."
+        )
+    for key in raw:
+        if key not in TASK_KEYS:
+            raise _unknown_key(key, TASK_KEYS, path_text, error=SpecError)
+    out = _task_resources(raw.get("resources"), path_text)
+    for key, expected in (("workdir", "a directory path"), ("setup", "a string of commands")):
+        if raw.get(key) is not None:
+            label = f"{key} in {path_text}"
+            out[key] = (_task_text(raw[key], label, expected), label)
+    if raw.get("envs") is not None:
+        out["env"] = (_task_envs(raw["envs"], path_text), f"envs in {path_text}")
+    return out
+
+
+def _spec_bad(label: str, expected: str, value: Any) -> SpecError:
+    return SpecError(f"{label} must be {expected}, not {reprlib.repr(value)}.")
+
+
+def _task_text(value: Any, label: str, expected: str) -> str:
+    if not isinstance(value, str):
+        raise _spec_bad(label, expected, value)
+    return value
+
+
+def _task_resources(raw: Any, where: str) -> dict[str, tuple[Any, str]]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise _spec_bad(f"resources in {where}", "a mapping such as {accelerators: A100:1}", raw)
+    for key in ("any_of", "ordered"):
+        if key in raw:
+            raise SpecError(
+                f"resources.{key} in {where} is not available yet: "
+                "choosing among several resources arrives with the optimizer."
+            )
+    out = {}
+    for key, value in raw.items():
+        label = f"resources.{key} in {where}"
+        if key not in RESOURCE_KEYS:
+            raise _unknown_key(key, RESOURCE_KEYS, where, "resources", SpecError)
+        if key == "accelerators":
+            value = one_accelerator(value, label)
+        if key == "use_spot" and not isinstance(value, bool):
+            raise _spec_bad(label, "true or false", value)
+        if value is not None:
+            out[RESOURCE_KEYS[key]] = (value, label)
+    return out
+
+
+def _task_envs(raw: Any, where: str) -> dict[str, str]:
+    if not isinstance(raw, dict):
+        raise _spec_bad(f"envs in {where}", "a mapping of NAME: value", raw)
+    envs = {}
+    for key, value in raw.items():
+        if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+            raise _spec_bad(f"Each name in envs in {where}", "letters, digits and _", key)
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise _spec_bad(f"envs.{key} in {where}", "a string or a number", value)
+        envs[key] = str(value)
+    return envs

@@ -1,0 +1,400 @@
+"""The ``%%sky`` line: flag table, parsing and the resulting Task and Resources.
+
+Every value is checked here so that a typo fails in milliseconds with one sentence, before any
+machine is started. Precedence: flags, then ``-f task.yaml``, then the config ``defaults:``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import keyword
+import math
+import re
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from jupyter_sky.catalog.names import (
+    INFRA_SHAPES,
+    check_cluster_name,
+    normalize_infra,
+    parse_accelerator,
+)
+from jupyter_sky.errors import SpecError
+
+if TYPE_CHECKING:
+    from jupyter_sky.config import Defaults
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _row(*names: str, help: str, **kwargs: Any) -> tuple[tuple[str, ...], dict]:
+    return names, {"help": help, **kwargs}
+
+
+FLAGS: list[tuple[tuple[str, ...], dict]] = [
+    _row("--infra", metavar="INFRA", help=f"Where to run: {INFRA_SHAPES}."),
+    _row("--name", metavar="CLUSTER", help="Cluster to create or reuse (letters, digits, -, _)."),
+    _row("--gpus", metavar="NAME[:N]", help="Accelerators such as A100:1, or N for N of any type."),
+    _row("--cpus", metavar="N[+]", help="vCPUs: exactly N, or at least N with a trailing +."),
+    _row("--memory", metavar="GB[+]", help="Memory in GB: exactly GB, or at least GB with +."),
+    _row("--spot", action="store_true", help="Use spot (preemptible) machines."),
+    _row("--instance-type", metavar="TYPE", help="A specific instance type such as p3.2xlarge."),
+    _row("--max-price", metavar="USD", help="Highest price to pay, in dollars per hour."),
+    _row("--push", metavar="A,B", help="Variables to send (default: the ones the cell reads)."),
+    _row("--pull", metavar="X,Y", help="Variables to bring back (default: the ones it assigns)."),
+    _row("--no-pull", action="store_true", help="Bring no variables back."),
+    _row("--exclude", metavar="A,B", help="Variables never to send."),
+    _row("--env", action="append", metavar="KEY=VALUE", help="Remote environment variable."),
+    _row("--workdir", metavar="DIR", help="Directory to sync to the remote machine."),
+    _row("--autostop", metavar="MIN", help="Stop the cluster after this many idle minutes."),
+    _row("-f", "--file", metavar="TASK_YAML", help="SkyPilot-style task YAML; flags win over it."),
+]
+
+_OPT, _SLURM = "arrives with the optimizer", "arrive with the Slurm infra"
+RESERVED: dict[str, str] = {
+    "--task": f"--task is not available yet: naming tasks {_OPT}.",
+    "--after": f"--after is not available yet: ordering cells {_OPT}.",
+    "--output-gb": f"--output-gb is not available yet: planning for output size {_OPT}.",
+    "--time": f"--time is not available yet: planning for run time {_OPT}.",
+    "--confirm": f"--confirm is not available yet: confirming a plan {_OPT}.",
+    "--pick": f"--pick is not available yet: choosing among ranked plans {_OPT}.",
+    "--replan": f"--replan is not available yet: re-planning {_OPT}.",
+    "--num-nodes": f"--num-nodes is not available yet: multi-node cells {_SLURM}.",
+    "--detach": f"--detach is not available yet: detached cells {_SLURM}.",
+    "--partition": f"--partition is not available yet: Slurm partitions {_SLURM}.",
+    "--account": f"--account is not available yet: Slurm accounts {_SLURM}.",
+    "--qos": f"--qos is not available yet: Slurm QOS levels {_SLURM}.",
+    "--max-cost": "--max-cost is not available yet: spending limits arrive with budgets.",
+}
+_RESERVED_SWITCHES = ("--confirm", "--replan", "--detach")
+_EXAMPLES = {"--infra": "aws/us-east-1", "--name": "train", "--gpus": "A100:1", "--cpus": "4+",
+             "--memory": "16+", "--instance-type": "p3.2xlarge", "--max-price": "2.5",
+             "--push": "df,model", "--pull": "result", "--exclude": "secret", "--env": "KEY=VALUE",
+             "--workdir": "./src", "--autostop": "30", "--file": "task.yaml"}  # fmt: skip
+
+
+def _reserved_rows() -> list[tuple[tuple[str, ...], dict]]:
+    rows: list[tuple[tuple[str, ...], dict]] = []
+    for flag, sentence in RESERVED.items():
+        kwargs: dict = {"help": sentence.split(": ", 1)[0] + "."}
+        if flag in _RESERVED_SWITCHES:
+            kwargs["action"] = "store_true"
+        else:
+            kwargs.update(nargs="?", const="", metavar="VALUE")
+        rows.append(((flag,), kwargs))
+    return rows
+
+
+def apply_flags(func: F) -> F:
+    """Attach IPython ``@magic_arguments`` for every flag, so ``%%sky?`` shows the help.
+
+    Parameters
+    ----------
+    func : callable
+        The magic function.
+
+    Returns
+    -------
+    callable
+        The same function with ``parser`` set and its docstring replaced by the help text.
+    """
+    from IPython.core import magic_arguments as ma
+
+    decorators: list[Callable[[Any], Any]] = [ma.argument(*n, **kw) for n, kw in FLAGS]
+    decorators.append(ma.argument_group("not available yet"))
+    decorators += [ma.argument(*n, **kw) for n, kw in _reserved_rows()]
+    for decorate in reversed(decorators):  # IPython applies them in source order
+        func = decorate(func)
+    return ma.magic_arguments()(func)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises SpecError instead of printing to stderr and exiting.
+
+    With ``exit_on_error=False`` argparse still calls ``error`` for a few problems.
+    """
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        raise SpecError(f"The %%sky line is invalid ({message}); run %%sky? to see the flags.")
+
+
+def _build_parser() -> _Parser:
+    parser = _Parser(prog="%%sky", add_help=False, allow_abbrev=False, exit_on_error=False)
+    for names, kwargs in FLAGS + _reserved_rows():
+        parser.add_argument(*names, **kwargs)
+    return parser
+
+
+_PARSER = _build_parser()
+_ALL_FLAGS = [name for names, _ in FLAGS for name in names] + list(RESERVED)
+
+
+def parse_line(line: str) -> argparse.Namespace:
+    """Parse and check a ``%%sky`` line.
+
+    Parameters
+    ----------
+    line : str
+        Everything after ``%%sky``, split like a shell command.
+
+    Returns
+    -------
+    argparse.Namespace
+        Checked values: ``infra`` (normalised str), ``name``, ``gpus`` ((name or None, count)),
+        ``cpus`` / ``memory`` ((number, at_least)), ``spot``, ``instance_type``, ``max_price``,
+        ``push`` / ``pull`` (tuples or None), ``no_pull``, ``exclude`` (tuple), ``env`` (dict),
+        ``workdir`` and ``file`` (strings, checked by :func:`task_from_args`), ``autostop``.
+
+    Raises
+    ------
+    SpecError
+        One sentence for an unknown, reserved, misused or malformed flag.
+    """
+    try:
+        words = shlex.split(line)
+    except ValueError:
+        raise SpecError("The %%sky line has an unclosed quote; close it or remove it.") from None
+    try:
+        ns, extra = _PARSER.parse_known_args(words)
+    except argparse.ArgumentError as exc:
+        raise _argparse_error(exc) from None
+    if extra:
+        raise _unknown(extra[0])
+    for flag, sentence in RESERVED.items():
+        if getattr(ns, flag[2:].replace("-", "_")) not in (None, False):
+            raise SpecError(sentence)
+    _check_flags(ns)
+    return ns
+
+
+def _argparse_error(exc: argparse.ArgumentError) -> SpecError:
+    flag = (exc.argument_name or "").split("/")[-1]
+    if "expected one argument" in exc.message and flag in _EXAMPLES:
+        return SpecError(f"{flag} needs a value, such as {flag} {_EXAMPLES[flag]}.")
+    if "ignored explicit argument" in exc.message:
+        return SpecError(f"{flag} takes no value; write {flag} alone.")
+    return SpecError(f"The %%sky line is invalid ({exc}); run %%sky? to see the flags.")
+
+
+def _unknown(word: str) -> SpecError:
+    if not word.startswith("-"):
+        return SpecError(
+            f"Unexpected word {word!r} on the %%sky line; every value needs a flag before it, "
+            "such as --gpus A100:1."
+        )
+    flag = word.split("=", 1)[0]
+    close = difflib.get_close_matches(flag, _ALL_FLAGS, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]}?" if close else "run %%sky? to see the flags."
+    return SpecError(f"Unknown flag {flag}; {hint}")
+
+
+def _check_flags(ns: argparse.Namespace) -> None:
+    for dest, check in _CHECKS.items():
+        if getattr(ns, dest) is not None:
+            setattr(ns, dest, check(getattr(ns, dest), "--" + dest.replace("_", "-")))
+    if ns.pull is not None and ns.no_pull:
+        raise SpecError("--pull and --no-pull contradict each other; keep one of them.")
+    ns.exclude = ns.exclude or ()
+    ns.env = dict(_env_pair(text, "--env") for text in ns.env or [])
+
+
+def _bad(label: str, expected: str, value: Any) -> SpecError:
+    return SpecError(f"{label} must be {expected}, not {value!r}.")
+
+
+def _float(value: Any) -> float | None:
+    try:
+        number = None if isinstance(value, bool) else float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number is not None and math.isfinite(number) else None
+
+
+def _amount(value: Any, label: str, example: str) -> tuple[float, bool]:
+    text = str(value).strip() if isinstance(value, (str, int, float)) else ""
+    number = _float(text[:-1] if text.endswith("+") else text)
+    if number is None or number <= 0 or isinstance(value, bool):
+        raise _bad(label, f"a positive number such as {example}", value)
+    return number, text.endswith("+")
+
+
+def _number(expected: str, low: float = 0.0, strict: bool = True) -> Callable[[Any, str], float]:
+    def check(value: Any, label: str) -> float:
+        number = _float(value)
+        if number is None or number < low or (strict and number == low):
+            raise _bad(label, expected, value)
+        return number
+
+    return check
+
+
+def _instance_type(value: Any, label: str) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"\S+", value):
+        raise _bad(label, "an instance type such as p3.2xlarge", value)
+    return value
+
+
+def _names(value: str, label: str) -> tuple[str, ...]:
+    names = tuple(part.strip() for part in value.split(","))
+    for name in names:
+        if not name.isidentifier() or keyword.iskeyword(name):
+            raise SpecError(
+                f"{label} names {name!r}, which is not a Python variable name; "
+                "use comma-separated names such as df,model."
+            )
+    return names
+
+
+def _env_pair(text: str, label: str) -> tuple[str, str]:
+    key, sep, val = text.partition("=")
+    if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+        raise _bad(label, "KEY=VALUE with KEY made of letters, digits and _", text)
+    return key, val
+
+
+_CHECKS: dict[str, Callable[[Any, str], Any]] = {
+    "infra": normalize_infra,
+    "name": check_cluster_name,
+    "gpus": parse_accelerator,
+    "cpus": lambda value, label: _amount(value, label, "4 or 4+"),
+    "memory": lambda value, label: _amount(value, label, "16 or 16+"),
+    "instance_type": _instance_type,
+    "max_price": _number("a price in dollars per hour of 0 or more, such as 2.5", strict=False),
+    "push": _names,
+    "pull": _names,
+    "exclude": _names,
+    "autostop": _number("a positive number of minutes such as 30"),
+}
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What a cell needs; None or 0 means "no requirement"."""
+
+    infra: str | None = None
+    accelerator: str | None = None  # canonical name; None with a count means any type
+    accelerator_count: int = 0
+    cpus: float | None = None
+    cpus_plus: bool = False
+    memory_gb: float | None = None
+    memory_plus: bool = False
+    spot: bool = False
+    instance_type: str | None = None
+    max_price: float | None = None
+
+    def describe(self) -> str:
+        """Return a short summary such as ``A100:1, 4+ CPUs, 16+ GB, spot`` (infra not included)."""
+        parts = []
+        if self.accelerator_count:
+            parts.append(f"{self.accelerator or 'any accelerator'}:{self.accelerator_count}")
+        if self.cpus is not None:
+            parts.append(f"{self.cpus:g}{'+' if self.cpus_plus else ''} CPUs")
+        if self.memory_gb is not None:
+            parts.append(f"{self.memory_gb:g}{'+' if self.memory_plus else ''} GB")
+        if self.instance_type:
+            parts.append(self.instance_type)
+        if self.spot:
+            parts.append("spot")
+        if self.max_price is not None:
+            parts.append(f"at most ${self.max_price:g}/h")
+        return ", ".join(parts) or "any resources"
+
+
+@dataclass(frozen=True)
+class Task:
+    """One ``%%sky`` cell: where it runs, what moves, and the cell source as ``run``."""
+
+    resources: Resources
+    cluster: str | None = None
+    push: tuple[str, ...] | None = None
+    pull: tuple[str, ...] | None = None
+    no_pull: bool = False
+    exclude: tuple[str, ...] = ()
+    envs: dict[str, str] = field(default_factory=dict)
+    workdir: str | None = None
+    autostop_minutes: float | None = None
+    setup: str | None = None
+    run: str = ""
+
+
+def task_from_args(
+    args: argparse.Namespace, cell: str, cwd: Path, defaults: Defaults | None = None
+) -> Task:
+    """Build the Task for a cell from :func:`parse_line` output, ``-f`` YAML and config defaults.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The result of :func:`parse_line`.
+    cell : str
+        The cell body, which becomes ``Task.run``.
+    cwd : Path
+        The notebook's directory; relative ``-f`` and ``--workdir`` paths start here.
+    defaults : config.Defaults, optional
+        Supplies ``infra`` and ``autostop_minutes`` when neither flags nor YAML set them.
+
+    Returns
+    -------
+    Task
+        The merged task; flags win over the YAML file, which wins over ``defaults``.
+
+    Raises
+    ------
+    SpecError
+        For a missing or invalid task file, or a workdir that does not exist.
+    """
+    from jupyter_sky.config import read_task_file
+
+    cwd = Path(cwd)
+    raw = read_task_file(args.file, cwd) if args.file else {}
+    file = {key: _CHECKS[key](v, label) if key in _CHECKS else v for key, (v, label) in raw.items()}
+    given = {key: value for key, value in vars(args).items() if value is not None}
+    merged = {**file, **given, "spot": bool(args.spot or file.get("spot"))}
+    workdir_label = "--workdir" if args.workdir is not None else raw.get("workdir", ("", ""))[1]
+    autostop = args.autostop
+    if autostop is None and defaults is not None:
+        autostop = defaults.autostop_minutes
+    return Task(
+        resources=_resources(merged, defaults),
+        cluster=args.name,
+        push=args.push,
+        pull=args.pull,
+        no_pull=args.no_pull,
+        exclude=args.exclude,
+        envs={**file.get("env", {}), **args.env},
+        workdir=_workdir(merged.get("workdir"), cwd, workdir_label),
+        autostop_minutes=autostop,
+        setup=file.get("setup"),
+        run=cell,
+    )
+
+
+def _resources(merged: dict[str, Any], defaults: Defaults | None) -> Resources:
+    gpus = merged.get("gpus") or (None, 0)
+    cpus = merged.get("cpus") or (None, False)
+    memory = merged.get("memory") or (None, False)
+    return Resources(
+        infra=merged.get("infra") or (defaults.infra if defaults else None),
+        accelerator=gpus[0],
+        accelerator_count=gpus[1],
+        cpus=cpus[0],
+        cpus_plus=cpus[1],
+        memory_gb=memory[0],
+        memory_plus=memory[1],
+        spot=merged["spot"],
+        instance_type=merged.get("instance_type"),
+        max_price=merged.get("max_price"),
+    )
+
+
+def _workdir(value: str | None, cwd: Path, label: str) -> str | None:
+    if value is None:
+        return None
+    path = (cwd / Path(value).expanduser()).resolve()
+    if not path.is_dir():
+        raise SpecError(f"{label} {path} is not an existing directory; create it or fix the path.")
+    return str(path)
