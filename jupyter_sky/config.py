@@ -81,8 +81,9 @@ def read_yaml(path: Path, label: str, error: type[SkyError]) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
+        reason = exc.strerror or str(exc)
         raise error(
-            f"Cannot read {label}: {exc.strerror or exc}; check the path and its permissions."
+            f"{label} cannot be read ({reason}); check the path and its permissions."
         ) from None
     try:
         # The pure-Python loader: its messages are clearer than libyaml's, and files are small.
@@ -97,7 +98,7 @@ def read_yaml(path: Path, label: str, error: type[SkyError]) -> Any:
 
 
 def _bad(label: str, expected: str, value: Any) -> ConfigError:
-    return ConfigError(f"{label} must be {expected}, not {value!r}.")
+    return ConfigError(f"{label} must be {expected}, not {reprlib.repr(value)}.")
 
 
 def _minutes(value: Any, label: str) -> float:
@@ -195,7 +196,7 @@ def _check_file(raw: Any, where: str) -> dict[str, dict[str, Any]]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise _bad(where, "a mapping of sections such as defaults:", raw)
+        raise _bad(f"Config file {where}", "a mapping of sections such as defaults:", raw)
     checked = {}
     for name, section in raw.items():
         if name not in SECTIONS:

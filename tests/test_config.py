@@ -1,0 +1,140 @@
+"""Configuration files: precedence, sources, caching and one-sentence errors."""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jupyter_sky import config
+from jupyter_sky.config import Config, Defaults, LocalConfig, ensure_sky_home, load_config, sky_home
+from jupyter_sky.errors import ConfigError
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    monkeypatch.setenv("JUPYTER_SKY_HOME", str(home))
+    return home
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_home_from_env_and_not_created_on_read(home: Path, tmp_path: Path) -> None:
+    assert sky_home() == home
+    assert load_config(tmp_path) == Config()
+    assert not home.exists()
+    assert ensure_sky_home() == home
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+
+
+def test_home_default(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("JUPYTER_SKY_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert sky_home() == tmp_path / ".jupyter_sky"
+
+
+def test_defaults_without_files(home: Path) -> None:
+    cfg = load_config(None)
+    assert cfg.sources == []
+    assert cfg.defaults == Defaults(
+        infra=None, idle_minutes=60.0, autostop_minutes=None, confirm=False
+    )
+    assert cfg.local == LocalConfig(python=sys.executable)
+
+
+def test_notebook_file_wins_per_key(home: Path, tmp_path: Path) -> None:
+    user = _write(
+        home / "config.yaml",
+        "defaults:\n  infra: Kubernetes/lab\n  idle_minutes: 30\n  autostop_minutes: 10\n"
+        "local:\n  python: /opt/py/bin/python\n",
+    )
+    nb_dir = tmp_path / "nb"
+    project = _write(
+        nb_dir / "jupyter_sky.yaml",
+        "defaults:\n  idle_minutes: 90\n  autostop_minutes: null\n  confirm: true\n",
+    )
+    cfg = load_config(nb_dir)
+    assert cfg.sources == [user, project]
+    assert cfg.defaults == Defaults(
+        infra="k8s/lab", idle_minutes=90.0, autostop_minutes=None, confirm=True
+    )
+    assert cfg.local.python == "/opt/py/bin/python"
+    assert load_config(tmp_path / "elsewhere").sources == [user]
+    assert load_config(tmp_path / "elsewhere").defaults.autostop_minutes == 10.0
+
+
+def test_only_notebook_file(home: Path, tmp_path: Path) -> None:
+    project = _write(tmp_path / "jupyter_sky.yaml", "local:\n  python: python3.11\n")
+    cfg = load_config(tmp_path)
+    assert (cfg.sources, cfg.local.python, cfg.defaults) == ([project], "python3.11", Defaults())
+
+
+def test_cached_until_the_file_changes(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _write(tmp_path / "jupyter_sky.yaml", "defaults:\n  idle_minutes: 5\n")
+    reads: list[Path] = []
+    real = config.read_yaml
+
+    def counting(*args: Any) -> Any:
+        reads.append(args[0])
+        return real(*args)
+
+    monkeypatch.setattr(config, "read_yaml", counting)
+    assert load_config(tmp_path).defaults.idle_minutes == 5.0
+    assert load_config(tmp_path).defaults.idle_minutes == 5.0
+    assert reads == [path]
+    path.write_text("defaults:\n  idle_minutes: 7\n")
+    os.utime(path, ns=(1, 1_000_000_000))  # a new mtime even on coarse-grained filesystems
+    assert load_config(tmp_path).defaults.idle_minutes == 7.0
+    assert reads == [path, path]
+
+
+BAD = [
+    ("prices:\n  aws: 1\n", "Unknown section 'prices' in {f}; valid sections are defaults, local."),
+    ("defaults:\n  idel_minutes: 5\n", "Unknown key 'defaults.idel_minutes' in {f}; valid keys in defaults are autostop_minutes, confirm, idle_minutes, infra."),
+    ("local:\n  interpreter: x\n", "Unknown key 'local.interpreter' in {f}; valid keys in local are python."),
+    ("defaults:\n  idle_minutes: -5\n", "defaults.idle_minutes in {f} must be a positive number of minutes such as 60, not -5."),
+    ("defaults:\n  idle_minutes: soon\n", "defaults.idle_minutes in {f} must be a positive number of minutes such as 60, not 'soon'."),
+    ("defaults:\n  idle_minutes: true\n", "defaults.idle_minutes in {f} must be a positive number of minutes such as 60, not True."),
+    ("defaults:\n  idle_minutes: null\n", "defaults.idle_minutes in {f} must be a positive number of minutes such as 60, not None."),
+    ("defaults:\n  autostop_minutes: 0\n", "defaults.autostop_minutes in {f} must be a positive number of minutes such as 60, not 0."),
+    ("defaults:\n  confirm: yes please\n", "defaults.confirm in {f} must be true or false, not 'yes please'."),
+    ("defaults:\n  infra: mars\n", "defaults.infra in {f} names unknown infra 'mars'; valid kinds are local, aws, gcp, azure, k8s (or kubernetes), slurm and ssh."),
+    ("defaults:\n  infra: ssh\n", "defaults.infra in {f} must be ssh/<host>, not 'ssh'."),
+    ("local:\n  python: ''\n", "local.python in {f} must be a non-empty string or null, not ''."),
+    ("defaults: 3\n", "defaults in {f} must be a mapping of key: value lines, not 3."),
+    ("- defaults\n", "Config file {f} must be a mapping of sections such as defaults:, not ['defaults']."),
+    ("defaults:\n  infra: aws\n  idle_minutes: [1\n", "Config file {f} is not valid YAML at line 4 (expected ',' or ']', but got '<stream end>'); fix the syntax there."),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "message"), BAD)
+@pytest.mark.parametrize("where", ["user", "notebook"])
+def test_bad_config_message(
+    home: Path, tmp_path: Path, where: str, text: str, message: str
+) -> None:
+    path = home / "config.yaml" if where == "user" else tmp_path / "jupyter_sky.yaml"
+    _write(path, text)
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path)
+    assert str(err.value) == message.format(f=path)
+
+
+def test_unreadable_file(home: Path, tmp_path: Path) -> None:
+    (tmp_path / "jupyter_sky.yaml").mkdir()
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path)
+    assert str(err.value) == (
+        f"Config file {tmp_path / 'jupyter_sky.yaml'} cannot be read (Is a directory); "
+        "check the path and its permissions."
+    )
