@@ -11,8 +11,9 @@ number of accelerators), and the on-demand and spot prices of a row are judged s
    ``0.00`` in every row), see :func:`clean_spot`.
 3. ``placeholder_price``: within one cloud and one accelerator, the same price appears for
    ``PLACEHOLDER_SIZES`` or more different accelerator counts. Real prices grow with the count
-   (the data has at most 3 sizes sharing a price, all on AWS spot); a value repeated over the
-   whole size ladder is a "not sold here" sentinel (GCP tpu-v6e's 700.0 on 8 sizes).
+   (elsewhere in the data at most 3 sizes share a price: AWS L4 spot at 0.332); a value
+   repeated over the whole size ladder is a "not sold here" sentinel (GCP tpu-v6e's 700.0 on
+   8 sizes).
 4. ``below_floor``: the price per accelerator-hour is under ``FLOOR`` times the reference price
    of that accelerator: the median over clouds of each cloud's median, so a cloud with
    thousands of rows gets one vote, and sentinels and zeros are left out. The data shows a
