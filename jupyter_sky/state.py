@@ -1,0 +1,285 @@
+"""SQLite state store: clusters and cell runs, shared by every notebook kernel of one user.
+
+The database lives in ``sky_home()/state.db``. Several kernels write to it at once, so every write
+is one autocommitted statement and every connection waits up to 30 s for a lock. WAL lets readers
+and a writer work in parallel, but it needs shared memory that network filesystems do not give
+(NFS home directories are common on clusters), so there the rollback journal is used instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jupyter_sky.config import ensure_sky_home, sky_home
+from jupyter_sky.errors import SkyError
+
+DB_FILE = "state.db"
+MOUNTS_FILE = Path("/proc/mounts")
+BUSY_TIMEOUT_MS = 30_000
+NETWORK_FILESYSTEMS = frozenset(
+    {
+        "nfs", "nfs4", "lustre", "gpfs", "cifs", "smb3", "smbfs", "fuse.sshfs", "beegfs", "ceph",
+        "fuse.ceph", "cephfs", "glusterfs", "fuse.glusterfs", "9p", "afs", "panfs", "wekafs",
+        "orangefs", "pvfs2", "fuse.s3fs", "fuse.gcsfuse", "fuse.juicefs", "fuse.rclone", "davfs",
+    }
+)  # fmt: skip
+CLUSTER_STATES = ("INIT", "UP", "DOWN")
+RUN_STATUSES = ("ok", "error", "interrupted", "died")
+
+# MIGRATIONS[i] takes the schema from user_version i to i + 1; only ever append.
+MIGRATIONS: list[tuple[str, ...]] = [
+    (
+        """CREATE TABLE clusters (
+            name TEXT PRIMARY KEY,
+            infra TEXT NOT NULL,
+            state TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            last_used_at REAL NOT NULL,
+            cells_run INTEGER NOT NULL DEFAULT 0,
+            cost_per_hour REAL NOT NULL DEFAULT 0,
+            owner TEXT NOT NULL DEFAULT '',
+            placement TEXT NOT NULL DEFAULT '{}',
+            handle TEXT NOT NULL DEFAULT '{}'
+        )""",
+        """CREATE TABLE runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            cluster TEXT NOT NULL,
+            cell_hash TEXT NOT NULL,
+            infra TEXT NOT NULL,
+            placement TEXT NOT NULL DEFAULT '{}',
+            started_at REAL NOT NULL,
+            ended_at REAL,
+            status TEXT NOT NULL DEFAULT 'running',
+            cost REAL NOT NULL DEFAULT 0
+        )""",
+        "CREATE INDEX runs_by_cluster ON runs (cluster)",
+    ),
+]
+
+
+@dataclass
+class ClusterRecord:
+    """One cluster as the store knows it; ``placement`` and ``handle`` are infra-specific JSON."""
+
+    name: str
+    infra: str
+    state: str  # 'INIT' | 'UP' | 'DOWN'
+    created_at: float = field(default_factory=time.time)
+    last_used_at: float = field(default_factory=time.time)
+    cells_run: int = 0
+    cost_per_hour: float = 0.0
+    owner: str = ""  # notebook session id
+    placement: dict[str, Any] = field(default_factory=dict)
+    handle: dict[str, Any] = field(default_factory=dict)
+
+
+def filesystem_type(path: Path, mounts_text: str) -> str | None:
+    """Return the filesystem type of ``path`` from ``/proc/mounts``-style text.
+
+    Parameters
+    ----------
+    path : Path
+        A file or directory; symlinks are resolved.
+    mounts_text : str
+        Lines of ``device mount_point fstype options ...``.
+
+    Returns
+    -------
+    str or None
+        The type of the longest mount point containing ``path`` (the last such line wins, as a
+        later mount hides an earlier one), or None if no line matches.
+    """
+    target = os.path.realpath(path)
+    best, best_type = "", None
+    for line in mounts_text.splitlines():
+        parts = line.split()
+        if len(parts) < 3:
+            continue
+        mount = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), parts[1])
+        inside = target == mount or target.startswith(mount.rstrip("/") + "/")
+        if inside and len(mount) >= len(best):
+            best, best_type = mount, parts[2]
+    return best_type
+
+
+def journal_mode_for(directory: Path, mounts_file: Path = MOUNTS_FILE) -> str:
+    """Pick ``WAL`` for a local directory and ``DELETE`` for one on a network filesystem.
+
+    Parameters
+    ----------
+    directory : Path
+        Where the database lives.
+    mounts_file : Path
+        The mount table to read; tests pass a fake one.
+
+    Returns
+    -------
+    str
+        ``"WAL"`` or ``"DELETE"``; ``"WAL"`` when the mount table cannot be read.
+    """
+    try:
+        text = mounts_file.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "WAL"
+    fstype = filesystem_type(directory, text)
+    return "DELETE" if fstype in NETWORK_FILESYSTEMS else "WAL"
+
+
+def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(MIGRATIONS):
+        raise SkyError(
+            f"The state database {path} has schema {version}, newer than this jupyter-sky "
+            f"understands ({len(MIGRATIONS)}); upgrade jupyter-sky."
+        )
+    if version == len(MIGRATIONS):
+        return
+    conn.execute("BEGIN IMMEDIATE")  # take the write lock first: two kernels may start together
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        for number in range(version, len(MIGRATIONS)):
+            for sql in MIGRATIONS[number]:
+                conn.execute(sql)
+            conn.execute(f"PRAGMA user_version = {number + 1}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _record(row: sqlite3.Row) -> ClusterRecord:
+    values = dict(row)
+    values["placement"] = json.loads(values["placement"])
+    values["handle"] = json.loads(values["handle"])
+    return ClusterRecord(**values)
+
+
+def _json(value: dict[str, Any]) -> str:
+    return json.dumps(value, default=str)  # a Path in a handle is stored as its string
+
+
+class Store:
+    """The clusters and runs tables; one lazily opened connection per instance.
+
+    Parameters
+    ----------
+    home : Path, optional
+        Directory of ``state.db``; defaults to :func:`jupyter_sky.config.sky_home`.
+    mounts_file : Path
+        Mount table used to detect a network filesystem.
+    """
+
+    def __init__(self, home: Path | None = None, *, mounts_file: Path = MOUNTS_FILE) -> None:
+        self.home = Path(home) if home is not None else sky_home()
+        self.path = self.home / DB_FILE
+        self.journal_mode: str | None = None  # what SQLite reports once the store is open
+        self._mounts_file = mounts_file
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.RLock()  # the I/O threads of several kernels share this store
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = self._open()
+        return self._conn
+
+    def _open(self) -> sqlite3.Connection:
+        ensure_sky_home(self.home)
+        conn = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        )
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        mode = journal_mode_for(self.home, self._mounts_file)
+        self.journal_mode = conn.execute(f"PRAGMA journal_mode = {mode}").fetchone()[0].upper()
+        if self.journal_mode == "WAL":
+            conn.execute("PRAGMA synchronous = NORMAL")  # durable enough in WAL, much faster
+        _migrate(conn, self.path)
+        return conn
+
+    def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> int | None:
+        """Run one autocommitted statement and return the new row id, if any."""
+        with self._lock:
+            return self._db().execute(sql, params).lastrowid
+
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self._lock:  # fetch under the lock too: the connection is shared by threads
+            return self._db().execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        """Close the connection; the next call opens a new one."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def put_cluster(self, rec: ClusterRecord) -> None:
+        """Insert the cluster, or replace the record with the same name."""
+        self._execute(
+            "INSERT OR REPLACE INTO clusters VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (rec.name, rec.infra, _state(rec.state), rec.created_at, rec.last_used_at,
+             rec.cells_run, rec.cost_per_hour, rec.owner, _json(rec.placement), _json(rec.handle)),
+        )  # fmt: skip
+
+    def get_cluster(self, name: str) -> ClusterRecord | None:
+        """Return the named cluster, or None."""
+        rows = self._query("SELECT * FROM clusters WHERE name = ?", (name,))
+        return _record(rows[0]) if rows else None
+
+    def list_clusters(self) -> list[ClusterRecord]:
+        """Return every cluster, oldest first."""
+        rows = self._query("SELECT * FROM clusters ORDER BY created_at, name")
+        return [_record(row) for row in rows]
+
+    def set_state(self, name: str, state: str) -> None:
+        """Set the state of a cluster ('INIT', 'UP' or 'DOWN'); unknown names are ignored."""
+        self._execute("UPDATE clusters SET state = ? WHERE name = ?", (_state(state), name))
+
+    def touch(self, name: str, cells_delta: int = 1) -> None:
+        """Mark the cluster used now and add ``cells_delta`` to its cell count, atomically."""
+        self._execute(
+            "UPDATE clusters SET last_used_at = ?, cells_run = cells_run + ? WHERE name = ?",
+            (time.time(), cells_delta, name),
+        )
+
+    def remove_cluster(self, name: str) -> None:
+        """Forget a cluster; its runs stay as history."""
+        self._execute("DELETE FROM clusters WHERE name = ?", (name,))
+
+    def start_run(self, cluster: str, cell_hash: str, infra: str, placement: dict) -> int:
+        """Record that a cell started on ``cluster`` and return the run id."""
+        run_id = self._execute(
+            "INSERT INTO runs (cluster, cell_hash, infra, placement, started_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (cluster, cell_hash, infra, _json(placement), time.time()),
+        )
+        assert run_id is not None
+        return run_id
+
+    def end_run(self, run_id: int, status: str, cost: float) -> None:
+        """Record how a run ended: status 'ok', 'error', 'interrupted' or 'died', and its cost."""
+        if status not in RUN_STATUSES:
+            raise ValueError(f"run status must be one of {RUN_STATUSES}, not {status!r}")
+        self._execute(
+            "UPDATE runs SET ended_at = ?, status = ?, cost = ? WHERE id = ?",
+            (time.time(), status, cost, run_id),
+        )
+
+    def runs(self, cluster: str | None = None) -> list[dict]:
+        """Return runs (all, or those of one cluster) as dicts, oldest first."""
+        where, params = ("WHERE cluster = ?", (cluster,)) if cluster is not None else ("", ())
+        rows = self._query(f"SELECT * FROM runs {where} ORDER BY id", params)
+        return [{**dict(row), "placement": json.loads(row["placement"])} for row in rows]
+
+
+def _state(state: str) -> str:
+    if state not in CLUSTER_STATES:
+        raise ValueError(f"cluster state must be one of {CLUSTER_STATES}, not {state!r}")
+    return state
