@@ -1,7 +1,6 @@
 """The ``%%sky`` line: flag table, parsing and the resulting Task and Resources.
 
-Every value is checked here so that a typo fails in milliseconds with one sentence, before any
-machine is started. Precedence: flags, then ``-f task.yaml``, then the config ``defaults:``.
+Values are checked here, so a typo fails with one sentence before any machine starts.
 """
 
 from __future__ import annotations
@@ -113,10 +112,7 @@ def apply_flags(func: F) -> F:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that raises SpecError instead of printing to stderr and exiting.
-
-    With ``exit_on_error=False`` argparse still calls ``error`` for a few problems.
-    """
+    """argparse that raises SpecError; even with exit_on_error=False it may call ``error``."""
 
     def error(self, message: str) -> Any:  # type: ignore[override]
         raise SpecError(f"The %%sky line is invalid ({message}); run %%sky? to see the flags.")
@@ -130,7 +126,6 @@ def _build_parser() -> _Parser:
 
 
 _PARSER = _build_parser()
-_ALL_FLAGS = [name for names, _ in FLAGS for name in names] + list(RESERVED)
 
 
 def parse_line(line: str) -> argparse.Namespace:
@@ -187,7 +182,8 @@ def _unknown(word: str) -> SpecError:
             "such as --gpus A100:1."
         )
     flag = word.split("=", 1)[0]
-    close = difflib.get_close_matches(flag, _ALL_FLAGS, n=1, cutoff=0.6)
+    known = [name for names, _ in FLAGS for name in names] + list(RESERVED)
+    close = difflib.get_close_matches(flag, known, n=1, cutoff=0.6)
     hint = f"did you mean {close[0]}?" if close else "run %%sky? to see the flags."
     return SpecError(f"Unknown flag {flag}; {hint}")
 
@@ -340,7 +336,8 @@ def task_from_args(
     Returns
     -------
     Task
-        The merged task; flags win over the YAML file, which wins over ``defaults``.
+        The merged task; flags win over the YAML file, which wins over ``defaults``. The YAML
+        ``name`` (a SkyPilot task name) is ignored: only ``--name`` names the cluster.
 
     Raises
     ------
