@@ -143,7 +143,7 @@ def _writer(home: str, worker: int, barrier: Any) -> None:
 
 def test_two_processes_write_concurrently(tmp_path: Path) -> None:
     Store(tmp_path).put_cluster(_record("shared"))
-    ctx = multiprocessing.get_context("fork")
+    ctx = multiprocessing.get_context("spawn")  # fork is unsafe once other tests left threads
     barrier = ctx.Barrier(2)
     procs = [ctx.Process(target=_writer, args=(str(tmp_path), n, barrier)) for n in range(2)]
     for proc in procs:
