@@ -1,5 +1,8 @@
 """Configuration files: ``~/.jupyter_sky/config.yaml`` and ``<notebook dir>/jupyter_sky.yaml``.
 
+Also the YAML reading shared with ``%%sky -f task.yaml`` (the task file's structure is checked at
+the end of this module; spec.py checks its values with the same code as the flags).
+
 Both files are optional YAML mappings of sections (``defaults:``, ``local:``). The file next to the
 notebook is read last and wins per key. Each section is a plain dataclass whose fields carry a
 checker in their metadata; to add a section, write its dataclass, list it in ``SECTIONS`` and add
