@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -127,15 +126,16 @@ def _execute(
     finally:
         mgr.store.end_run(run_id, status, 0.0)
         mgr.store.touch(live.name)
-    written = set(names.writes)
+    written = set(names.rebinds)
     _say(pull.apply(outcome.pulled, shell.user_ns, live.synced, written))
     if outcome.error is not None:
         raise remote_error(outcome.error, live.where())
 
 
 def _prepare_message(live: Any, task: Any, names: Any, plan: Any) -> dict[str, Any] | None:
+    # --pull overrides the automatic list: exactly those names come back, whatever their size.
     force = list(task.pull or ())
-    check = list(dict.fromkeys([*plan.check, *names.writes, *force]))
+    check = force if task.pull is not None else list(dict.fromkeys([*plan.check, *names.writes]))
     if task.no_pull:
         check = []
     envs = dict(task.envs)
@@ -187,7 +187,3 @@ def _say(notes: list[str]) -> None:
         print(f"[sky] {note}", file=sys.stderr)
     if notes:
         sys.stderr.flush()
-
-
-def _now() -> float:
-    return time.time()

@@ -62,7 +62,7 @@ class Manager:
         if record is not None and record.state == "UP":
             _same_infra(record, infra, name)
             if infra.is_alive(record.handle):
-                return self._adopt(record, infra)
+                return self._adopt(record, infra, config)
             reason = infra.exit_reason(record.handle) or "its kernel is no longer running"
             note = f"cluster '{name}' had stopped ({reason}); started a fresh kernel — {LOST}"
             return self._launch(name, infra, task, config, [note])
@@ -87,7 +87,7 @@ class Manager:
         self.store.put_cluster(record)
         try:
             record.handle = infra.launch(Launch(name, task, config))
-            live = self._connect(name, infra, record.handle)
+            live = self._connect(name, infra, record.handle, config)
         except BaseException:
             self.store.set_state(name, "DOWN")
             raise
@@ -95,8 +95,8 @@ class Manager:
         self.store.put_cluster(record)
         return Attached(live, created=True, notes=notes)
 
-    def _adopt(self, record: ClusterRecord, infra: Infra) -> Attached:
-        live = self._connect(record.name, infra, record.handle)
+    def _adopt(self, record: ClusterRecord, infra: Infra, config: Config) -> Attached:
+        live = self._connect(record.name, infra, record.handle, config)
         notes = []
         if record.owner != self.session_id:
             notes.append(
@@ -106,8 +106,12 @@ class Manager:
             self.store.put_cluster(record)
         return Attached(live, notes=notes)
 
-    def _connect(self, name: str, infra: Infra, handle: dict[str, Any]) -> LiveCluster:
+    def _connect(
+        self, name: str, infra: Infra, handle: dict[str, Any], config: Config
+    ) -> LiveCluster:
         live = LiveCluster(name, infra, handle)
+        # Renew the lease well inside the remote idle window, or an attached kernel dies.
+        live.lease_seconds = min(30.0, config.defaults.idle_minutes * 60 / 3)
         live.connect(self.on_stray)
         self.live[name] = live
         return live
@@ -131,8 +135,7 @@ class Manager:
         if record is not None:
             record.handle = live.handle
             self.store.put_cluster(record)
-        fresh = self._connect(live.name, live.infra, live.handle)
-        return fresh
+        return self._connect(live.name, live.infra, live.handle, config)
 
     def forget(self, name: str) -> None:
         """Drop a cluster whose kernel died; the record stays for ``%sky status``."""

@@ -30,6 +30,8 @@ class CellNames:
 
     reads: list[str] = field(default_factory=list)
     writes: list[str] = field(default_factory=list)
+    #: Names rebound by the cell (not only updated with ``+=``): pulled values replace them.
+    rebinds: list[str] = field(default_factory=list)
 
 
 def analyse(cell: str) -> CellNames:
@@ -43,6 +45,7 @@ def analyse(cell: str) -> CellNames:
         return CellNames()  # the remote kernel reports the syntax error itself
     reads: dict[str, None] = {}
     writes: dict[str, None] = {}
+    rebinds: dict[str, None] = {}
     for stmt in tree.body:
         visitor = _Names()
         visitor.visit(stmt)
@@ -51,7 +54,10 @@ def analyse(cell: str) -> CellNames:
                 reads[name] = None
         for name in visitor.stores:
             writes[name] = None
-    return CellNames(list(reads), list(writes))
+            rebinds[name] = None
+        for name in visitor.augmented:
+            writes[name] = None
+    return CellNames(list(reads), list(writes), list(rebinds))
 
 
 class _Names(ast.NodeVisitor):
@@ -60,6 +66,7 @@ class _Names(ast.NodeVisitor):
     def __init__(self) -> None:
         self.loads: list[str] = []
         self.stores: list[str] = []
+        self.augmented: list[str] = []
         self.depth = 0
         self.locals_stack: list[set[str]] = []
 
@@ -71,9 +78,12 @@ class _Names(ast.NodeVisitor):
             self.stores.append(node.id)
 
     def visit_AugAssign(self, node: ast.AugAssign) -> None:
-        # `arr *= 2` reads `arr` before it stores it.
+        # `arr *= 2` reads `arr`, then (for mutable objects) changes it in place.
         if isinstance(node.target, ast.Name) and self.depth == 0:
             self.loads.append(node.target.id)
+            self.augmented.append(node.target.id)
+            self.visit(node.value)
+            return
         self.generic_visit(node)
 
     def _bind(self, name: str) -> None:
@@ -131,22 +141,25 @@ class _Names(ast.NodeVisitor):
         if isinstance(func, ast.Attribute) and func.attr in _MAGIC_CALLS:
             for arg in node.args[1:] if func.attr != "system" else node.args:
                 if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-                    self.loads.extend(_names_in_string(arg.value))
+                    loads, stores = _names_in_string(arg.value)
+                    self.loads.extend(loads)
+                    if self.depth == 0:  # `%time x = f()` assigns x in the user namespace
+                        self.stores.extend(stores)
         self.generic_visit(node)
 
 
 _MAGIC_CALLS = {"system", "getoutput", "run_line_magic", "run_cell_magic"}
 
 
-def _names_in_string(text: str) -> list[str]:
+def _names_in_string(text: str) -> tuple[list[str], list[str]]:
     names = _FORMAT_NAME.findall(text)
     try:
         tree = ast.parse(text)
     except SyntaxError:
-        return names
+        return names, []
     sub = _Names()
     sub.visit(tree)
-    return names + sub.loads
+    return names + sub.loads, sub.stores
 
 
 def _params(args: ast.arguments | None) -> set[str]:

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Command 2 of the README: install everything the tests need into their own virtual
+# environment (Python packages, and Debian's Chromium for the browser tests) and run
+# the whole suite: lint, types, tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV="${JUPYTER_SKY_TEST_VENV:-.venv-test}"
+if [ ! -x "$VENV/bin/python" ]; then
+  python3 -m venv "$VENV"
+fi
+PY="$VENV/bin/python"
+"$PY" -m pip install --quiet --upgrade pip
+"$PY" -m pip install --quiet -e '.[all,test]'
+if [ -f scripts/install_browser.sh ]; then
+  bash scripts/install_browser.sh "$PY"
+fi
+echo "== ruff"
+"$PY" -m ruff check jupyter_sky tests benchmarks scripts
+echo "== mypy"
+"$PY" -m mypy
+echo "== pytest"
+exec "$PY" -m pytest -q -p no:cacheprovider "$@"
