@@ -41,7 +41,7 @@ def status_rows(mgr: Any) -> list[tuple[str, ...]]:
     from jupyter_sky.infra import get_infra
 
     now = time.time()
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for rec in mgr.store.list_clusters():
         state = rec.state
         if state == "UP" and rec.handle:

@@ -6,6 +6,7 @@ assert *when* output arrived, not only what it was.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -116,9 +117,7 @@ class Notebook:
         self.km.interrupt_kernel()
 
     def shutdown(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # best effort before the hard stop
             self.run("%sky down --all", timeout=30)
-        except Exception:  # noqa: BLE001 - best effort before the hard stop
-            pass
         self.kc.stop_channels()
         self.km.shutdown_kernel(now=True)
