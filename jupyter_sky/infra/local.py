@@ -190,11 +190,11 @@ def _missing(resources: Resources, here: Offering) -> str:
     if wanted and resources.accelerator and resources.accelerator != here.accelerator:
         return f"has {here.accelerator_count}x {here.accelerator}, not {resources.accelerator}"
     if wanted > here.accelerator_count:
-        return f"has only {here.accelerator_count} GPUs"
+        return f"has only {here.accelerator_count} GPUs; lower the count in --gpus"
     if resources.cpus and resources.cpus > here.vcpus:
-        return f"has only {here.vcpus:g} CPUs"
+        return f"has only {here.vcpus:g} CPUs; lower --cpus or choose a larger infra"
     if resources.memory_gb and resources.memory_gb > here.memory_gb:
-        return f"has only {here.memory_gb:g} GB of memory"
+        return f"has only {here.memory_gb:g} GB of memory; lower --memory or choose a larger infra"
     if resources.spot:
         return "has no spot capacity; drop --spot or choose a cloud infra"
     if resources.instance_type:

@@ -1,0 +1,210 @@
+"""Bad input: each gets one exact sentence, and no kernel is started (real IPython shell)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from IPython.testing.globalipapp import get_ipython
+
+from jupyter_sky.errors import SkyError
+from jupyter_sky.infra.local import machine
+
+HERE = machine()
+YAML = {
+    "run.yaml": "resources:\n  accelerators: A100:1\nrun: echo hi\n",
+    "cloud.yaml": "resources:\n  cloud: aws\n",
+    "broken.yaml": "resources: [\n",
+}
+
+CASES = [
+    ("--gpus A1000:1", "pass", "Unknown accelerator 'A1000'; did you mean A100, A6000, A5000?"),
+    (
+        "--gpus A100:0",
+        "pass",
+        "--gpus must be NAME, NAME:N or N with N a positive whole number, such as A100:1, not 'A100:0'.",
+    ),
+    (
+        "--gpus A100:x",
+        "pass",
+        "--gpus must be NAME, NAME:N or N with N a positive whole number, such as A100:1, not 'A100:x'.",
+    ),
+    ("--gpu A100", "pass", "Unknown flag --gpu; did you mean --gpus?"),
+    ("--cpus abc", "pass", "--cpus must be a positive number such as 4 or 4+, not 'abc'."),
+    ("--cpus -2", "pass", "--cpus must be a positive number such as 4 or 4+, not '-2'."),
+    ("--memory 0", "pass", "--memory must be a positive number such as 16 or 16+, not '0'."),
+    (
+        "--max-price -1",
+        "pass",
+        "--max-price must be a price in dollars per hour of 0 or more, such as 2.5, not '-1'.",
+    ),
+    (
+        "--infra mars",
+        "pass",
+        "--infra names unknown infra 'mars'; valid kinds are local, aws, gcp, azure, k8s (or kubernetes), slurm and ssh.",
+    ),
+    (
+        "--infra aws",
+        "pass",
+        "The aws infra cannot run cells yet in this version of jupyter-sky; use --infra local.",
+    ),
+    (
+        "--name 9lives",
+        "pass",
+        "--name must be a letter followed by up to 39 letters, digits, - or _, not '9lives'.",
+    ),
+    (
+        "--env 1X=2",
+        "pass",
+        "--env must be KEY=VALUE with KEY made of letters, digits and _, not '1X=2'.",
+    ),
+    ("--pull a --no-pull", "pass", "--pull and --no-pull contradict each other; keep one of them."),
+    (
+        "--push not-a-name",
+        "pass",
+        "--push names 'not-a-name', which is not a Python variable name; use comma-separated names such as df,model.",
+    ),
+    (
+        "--workdir /nonexistent/dir",
+        "pass",
+        "--workdir /nonexistent/dir is not an existing directory; create it or fix the path.",
+    ),
+    (
+        "--autostop 0",
+        "pass",
+        "--autostop must be a positive number of minutes such as 30, not '0'.",
+    ),
+    (
+        "--detach",
+        "pass",
+        "--detach is not available yet: detached cells arrive with the Slurm infra.",
+    ),
+    (
+        "--confirm",
+        "pass",
+        "--confirm is not available yet: confirming a plan arrives with the optimizer.",
+    ),
+    (
+        "--time 2h",
+        "pass",
+        "--time is not available yet: planning for run time arrives with the optimizer.",
+    ),
+    (
+        "--max-cost 5",
+        "pass",
+        "--max-cost is not available yet: spending limits arrive with budgets.",
+    ),
+    (
+        "--num-nodes 2",
+        "pass",
+        "--num-nodes is not available yet: multi-node cells arrive with the Slurm infra.",
+    ),
+    (
+        "-f {tmp}/missing.yaml",
+        "pass",
+        "Task file {tmp}/missing.yaml does not exist; check the path after -f.",
+    ),
+    (
+        "-f {tmp}/run.yaml",
+        "pass",
+        "Task file {tmp}/run.yaml has a run section, but the cell is the run; remove 'run' from {tmp}/run.yaml.",
+    ),
+    (
+        "-f {tmp}/cloud.yaml",
+        "pass",
+        "Unknown key 'resources.cloud' in {tmp}/cloud.yaml; valid keys in resources are accelerators, cpus, infra, instance_type, memory, use_spot.",
+    ),
+    (
+        "-f {tmp}/broken.yaml",
+        "pass",
+        "Task file {tmp}/broken.yaml is not valid YAML at line 2 (expected the node content, but found '<stream end>'); fix the syntax there.",
+    ),
+    (
+        "--gpus A100:1",
+        "pass",
+        "This cell asks for A100:1, but the local machine has no GPUs; choose an infra that has them or drop --gpus.",
+    ),
+    (
+        "--cpus 100000",
+        "pass",
+        f"This cell asks for 100000 CPUs, but the local machine has only {HERE.vcpus:g} CPUs; lower --cpus or choose a larger infra.",
+    ),
+    (
+        "--memory 100000",
+        "pass",
+        f"This cell asks for 100000 GB, but the local machine has only {HERE.memory_gb:g} GB of memory; lower --memory or choose a larger infra.",
+    ),
+    (
+        "--spot",
+        "pass",
+        "This cell asks for spot, but the local machine has no spot capacity; drop --spot or choose a cloud infra.",
+    ),
+    (
+        "--instance-type p3.2xlarge",
+        "pass",
+        "This cell asks for p3.2xlarge, but the local machine has no instance types; drop --instance-type or choose a cloud infra.",
+    ),
+    (
+        "--name bad1",
+        "print(lock)",
+        "Cannot send `lock` (_thread.lock) to the remote kernel: it cannot be pickled (cannot pickle '_thread.lock' object); exclude it with --exclude lock, or create it inside the cell.",
+    ),
+    (
+        "--name bad2",
+        "print(gen)",
+        "Cannot send `gen` (generator) to the remote kernel: it cannot be pickled (cannot pickle 'generator' object); exclude it with --exclude gen, or create it inside the cell.",
+    ),
+    ("--push nothere", "pass", "--push names `nothere`, which is not defined in the notebook."),
+]
+LINE_CASES = [
+    ("", "%sky needs a subcommand: status, down, check (or use %%sky on a cell)."),
+    ("stat", "Unknown %sky subcommand 'stat'; choose one of status, down, check."),
+    ("down", "Usage: %sky down NAME, or %sky down --all."),
+    ("down nosuchcluster", "There is no cluster named 'nosuchcluster'; %sky status lists them."),
+]
+
+
+@pytest.fixture(scope="module")
+def ip(session_home: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    shell = get_ipython()
+    shell.run_line_magic("load_ext", "jupyter_sky")
+    shell.user_ns["lock"] = threading.Lock()
+    shell.user_ns["gen"] = (i for i in range(3))
+    tmp = tmp_path_factory.mktemp("yaml")
+    for name, text in YAML.items():
+        (tmp / name).write_text(text)
+    shell.user_ns["__tmp"] = str(tmp)
+    return shell
+
+
+def _kernels(home: Path) -> set[Path]:
+    return set((home / "clusters").glob("*/kernel.json"))
+
+
+def test_the_table_is_big_enough() -> None:
+    assert len(CASES) + len(LINE_CASES) >= 20
+
+
+@pytest.mark.parametrize(("line", "cell", "message"), CASES, ids=[c[0] + "|" + c[1] for c in CASES])
+def test_bad_cell_input(ip, session_home: Path, line: str, cell: str, message: str) -> None:  # type: ignore[no-untyped-def]
+    tmp = ip.user_ns["__tmp"]
+    before = _kernels(session_home)
+    with pytest.raises(SkyError) as caught:
+        ip.run_cell_magic("sky", line.format(tmp=tmp), cell)
+    assert str(caught.value) == message.format(tmp=tmp)
+    assert _kernels(session_home) == before  # no kernel was started
+
+
+@pytest.mark.parametrize(("line", "message"), LINE_CASES)
+def test_bad_line_input(ip, line: str, message: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(SkyError) as caught:
+        ip.run_line_magic("sky", line)
+    assert str(caught.value) == message
+
+
+def test_errors_render_as_one_sentence_not_a_traceback(ip) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(SkyError) as caught:
+        ip.run_cell_magic("sky", "--gpu A100", "pass")
+    rendered = caught.value._render_traceback_()
+    assert len(rendered) == 1 and rendered[0].endswith("Unknown flag --gpu; did you mean --gpus?")
