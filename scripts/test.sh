@@ -9,8 +9,12 @@ if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
 PY="$VENV/bin/python"
-"$PY" -m pip install --quiet --upgrade pip
-"$PY" -m pip install --quiet -e '.[all,test]'
+pip_install() {  # pip's own log goes to a file; it is shown only when pip fails
+  "$PY" -m pip install "$@" > "$VENV/pip.log" 2>&1 || { tail -n 40 "$VENV/pip.log"; exit 1; }
+}
+echo "installing jupyter-sky[all,test] into $VENV ..."
+pip_install --upgrade pip
+pip_install -e '.[all,test]'
 if [ -f scripts/install_browser.sh ]; then
   bash scripts/install_browser.sh "$PY"
 fi
