@@ -188,3 +188,34 @@ def test_pull_flags(nb: Notebook, flag: str) -> None:
         assert (nb.value("keep"), nb.value("other")) == ("0", "0")
     else:  # --pull overrides the automatic list
         assert (nb.value("keep"), nb.value("other")) == ("1", "0")
+
+
+def test_env_workdir_and_task_yaml_setup(nb: Notebook, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "task.yaml").write_text(
+        "envs:\n  FROM_YAML: yes-yaml\nsetup: |\n  echo setting up\n  touch setup_ran\nresources:\n  cpus: 1+\n"
+    )
+    code = f"%%sky --name yamlcell -f {work}/task.yaml --env FROM_FLAG=yes-flag --workdir {work}\nimport os\nprint(os.environ['FROM_YAML'], os.environ['FROM_FLAG'], os.getcwd())"
+    res = nb.run(code)
+    assert res.status == "ok", res.error_text
+    assert "setting up" in res.stdout
+    assert (work / "setup_ran").exists()
+    assert res.stdout.strip().splitlines()[-1] == f"yes-yaml yes-flag {work}"
+
+
+def test_version_mismatch_refuses_code_and_warns_for_data() -> None:
+    import pytest as _pytest
+
+    from jupyter_sky.errors import TransferError
+    from jupyter_sky.magics import _version_notes
+    from jupyter_sky.transfer import PushPlan
+
+    other = {"python": "3.9.1", "cloudpickle": "2.2.0"}
+    data_plan = PushPlan(items=[{"name": "x"}])
+    assert "plain data is sent anyway" in _version_notes(other, data_plan)[0]
+    with _pytest.raises(TransferError, match="Cannot send notebook functions or classes"):
+        _version_notes(other, PushPlan(items=[{"name": "f"}], has_code=True))
+    from jupyter_sky.serialize import versions
+
+    assert _version_notes(versions(), PushPlan(items=[{"name": "f"}], has_code=True)) == []
