@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from jupyter_sky.bridge import Bridge
 from jupyter_sky.infra.base import Infra
 from jupyter_sky.session import Channels, Handler, Waiter, wait_for_reply
 
@@ -25,14 +26,17 @@ class LiveCluster:
     synced: dict[str, str] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
     channels: Channels | None = None
+    bridge: Bridge | None = None
     comm_id: str = ""
     lease_seconds: float = 30.0
     _lease_stop: threading.Event = field(default_factory=threading.Event)
 
     # ---- connecting ----------------------------------------------------------------
-    def connect(self, on_stray: Handler | None = None) -> None:
+    def connect(self, shell: Any = None) -> None:
         """Open the channels, make sure iopub is live, open the transfer comm."""
-        self.channels = Channels(self.infra.connection_info(self.handle), on_stray)
+        self.bridge = Bridge(shell)
+        self.channels = Channels(self.infra.connection_info(self.handle), self.bridge.on_message)
+        self.bridge.channels = self.channels
         self._wait_until_iopub_live()
         self.comm_id = uuid.uuid4().hex
         waiter = Waiter()
@@ -43,6 +47,7 @@ class LiveCluster:
             handler=waiter,
         )
         hello = self._wait_for(waiter, lambda m: _comm_op(m) == "hello")
+        self.channels.unroute(hello["parent_header"]["msg_id"])
         self.info = hello["content"]["data"]["info"]
         self.synced.clear()
         self._start_lease()
@@ -106,6 +111,8 @@ class LiveCluster:
     def detach(self) -> None:
         """Close this notebook's connection; the cluster keeps running."""
         self._lease_stop.set()
+        if self.bridge is not None:
+            self.bridge.close()
         if self.channels is not None:
             self.channels.close()
             self.channels = None

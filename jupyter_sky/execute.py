@@ -60,6 +60,12 @@ def run_cell(
         "stop_on_error": True,
     }
     msg_id = channels.send("shell", "execute_request", content, handler=waiter)
+    bridge = cluster.bridge
+    if bridge is not None and relay.parent:
+        # Whatever this request publishes after the cell ended still belongs to this cell.
+        bridge.remember(msg_id, relay.parent)
+        if relay.status is not None:
+            bridge.status_lines[msg_id] = relay.status
     try:
         return _wait(cluster, waiter, relay)
     finally:

@@ -71,6 +71,7 @@ def run_sky_cell(shell: Any, line: str, cell: str) -> None:
     if reason:
         raise InfraError(reason)
     mgr = manager()
+    mgr.shell = shell
     name = task.cluster or mgr.default_name(kind)
     names = transfer.analyse(cell)
     ns, hidden = shell.user_ns, set(getattr(shell, "user_ns_hidden", ()))
@@ -102,7 +103,7 @@ def _execute(
     prepare = _prepare_message(live, task, names, plan)
     for item in plan.items:
         live.synced[item["name"]] = item["digest"]
-    relay = CellRelay(shell)
+    relay = CellRelay(shell, live.bridge, _show_status_line(live))
     cell_hash = hashlib.sha256(cell.encode()).hexdigest()[:16]
     run_id = mgr.store.start_run(live.name, cell_hash, live.infra.kind, {"where": live.where()})
     status = "died"
@@ -171,6 +172,27 @@ def _version_notes(info: dict[str, Any], plan: Any) -> list[str]:
             "sides, or define them inside the cell."
         )
     return [f"warning: {what}; plain data is sent anyway"]
+
+
+def _show_status_line(live: Any) -> Any:
+    """Show where this cell runs, above its output; late output of the cell goes here too."""
+    import uuid
+
+    from IPython.display import publish_display_data
+
+    from jupyter_sky.bridge import StatusLine
+
+    bridge = live.bridge
+    if bridge is None or not bridge.local.available:
+        return None  # terminal IPython: no display ids, and no late output to place
+    text = f"▸ sky · cluster {live.name} · {live.where()}"
+    status = StatusLine(bridge.local, f"sky-{uuid.uuid4().hex}", text, bridge.local.parent())
+    publish_display_data(
+        status.bundle(),
+        metadata={"jupyter_sky": "status"},
+        transient={"display_id": status.display_id},
+    )
+    return status
 
 
 def _run_setup(shell: Any, live: Any, setup: str) -> None:

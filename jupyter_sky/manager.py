@@ -17,7 +17,6 @@ from jupyter_sky.config import Config
 from jupyter_sky.errors import InfraError
 from jupyter_sky.infra import get_infra
 from jupyter_sky.infra.base import Infra, Launch
-from jupyter_sky.session import Handler
 from jupyter_sky.spec import Task
 from jupyter_sky.state import ClusterRecord, Store
 
@@ -40,7 +39,7 @@ class Manager:
         self.store = store or Store()
         self.session_id = uuid.uuid4().hex[:8]
         self.live: dict[str, LiveCluster] = {}
-        self.on_stray: Handler | None = None
+        self.shell: Any = None  # the notebook's IPython shell, for widgets and late output
 
     def default_name(self, kind: str) -> str:
         """The cluster a cell without ``--name`` uses: one per infra per notebook kernel."""
@@ -112,7 +111,7 @@ class Manager:
         live = LiveCluster(name, infra, handle)
         # Renew the lease well inside the remote idle window, or an attached kernel dies.
         live.lease_seconds = min(30.0, config.defaults.idle_minutes * 60 / 3)
-        live.connect(self.on_stray)
+        live.connect(self.shell)
         self.live[name] = live
         return live
 

@@ -32,10 +32,12 @@ class RemoteResult:
 class CellRelay:
     """Publishes one remote cell's output into the current local cell."""
 
-    def __init__(self, shell: Any) -> None:
+    def __init__(self, shell: Any, bridge: Any = None, status: Any = None) -> None:
         self.shell = shell
+        self.bridge = bridge
+        self.status = status
+        self.parent: dict[str, Any] = status.parent if status is not None else {}
         self.error: dict[str, Any] | None = None
-        self.comm_messages: list[dict[str, Any]] = []
 
     def handle(self, msg: dict[str, Any]) -> None:
         """Publish one iopub message; errors are kept to be raised when the cell ends."""
@@ -79,7 +81,11 @@ class CellRelay:
         self.error = content
 
     def _on_comm_msg(self, content: dict[str, Any], msg: dict[str, Any]) -> None:
-        self.comm_messages.append(msg)
+        # Widgets: republished for the frontend, with a local proxy for its replies.
+        if self.bridge is not None:
+            self.bridge.comm(msg, self.parent or None)
+
+    _on_comm_open = _on_comm_close = _on_comm_msg
 
 
 def _flush_std() -> None:

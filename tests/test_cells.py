@@ -97,9 +97,12 @@ def test_result_and_display_order(nb: Notebook) -> None:
         "%%sky --name disp\nfrom IPython.display import display, HTML\nprint('before')\ndisplay(HTML('<b>shown</b>'))\n6 * 7"
     )
     assert res.status == "ok", res.error_text
-    kinds = [o.msg_type for o in res.outputs if o.msg_type != "stream" or "before" in o.text]
+    status, *rest = res.outputs
+    assert status.content["metadata"] == {"jupyter_sky": "status"}  # where it ran, first
+    assert status.text.startswith("▸ sky · cluster disp · local pid ")
+    kinds = [o.msg_type for o in rest if o.msg_type != "stream" or "before" in o.text]
     assert kinds == ["stream", "display_data", "execute_result"]
-    assert res.of_type("display_data")[0].content["data"]["text/html"] == "<b>shown</b>"
+    assert res.of_type("display_data")[1].content["data"]["text/html"] == "<b>shown</b>"
     assert res.of_type("execute_result")[0].text == "42"
     assert nb.run("%%sky --name disp\n6 * 7;").of_type("execute_result") == []
 
@@ -113,6 +116,7 @@ def test_inline_plot_and_text_progress_bar(nb: Notebook) -> None:
     res = nb.run(code)
     assert res.status == "ok", res.error_text
     images = [o for o in res.of_type("display_data") if "image/png" in o.content["data"]]
+    assert len(res.of_type("display_data")) == 2  # the status line and the figure
     assert len(images) == 1
     assert "3/3" in res.stderr
 

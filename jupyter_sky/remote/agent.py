@@ -52,6 +52,7 @@ class Agent:
         self.shell.events.register("pre_run_cell", self._pre_run)
         self.shell.events.register("post_run_cell", self._post_run)
         self.shell.input_transformers_cleanup.insert(0, self._maybe_abort)
+        _threads_keep_their_cell()
         threading.Thread(target=self._watchdog, name="jupyter-sky-watchdog", daemon=True).start()
 
     def _on_open(self, comm: Any, msg: dict[str, Any]) -> None:
@@ -166,6 +167,8 @@ class Agent:
                 None,
                 "",
             )
+        if _is_widget(value):
+            return None, None, ""  # widgets live in the remote kernel; the notebook shows them
         try:
             packed = serialize.pack(value)
         except Exception as exc:  # noqa: BLE001 - unpicklable values stay remote, with a note
@@ -196,6 +199,36 @@ class Agent:
         if self.autostop_s is not None and now - self.last_cell > self.autostop_s:
             return f"autostop: no cell for {self.autostop_s / 60:g} minutes"
         return ""
+
+
+def _is_widget(value: Any) -> bool:
+    module = type(value).__module__ or ""
+    return module.startswith(("ipywidgets", "anywidget", "tqdm.notebook")) or (
+        hasattr(value, "comm") and hasattr(value, "_repr_mimebundle_")
+    )
+
+
+def _threads_keep_their_cell() -> None:
+    """Threads started by a cell publish with that cell's parent, not the latest request.
+
+    ipykernel keeps the parent header in context variables, which new threads do not
+    inherit; without this, a training thread's prints after its cell ended would be
+    attributed to whatever request the kernel handled last (the next cell, a comm).
+    """
+    import contextvars
+
+    original_start = threading.Thread.start
+    if getattr(original_start, "_jupyter_sky", False):
+        return
+
+    def start(self: threading.Thread) -> None:
+        context = contextvars.copy_context()
+        run = self.run
+        self.run = lambda: context.run(run)  # type: ignore[method-assign]
+        original_start(self)
+
+    start._jupyter_sky = True  # type: ignore[attr-defined]
+    threading.Thread.start = start  # type: ignore[method-assign]
 
 
 def _load_failure(name: str, exc: BaseException) -> str:
