@@ -223,3 +223,34 @@ def test_version_mismatch_refuses_code_and_warns_for_data() -> None:
     from jupyter_sky.serialize import versions
 
     assert _version_notes(versions(), PushPlan(items=[{"name": "f"}], has_code=True)) == []
+
+
+def test_display_updates_and_clear_output_are_relayed(nb: Notebook) -> None:
+    code = (
+        "%%sky --name upd\nfrom IPython.display import display, clear_output\n"
+        "h = display('first', display_id=True)\nh.update('second')\nprint('gone')\nclear_output(wait=True)\nprint('kept')"
+    )
+    res = nb.run(code)
+    assert res.status == "ok", res.error_text
+    kinds = [o.msg_type for o in res.outputs]
+    assert "update_display_data" in kinds and "clear_output" in kinds
+    update = res.of_type("update_display_data")[0]
+    shown = [o for o in res.of_type("display_data") if o.text == "'first'"][0]
+    assert update.content["transient"]["display_id"] == shown.content["transient"]["display_id"]
+    assert update.text == "'second'"
+    assert kinds.index("clear_output") > kinds.index("update_display_data")
+
+
+def test_modules_are_imported_remotely_by_name(nb: Notebook) -> None:
+    nb.run("import json as js")
+    res = nb.run("%%sky --name mods\nprint(js.dumps([1]), js.__name__)")
+    assert res.stdout.strip() == "[1] json"
+
+
+def test_big_push_shows_its_size(nb: Notebook) -> None:
+    nb.run("import numpy as np\nbig_push = np.ones(14_000_000)")
+    res = nb.run("%%sky --name bigpush\nprint(big_push.sum())")
+    assert "[sky] sending `big_push` (106.8 MB)" in res.stderr
+    assert res.stdout.strip() == "14000000.0"
+    res = nb.run("%%sky --name bigpush\nprint(big_push.sum())")
+    assert "sending" not in res.stderr  # unchanged: the remote copy has the same digest
