@@ -24,6 +24,7 @@ from .lab import (
     run_all,
     run_cell,
     save_screenshot,
+    wait_for_output,
     write_notebook,
 )
 
@@ -67,7 +68,7 @@ def test_run_all_reads_text_html_and_errors(lab_server: LabServer, browser_page)
         f"{t_open - t0:.1f}s, run all {time.monotonic() - t_open:.1f}s"
     )
 
-    assert cell_outputs(page, 0) == ["hello"]
+    assert wait_for_output(page, 0, "hello") == ["hello"]
     assert cell_outputs(page, 1) == ["bold html"]
     # Rendered as HTML, not shown as escaped markup.
     assert cell_locator(page, 1).locator("b.sky-probe i").inner_text() == "html"
