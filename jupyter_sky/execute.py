@@ -1,8 +1,8 @@
 """Run one cell on an attached cluster: send, relay, interrupt, notice death.
 
-A cell costs one round trip: an optional ``prepare`` comm message (values to load, names
-to check afterwards) and the execute request go out back to back; the remote kernel
-handles them in order and returns changed values in a comm message before it goes idle.
+A cell costs one round trip: the execute request carries what the cell needs (values to
+load as binary buffers, names to check afterwards) in its metadata, and the remote kernel
+returns changed values in a comm message before it goes idle.
 """
 
 from __future__ import annotations
@@ -48,8 +48,6 @@ def run_cell(
     """Execute ``code`` remotely, relaying its output into the current cell as it arrives."""
     channels = cluster.channels
     assert channels is not None
-    if prepare is not None:
-        cluster.comm_send(prepare, buffers=frames)
     waiter = Waiter()
     content = {
         "code": code,
@@ -59,7 +57,15 @@ def run_cell(
         "allow_stdin": True,
         "stop_on_error": True,
     }
-    msg_id = channels.send("shell", "execute_request", content, handler=waiter)
+    metadata = {"jupyter_sky": prepare} if prepare is not None else None
+    msg_id = channels.send(
+        "shell",
+        "execute_request",
+        content,
+        buffers=frames or None,
+        handler=waiter,
+        metadata=metadata,
+    )
     bridge = cluster.bridge
     if bridge is not None and relay.parent:
         # Whatever this request publishes after the cell ended still belongs to this cell.

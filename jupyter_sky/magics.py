@@ -178,8 +178,6 @@ def _show_status_line(live: Any) -> Any:
     """Show where this cell runs, above its output; late output of the cell goes here too."""
     import uuid
 
-    from IPython.display import publish_display_data
-
     from jupyter_sky.bridge import StatusLine
 
     bridge = live.bridge
@@ -187,11 +185,14 @@ def _show_status_line(live: Any) -> Any:
         return None  # terminal IPython: no display ids, and no late output to place
     text = f"▸ sky · cluster {live.name} · {live.where()}"
     status = StatusLine(bridge.local, f"sky-{uuid.uuid4().hex}", text, bridge.local.parent())
-    publish_display_data(
-        status.bundle(),
-        metadata={"jupyter_sky": "status"},
-        transient={"display_id": status.display_id},
-    )
+    # Straight onto iopub: publish_display_data would first flush both streams through the
+    # I/O thread (two cross-thread waits), and nothing was printed in this cell yet.
+    content = {
+        "data": status.bundle(),
+        "metadata": {"jupyter_sky": "status"},
+        "transient": {"display_id": status.display_id},
+    }
+    bridge.local.publish("display_data", content, status.parent)
     return status
 
 
