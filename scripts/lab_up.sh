@@ -332,7 +332,8 @@ while :; do
     bad=$(awk '$2 !~ /^(idle|mixed|allocated|completing)$/' <<< "$states")
     [ -n "$states" ] && [ -z "$bad" ] && break
     if [ $resumed = 0 ] && grep -qE 'drain|down|inval|fail' <<< "$bad"; then
-        while read -r n _; do
+        while read -r n st; do
+            log "resuming node $n ($st)"
             scontrol update nodename="$n" state=resume 2>/dev/null || true
         done <<< "$bad"
         resumed=1

@@ -3,7 +3,11 @@
 - ``slurm_lab`` (session): runs ``scripts/lab_up.sh`` (installs the Debian packages when
   missing, then starts munged, slurmctld, two slurmd nodes ``n1``/``n2`` in their own
   network namespaces and sshd on 127.0.0.1:2222) and returns a :class:`SlurmLab` built from
-  ``$JUPYTER_SKY_LAB/lab.json``.  At the end of the session it runs ``scripts/lab_down.sh``
+  ``$JUPYTER_SKY_LAB/lab.json`` (default ``/tmp/jupyter-sky-lab``): cluster ``lab``, the login
+  host's name and its address as the nodes see it, the SSH endpoint (127.0.0.1:2222, user
+  ``skyuser``, key, known_hosts, an ssh_config with ``Host lab``), the nodes with address,
+  namespace, CPUs and GRES, the partitions (``cpu`` default, ``gpu``), the GPU types, a shared
+  job-output directory, and which daemons this run started.  At the end of the session it runs ``scripts/lab_down.sh``
   only if this session started something and no other live test session uses the lab
   (``JUPYTER_SKY_LAB_KEEP=1`` keeps it up).
 - ``lab_ssh`` (session): a :class:`LabShell`, one paramiko connection as the lab's ordinary

@@ -142,13 +142,14 @@ def test_ssh_as_ordinary_user_with_nodelay(slurm_lab: SlurmLab, lab_ssh: LabShel
     assert lab_ssh.run("id -un").out.strip() == slurm_lab.user
     r = lab_ssh.run("squeue")
     assert r.out.split()[:4] == ["JOBID", "PARTITION", "NAME", "USER"], r.out
-    # with TCP_NODELAY a command round trip is a few ms (without: ~45 ms)
+    # with TCP_NODELAY a command round trip takes a few ms; without it never less than ~40 ms
+    # (Nagle + delayed ACK).  The fastest of 10 is robust to a busy machine.
     times = []
-    for _ in range(5):
+    for _ in range(10):
         t0 = time.monotonic()
         lab_ssh.run("true")
         times.append(time.monotonic() - t0)
-    assert sorted(times)[2] < 0.04, times
+    assert min(times) < 0.025, times
 
 
 def test_root_login_and_unknown_key_are_refused(slurm_lab: SlurmLab, tmp_path) -> None:
