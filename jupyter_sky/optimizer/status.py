@@ -1,0 +1,129 @@
+"""Is an infra usable here, and what does data leaving it cost? Cheap local looks only.
+
+Credentials are detected the way each SDK would find them first (environment variables, then
+the well-known files), without importing any SDK: importing boto3 alone costs ~300 ms, and a
+plan must stay a few milliseconds.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+#: $ per GB leaving a cloud, first pricing tier (SkyPilot's ``get_egress_cost`` uses the same
+#: rates). Clouds not listed charge no egress in SkyPilot's model either (Lambda, RunPod, ...);
+#: OCI's first 10 TB per month are free.
+EGRESS_PER_GB: dict[str, float] = {"aws": 0.09, "gcp": 0.12, "azure": 0.0875}
+
+#: Assumed bandwidth between clouds, for the time objective (SkyPilot assumes the same).
+EGRESS_GBPS = 10.0
+
+PRICE_REFERENCE = "price reference — no launcher yet"
+_LABELS = {"aws": "AWS", "gcp": "GCP", "azure": "Azure"}
+
+
+def egress_rate(infra: str) -> float:
+    """Return the $/GB for data leaving ``infra`` (0 for live infras and free-egress clouds)."""
+    return EGRESS_PER_GB.get(infra, 0.0)
+
+
+def egress_hours(gigabytes: float) -> float:
+    """Return the hours to move ``gigabytes`` between clouds at :data:`EGRESS_GBPS`."""
+    return gigabytes * 8 / EGRESS_GBPS / 3600
+
+
+def _env(*names: str) -> bool:
+    return any(os.environ.get(name) for name in names)
+
+
+def _file(env_name: str, default: Path) -> bool:
+    path = os.environ.get(env_name)
+    return Path(path).expanduser().is_file() if path else default.is_file()
+
+
+def _aws() -> bool:
+    home = Path.home() / ".aws"
+    if _env(
+        "AWS_ACCESS_KEY_ID", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI"
+    ):
+        return True
+    if _env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"):
+        return True
+    # A profile in ~/.aws/config (SSO, credential_process, role) counts like a key file.
+    return _file("AWS_SHARED_CREDENTIALS_FILE", home / "credentials") or _file(
+        "AWS_CONFIG_FILE", home / "config"
+    )
+
+
+def _gcp() -> bool:
+    adc = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
+    if adc:
+        return Path(adc).expanduser().is_file()
+    config = os.environ.get("CLOUDSDK_CONFIG")
+    base = Path(config).expanduser() if config else Path.home() / ".config" / "gcloud"
+    return (base / "application_default_credentials.json").is_file()
+
+
+def _azure() -> bool:
+    if _env("AZURE_CLIENT_ID") and _env("AZURE_TENANT_ID"):
+        return True
+    config = os.environ.get("AZURE_CONFIG_DIR")
+    base = Path(config).expanduser() if config else Path.home() / ".azure"
+    return any((base / name).is_file() for name in ("azureProfile.json", "msal_token_cache.json"))
+
+
+CREDENTIAL_CHECKS: dict[str, Callable[[], bool]] = {"aws": _aws, "gcp": _gcp, "azure": _azure}
+
+
+def infra_reason(kind: str) -> str:
+    """Return ``""`` if ``kind`` is usable here, else one short reason why not.
+
+    Parameters
+    ----------
+    kind : str
+        An infra kind (``local``, ``aws``, ``gcp``, ``azure``, ``k8s``, ...) or a catalog cloud
+        (``runpod``, ``lambda``, ...).
+
+    Returns
+    -------
+    str
+        ``""``; or the infra's own ``check()`` sentence for kinds with a launcher;
+        ``"no AWS credentials found"`` or ``"no launcher yet in this version"`` for the big
+        clouds; ``"price reference — no launcher yet"`` for every other catalog cloud.
+    """
+    from jupyter_sky.infra import KNOWN, PLANNED
+
+    if kind in KNOWN:
+        return _check_known(kind)
+    if kind in CREDENTIAL_CHECKS:
+        if not CREDENTIAL_CHECKS[kind]():
+            return f"no {_LABELS[kind]} credentials found"
+        return "no launcher yet in this version"
+    if kind in PLANNED:
+        return "no launcher yet in this version"
+    return PRICE_REFERENCE
+
+
+def _check_known(kind: str) -> str:
+    from jupyter_sky.errors import SkyError
+    from jupyter_sky.infra import get_infra
+
+    if kind in CREDENTIAL_CHECKS and not CREDENTIAL_CHECKS[kind]():
+        return f"no {_LABELS[kind]} credentials found"
+    try:
+        return get_infra(kind).check()
+    except SkyError as exc:  # a missing SDK: the install hint is the reason
+        return str(exc)
+
+
+def default_status(kinds: Iterable[str]) -> dict[str, str]:
+    """Return :func:`infra_reason` for each kind in ``kinds``."""
+    return {kind: infra_reason(kind) for kind in set(kinds)}
+
+
+def launchable(kind: str) -> bool:
+    """Return True if this version has a launcher for ``kind`` (built in or registered)."""
+    from jupyter_sky.infra import KNOWN
+
+    return kind in KNOWN
