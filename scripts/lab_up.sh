@@ -135,9 +135,12 @@ write_if_changed() {
 }
 
 # ---------------------------------------------------------------- 1. packages
+# one dpkg-query for all (a package never installed is reported on stderr only)
+# shellcheck disable=SC2086
+installed=$(dpkg-query -W -f='${Package} ${Status}\n' $PKGS 2>/dev/null | awk '/ok installed$/ {print $1}' || true)
 missing=""
 for p in $PKGS; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+    grep -qx "$p" <<< "$installed" || missing="$missing $p"
 done
 if [ -n "$missing" ]; then
     log "installing:$missing"

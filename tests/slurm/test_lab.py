@@ -249,7 +249,8 @@ def test_lab_up_again_restarts_nothing(slurm_lab: SlurmLab) -> None:
         env={**os.environ, "JUPYTER_SKY_LAB": str(slurm_lab.lab_dir)},
     )
     took = time.monotonic() - t0
-    assert proc.stdout.strip() == slurm_lab.ready_line
-    assert "started: nothing" in proc.stderr, proc.stderr
-    assert {p.name: p.read_text() for p in (slurm_lab.lab_dir / "run").glob("*.pid")} == pids
-    assert took < 2.0, took
+    why = f"took {took:.2f} s; stderr:\n{proc.stderr}"
+    assert proc.stdout.strip() == slurm_lab.ready_line, why
+    assert "started: nothing" in proc.stderr, why
+    assert {p.name: p.read_text() for p in (slurm_lab.lab_dir / "run").glob("*.pid")} == pids, why
+    assert took < 2.0, why
