@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from jupyter_sky.infra.base import Offering
     from jupyter_sky.optimizer.dag import DagPlan, DagTask, plan_dag
     from jupyter_sky.optimizer.model import Placement, Plan
-    from jupyter_sky.optimizer.rank import rank
+    from jupyter_sky.optimizer.ranking import rank
     from jupyter_sky.optimizer.status import EGRESS_PER_GB, infra_reason
 
 _LAZY = {
@@ -25,7 +25,7 @@ _LAZY = {
     "plan_dag": "dag",
     "Placement": "model",
     "Plan": "model",
-    "rank": "rank",
+    "rank": "ranking",
     "EGRESS_PER_GB": "status",
     "infra_reason": "status",
 }

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from jupyter_sky.errors import SpecError
 from jupyter_sky.optimizer.model import Placement
-from jupyter_sky.optimizer.rank import Entry, Found, build, match, statuses
+from jupyter_sky.optimizer.ranking import Entry, Found, build, match, statuses
 from jupyter_sky.optimizer.rows import Pricing, RowContext, live_price
 from jupyter_sky.optimizer.status import egress_hours, egress_rate
 
@@ -257,7 +257,7 @@ def plan_dag(
     objective : {"cost", "time"}
         ``time`` minimises the longest path and needs ``hours`` on every task.
     status, live, prices, today
-        As for :func:`jupyter_sky.optimizer.rank`; only usable infras are placed on.
+        As for :func:`jupyter_sky.optimizer.ranking`; only usable infras are placed on.
     speed : mapping of str to float, optional
         Relative speed per accelerator (lower-case name; 1.0 when missing) for ``time``.
 
@@ -296,7 +296,7 @@ def plan_dag(
 
 
 def _why(task: DagTask, live: list[Offering], status: Mapping[str, str] | None) -> str:
-    from jupyter_sky.optimizer.rank import rank
+    from jupyter_sky.optimizer.ranking import rank
 
     return rank(task.resources, live=live, status=status, limit=1).explain()
 
