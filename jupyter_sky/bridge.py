@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import html
 import threading
+import time
 from collections import OrderedDict
 from typing import Any
 
-from jupyter_sky.session import Channels
+from jupyter_sky.session import Channels, Waiter
 
 COMM_TYPES = ("comm_open", "comm_msg", "comm_close")
 _MAX_PARENTS = 10_000
+FORWARD_WAIT = 5.0
 
 
 class LocalKernel:
@@ -175,18 +177,31 @@ class Bridge:
 
     # ---- frontend -> remote ------------------------------------------------------------
     def forward(self, msg_type: str, msg: dict[str, Any]) -> None:
-        """Send the frontend's comm message on to the remote kernel."""
-        if self.channels is None or self.channels.closed:
+        """Send the frontend's comm message on to the remote kernel, and relay what it causes.
+
+        Like a local kernel, stay busy until the remote kernel has handled the message
+        (up to :data:`FORWARD_WAIT` s): JupyterLab routes output to an ``Output`` widget
+        only while the request that caused it is in flight.
+        """
+        channels = self.channels
+        if channels is None or channels.closed:
             return
         content = {"comm_id": msg["content"]["comm_id"], "data": msg["content"].get("data", {})}
-        remote_id = self.channels.send(
-            "shell",
-            msg_type,
-            content,
-            buffers=list(msg.get("buffers") or []),
-            handler=self.on_message,
-        )
+        waiter = Waiter()
+        buffers = list(msg.get("buffers") or [])
+        remote_id = channels.send("shell", msg_type, content, buffers=buffers, handler=waiter)
         self.remember(remote_id, msg["header"])
+        deadline = time.monotonic() + FORWARD_WAIT
+        while time.monotonic() < deadline and not channels.closed:
+            got = waiter.get(0.1)
+            if got is None:
+                continue
+            if _is_idle(got[1]):
+                break
+            self.on_message(*got)
+        channels.unroute(remote_id)  # from here on, late messages take the stray path
+        while (got := waiter.get(0)) is not None:
+            self.on_message(*got)
         if msg_type == "comm_close":
             self._drop_proxy(content["comm_id"])
 
@@ -225,6 +240,10 @@ def _rewrite_output_msg_id(
         "state": {**state, "msg_id": local.get("header", local).get("msg_id", "")},
     }
     return {**content, "data": data}
+
+
+def _is_idle(msg: dict[str, Any]) -> bool:
+    return msg["header"]["msg_type"] == "status" and msg["content"].get("execution_state") == "idle"
 
 
 def _bytes(buf: Any) -> Any:

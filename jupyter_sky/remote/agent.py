@@ -172,8 +172,9 @@ class Agent:
                 None,
                 "",
             )
-        if _is_widget(value):
-            return None, None, ""  # widgets live in the remote kernel; the notebook shows them
+        if _is_widget(value) or _is_widget(getattr(value, "widget", None)):
+            # Widgets (and @interact functions) live in the remote kernel; the notebook shows them.
+            return None, None, ""
         try:
             packed = serialize.pack(value)
         except Exception as exc:  # noqa: BLE001 - unpicklable values stay remote, with a note
@@ -207,6 +208,8 @@ class Agent:
 
 
 def _is_widget(value: Any) -> bool:
+    if value is None:
+        return False
     module = type(value).__module__ or ""
     return module.startswith(("ipywidgets", "anywidget", "tqdm.notebook")) or (
         hasattr(value, "comm") and hasattr(value, "_repr_mimebundle_")

@@ -69,8 +69,10 @@ def _options_from_env() -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def lab_server_factory(
-    tmp_path_factory: pytest.TempPathFactory, _require_chromium: str
+    tmp_path_factory: pytest.TempPathFactory, _require_chromium: str, session_home: Any
 ) -> Iterator[Any]:
+    # session_home sets JUPYTER_SKY_HOME first: kernels the lab starts inherit it, so
+    # %%sky clusters from browser tests live (and are cleaned up) under the test home.
     servers: dict[str, lab.LabServer] = {}
 
     def factory(**options: Any) -> lab.LabServer:
