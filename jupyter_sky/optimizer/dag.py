@@ -40,6 +40,7 @@ class DagPlan:
     """The placement of every task, with compute, task-to-task and home egress costs."""
 
     order: tuple[str, ...]
+    tasks: Mapping[str, DagTask]
     placements: Mapping[str, Placement]
     edges: tuple[tuple[str, str], ...]
     edge_egress: Mapping[tuple[str, str], float]
@@ -80,6 +81,15 @@ class DagPlan:
         from jupyter_sky.optimizer.render import dag_text
 
         return dag_text(self)
+
+    def to_html(self) -> str:
+        """Return the plan as an HTML table (frontends without widgets)."""
+        from jupyter_sky.optimizer.render import dag_html
+
+        return dag_html(self)
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(self.to_text())
@@ -325,6 +335,7 @@ def _result(
     compute = sum(p.est_cost or 0.0 for p in placements.values())
     return DagPlan(
         tuple(order),
+        dict(specs),
         placements,
         tuple(edges),
         egress,

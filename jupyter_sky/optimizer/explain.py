@@ -98,9 +98,9 @@ def _size_miss(res: Resources, stage: str, pool: list[Offer], suffix: str) -> st
     sizes = [o.vcpus if cpus else o.memory_gb for o in pool]
     if plus:
         most = max((s for s in sizes if s is not None), default=0.0)
-        return f"No {hardware(res)} row{suffix} has {value:g} or more {unit}; the most is {most:g}."
+        return f"No row{suffix} for {hardware(res)} has {value:g} or more {unit}; the most is {most:g}."
     return (
-        f"No {hardware(res)} row{suffix} has exactly {value:g} {unit}; the sizes are "
+        f"No row{suffix} for {hardware(res)} has exactly {value:g} {unit}; the sizes are "
         f"{_numbers(sizes)}; write {flag} {value:g}+ for at least {value:g}."
     )
 
@@ -147,4 +147,4 @@ def price_miss(res: Resources, flagged: list[Offer], dear: list[Offer]) -> str:
             f"({'; '.join(notes)})."
         )
     hint = "; drop --spot" if res.spot else ""
-    return f"No {hardware(res)} row has a {kind} price{hint}."
+    return f"No row for {hardware(res)} has a {kind} price{hint}."

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from jupyter_sky.optimizer.dag import DagPlan
     from jupyter_sky.optimizer.model import Placement, Plan
 
 COLUMNS = (
@@ -67,45 +68,49 @@ def _cut(text: str) -> str:
     return text if len(text) <= _WIDTH else text[: _WIDTH - 1] + "…"
 
 
-def plan_text(plan: Plan) -> str:
-    """Return ``plan`` as an aligned plain-text table followed by its explanation."""
-    body = []
-    for row in plan.rows:
-        full = cells(row, row is plan.chosen)
-        body.append([_cut(c) for c in full[:-1]] + full[-1:])  # the status is never cut
-    widths = [max(len(row[i]) for row in [list(COLUMNS), *body]) for i in range(len(COLUMNS))]
+def _text_table(header: list[str], body: list[list[str]], right: set[int]) -> list[str]:
+    """Align ``body`` under ``header``; every cell but the last is cut to ``_WIDTH``."""
+    cut = [[_cut(c) for c in row[:-1]] + row[-1:] for row in [header, *body]]
+    widths = [max(len(row[i]) for row in cut) for i in range(len(header))]
 
     def line(row: list[str]) -> str:
-        parts = [
-            c.rjust(w) if i in _RIGHT else c.ljust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        return "  ".join(parts).rstrip()
+        pairs = enumerate(zip(row, widths, strict=True))
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in pairs).rstrip()
 
-    out = [line(list(COLUMNS)), line(["-" * w for w in widths])] if body else []
-    out += [line(cols) for cols in body]
-    out.append(plan.explain())
-    return "\n".join(out)
+    return [line(cut[0]), line(["-" * w for w in widths]), *map(line, cut[1:])]
+
+
+def _html_table(header: list[str], body: list[tuple[list[str], str]], right: set[int]) -> str:
+    """An HTML table; each body row comes with its ``style`` attribute."""
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in header)
+    rows = []
+    for row, style in body:
+        tds = "".join(
+            f'<td style="text-align:{"right" if i in right else "left"}">{html.escape(c)}</td>'
+            for i, c in enumerate(row)
+        )
+        rows.append(f'<tr style="{style}">{tds}</tr>')
+    return (
+        f'<table class="jupyter-sky-plan"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def plan_text(plan: Plan) -> str:
+    """Return ``plan`` as an aligned plain-text table followed by its explanation."""
+    body = [cells(row, row is plan.chosen) for row in plan.rows]
+    lines = _text_table(list(COLUMNS), body, _RIGHT) if body else []
+    return "\n".join([*lines, plan.explain()])
 
 
 def plan_html(plan: Plan) -> str:
     """Return ``plan`` as an HTML table: chosen row in bold, unusable rows greyed."""
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS)
     body = []
     for row in plan.rows:
         chosen = row is plan.chosen
         style = "font-weight:bold" if chosen else ("color:#888" if not row.usable else "")
-        tds = "".join(
-            f'<td style="text-align:{"right" if i in _RIGHT else "left"}">{html.escape(c)}</td>'
-            for i, c in enumerate(cells(row, chosen))
-        )
-        body.append(f'<tr style="{style}">{tds}</tr>')
-    table = (
-        f'<table class="jupyter-sky-plan"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(body)}</tbody></table>"
-        if body
-        else ""
-    )
+        body.append((cells(row, chosen), style))
+    table = _html_table(list(COLUMNS), body, _RIGHT) if body else ""
     return f"<div>{table}<p>{html.escape(plan.explain())}</p></div>"
 
 
@@ -121,30 +126,28 @@ DAG_COLUMNS = (
     "egress to next",
     "egress home",
 )
+_DAG_RIGHT = {5, 6, 7, 8, 9}
 
 
-def dag_text(plan: Any) -> str:
-    """Return a :class:`~jupyter_sky.optimizer.dag.DagPlan` as a plain-text table."""
-    rows = [list(DAG_COLUMNS)]
+def dag_rows(plan: DagPlan) -> list[list[str]]:
+    """Return one row of :data:`DAG_COLUMNS` cells per task, in topological order."""
+    rows = []
     for task in plan.order:
-        p = plan.placements[task]
+        p, hours = plan.placements[task], plan.tasks[task].hours
         out = sum(cost for (u, _), cost in plan.edge_egress.items() if u == task)
         full = cells(p, False)
-        hours = (p.est_cost / p.price_per_hour) if p.est_cost and p.price_per_hour else None
-        rows.append(
-            [
-                task,
-                *full[1:5],
-                full[7],
-                "—" if hours is None else f"{hours:g}",
-                full[8],
-                _money(out),
-                full[9],
-            ]
-        )
-    widths = [max(len(_cut(r[i])) for r in rows) for i in range(len(DAG_COLUMNS))]
-    lines = [
-        "  ".join(_cut(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join([*lines, plan.explain()])
+        shown = "1 (assumed)" if hours is None else f"{hours:g}"
+        rows.append([task, *full[1:5], full[7], shown, full[8], _money(out), full[9]])
+    return rows
+
+
+def dag_text(plan: DagPlan) -> str:
+    """Return a :class:`~jupyter_sky.optimizer.dag.DagPlan` as a plain-text table."""
+    return "\n".join([*_text_table(list(DAG_COLUMNS), dag_rows(plan), _DAG_RIGHT), plan.explain()])
+
+
+def dag_html(plan: DagPlan) -> str:
+    """Return a :class:`~jupyter_sky.optimizer.dag.DagPlan` as an HTML table."""
+    body = [(row, "") for row in dag_rows(plan)]
+    table = _html_table(list(DAG_COLUMNS), body, _DAG_RIGHT)
+    return f"<div>{table}<p>{html.escape(plan.explain())}</p></div>"
