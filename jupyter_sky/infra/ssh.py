@@ -1,0 +1,340 @@
+"""The ``ssh`` infra: a warm kernel on a machine reached over SSH (``--infra ssh/<host>``).
+
+The host is an ``~/.ssh/config`` alias, an entry of the ``ssh:`` config section, a pool of
+them, or ``[user@]host[:port]``. The kernel binds to the host's 127.0.0.1; its five ports are
+reached through local forwards over one reused SSH connection (see
+:mod:`jupyter_sky.transport`), so the client connects to 127.0.0.1 here as for ``local``.
+
+Not yet: output numbered and replayed after a reconnect. A plan: the agent wraps iopub
+sends with a sequence number in the header metadata and keeps them in a ring buffer until
+the client acknowledges a number (piggybacked on the lease message); after a transport drop
+the client sends ``{"op": "replay", "after": n}`` on the comm and the agent re-sends what
+follows n, in order; the client's relay drops numbers it has seen. ZMQ's PUB socket loses
+what is published while no subscriber is connected, which is exactly the gap this closes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import socket
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jupyter_sky.errors import InfraError
+from jupyter_sky.infra.base import Infra, Launch, Offering
+
+if TYPE_CHECKING:
+    from jupyter_sky.config import Config
+    from jupyter_sky.spec import Resources
+    from jupyter_sky.transport.hosts import HostSpec, SshSettings
+    from jupyter_sky.transport.remote_kernel import RemoteKernel
+    from jupyter_sky.transport.ssh import SshConnection
+
+# Probe of a host for offerings: CPUs, memory (kB), hostname, GPU names (if nvidia-smi).
+_FACTS = (
+    "nproc; awk '/^MemTotal:/ {print $2}' /proc/meminfo; hostname; "
+    "nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null || true"
+)
+
+
+def _print(line: str) -> None:
+    print(line, flush=True)
+
+
+class SshInfra(Infra):
+    """Kernels on SSH hosts, one per cluster name.
+
+    Parameters
+    ----------
+    settings : SshSettings or mapping, optional
+        The ``ssh:`` section to use instead of the config files (tests, other infras).
+    default_host : str, optional
+        The host for cells whose ``--infra`` is just ``ssh``.
+    notify : callable, optional
+        Receives one-line reports (host key pinned, bootstrap progress); default print.
+    """
+
+    kind = "ssh"
+
+    def __init__(
+        self,
+        settings: SshSettings | dict[str, Any] | None = None,
+        default_host: str | None = None,
+        notify: Callable[[str], None] | None = None,
+    ) -> None:
+        self._settings = settings
+        self.default_host = default_host
+        self.notify = notify or _print
+        self._kernels: dict[str, RemoteKernel] = {}
+        self._ended: set[str] = set()
+        self._facts: dict[str, Offering] = {}
+        self._lock = threading.Lock()
+
+    # ---- where ----------------------------------------------------------------------
+    def settings(self, config: Config | None = None) -> SshSettings:
+        """The ``ssh:`` settings: the constructor's, else the config files'."""
+        from jupyter_sky.transport.hosts import SshSettings
+
+        if self._settings is not None:
+            return SshSettings.from_any(self._settings)
+        if config is None:
+            from jupyter_sky.config import load_config
+
+            config = load_config(Path.cwd())
+        return SshSettings.from_any(getattr(config, "ssh", None))
+
+    def _target(self, resources: Resources | None) -> str:
+        from jupyter_sky.infra import split_infra
+
+        kind, rest = split_infra((resources.infra if resources else None) or "")
+        if kind == "ssh" and rest:
+            return rest
+        if self.default_host:
+            return self.default_host
+        raise InfraError(
+            "Name the SSH host as --infra ssh/<host>: an alias from ~/.ssh/config, "
+            "a host or pool of the ssh: config section, or user@host:port."
+        )
+
+    def _spec(self, host: str, settings: SshSettings) -> HostSpec:
+        from jupyter_sky.transport.hosts import resolve
+
+        return resolve(host, settings)
+
+    def _conn(self, host: str, settings: SshSettings | None = None) -> SshConnection:
+        from jupyter_sky.transport.ssh import connection
+
+        settings = settings or self.settings()
+        return connection(self._spec(host, settings), settings, self.notify)
+
+    # ---- what it can run ------------------------------------------------------------
+    def check(self) -> str:
+        if importlib.util.find_spec("paramiko") is None:
+            return "The ssh infra needs paramiko, which is not installed; run pip install 'jupyter-sky[ssh]'."
+        return ""
+
+    def offerings(self, resources: Resources) -> list[Offering]:
+        return [o for o in self._host_offerings(resources) if not _missing(resources, o)]
+
+    def unmet(self, resources: Resources) -> str:
+        offers = self._host_offerings(resources)
+        reasons = [_missing(resources, o) for o in offers]
+        if "" in reasons:
+            return ""
+        return f"This cell asks for {resources.describe()}, but SSH host {offers[0].region} {reasons[0]}."
+
+    def _host_offerings(self, resources: Resources) -> list[Offering]:
+        from jupyter_sky.transport.hosts import pool_members
+
+        settings = self.settings()
+        return [
+            self._offering(h, settings) for h in pool_members(self._target(resources), settings)
+        ]
+
+    def _offering(self, host: str, settings: SshSettings) -> Offering:
+        if host not in self._facts:
+            res = self._conn(host, settings).run(_FACTS, timeout=30)
+            lines = res.out.splitlines()
+            gpus = [_gpu_name(line) for line in lines[3:] if line.strip()]
+            self._facts[host] = Offering(
+                infra="ssh",
+                region=host,
+                instance_type=lines[2].strip() if len(lines) > 2 else host,
+                vcpus=float(lines[0]) if lines and lines[0].strip().isdigit() else 1.0,
+                memory_gb=round(int(lines[1]) / 1024 / 1024, 1) if len(lines) > 1 else 0.0,
+                accelerator=gpus[0] if gpus else None,
+                accelerator_count=len(gpus),
+            )
+        return self._facts[host]
+
+    # ---- lifecycle -------------------------------------------------------------------
+    def launch(self, request: Launch) -> dict[str, Any]:
+        from jupyter_sky.transport.hosts import pool_members
+
+        settings = self.settings(request.config)
+        hosts = pool_members(self._target(request.task.resources), settings)
+        for i, host in enumerate(hosts):
+            try:
+                if len(hosts) > 1 and self.unmet(_only(request.task.resources, host)):
+                    continue
+                return self._launch_on(host, request, settings)
+            except InfraError as exc:
+                if i == len(hosts) - 1:
+                    raise
+                self.notify(f"ssh/{host}: {exc} Trying the next host of the pool.")
+        raise InfraError(
+            f"No host of SSH pool '{self._target(request.task.resources)}' fits this cell."
+        )
+
+    def _launch_on(self, host: str, request: Launch, settings: SshSettings) -> dict[str, Any]:
+        from jupyter_sky.transport.bootstrap import ensure_python
+        from jupyter_sky.transport.remote_kernel import RemoteKernel, start_kernel
+
+        spec = self._spec(host, settings)
+        conn = self._conn(host, settings)
+        python = ensure_python(conn, spec, self.notify)
+        name = f"{request.cluster}-{_client_tag()}"
+        cluster_dir = f"{conn.home()}/.jupyter_sky/clusters/{name}"
+        cwd = conn.home()
+        if request.task.workdir:
+            cwd = f"{conn.home()}/.jupyter_sky/workdirs/{name}"
+            self._sync(conn, Path(request.task.workdir), cwd)
+        pid, info = start_kernel(
+            conn, python, cluster_dir, cwd, _kernel_args(request), _kernel_env(request, cluster_dir)
+        )
+        handle: dict[str, Any] = {
+            "host": host,
+            "pid": pid,
+            "connection_file": f"{cluster_dir}/kernel.json",
+            "cluster_dir": cluster_dir,
+            "workdir": cwd,
+            "python": python,
+        }
+        kernel = RemoteKernel(conn, pid, handle["connection_file"], info)
+        kernel.watch()
+        with self._lock:
+            self._kernels[_key(handle)] = kernel
+        return handle
+
+    def _sync(self, conn: SshConnection, local: Path, remote: str) -> None:
+        from jupyter_sky.transport.sync import sync_dir
+
+        stats = sync_dir(conn, local, remote)
+        if stats.sent:
+            mb = stats.bytes_sent / 1e6
+            self.notify(
+                f"ssh/{conn.spec.name}: workdir: sent {stats.sent} changed files ({mb:.1f} MB)"
+            )
+
+    def sync_workdir(self, handle: dict[str, Any], local_dir: str) -> None:
+        """Send what changed in ``local_dir`` to the kernel's workdir (before a cell)."""
+        kernel = self._kernel(handle)
+        self._sync(kernel.conn, Path(local_dir), handle["workdir"])
+
+    def _kernel(self, handle: dict[str, Any]) -> RemoteKernel:
+        """This process's view of the handle's kernel (another kernel may have started it)."""
+        from jupyter_sky.transport.remote_kernel import RemoteKernel, kernel_running
+
+        key = _key(handle)
+        with self._lock:
+            kernel = self._kernels.get(key)
+        if kernel is not None:
+            return kernel
+        conn = self._conn(handle["host"])
+        with conn.lock, conn.sftp().open(handle["connection_file"]) as fh:
+            info = json.loads(fh.read())
+        kernel = RemoteKernel(conn, int(handle["pid"]), handle["connection_file"], info)
+        kernel.alive = kernel_running(conn, kernel.pid, kernel.conn_file)
+        kernel.watch()
+        with self._lock:
+            return self._kernels.setdefault(key, kernel)
+
+    def connection_info(self, handle: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self._kernel(handle).local_info()
+        except OSError:
+            raise InfraError(
+                f"The kernel of SSH host '{handle['host']}' has no connection file any more "
+                f"({handle['connection_file']}); it has ended."
+            ) from None
+
+    def is_alive(self, handle: dict[str, Any]) -> bool:
+        key = _key(handle)
+        if key in self._ended:
+            return False
+        kernel = self._kernels.get(key)
+        if kernel is None:
+            try:
+                kernel = self._kernel(handle)
+            except (InfraError, OSError):
+                return False
+        return kernel.alive
+
+    def interrupt(self, handle: dict[str, Any]) -> None:
+        from jupyter_sky.transport.remote_kernel import signal_kernel
+
+        signal_kernel(self._kernel(handle).conn, int(handle["pid"]), "INT")
+
+    def restart(self, handle: dict[str, Any], request: Launch) -> dict[str, Any]:
+        self.down(handle)
+        return self._launch_on(handle["host"], request, self.settings(request.config))
+
+    def down(self, handle: dict[str, Any]) -> None:
+        from jupyter_sky.transport.remote_kernel import stop_kernel
+
+        if not handle:
+            return
+        key = _key(handle)
+        with self._lock:
+            kernel = self._kernels.pop(key, None)
+        if kernel is not None:
+            kernel.close()
+        if key not in self._ended:
+            conn = kernel.conn if kernel is not None else self._conn(handle["host"])
+            stop_kernel(conn, int(handle["pid"]), handle["connection_file"])
+            self._ended.add(key)
+
+    def where(self, handle: dict[str, Any]) -> str:
+        return f"ssh/{handle.get('host', '?')} pid {handle.get('pid', '?')}"
+
+    def exit_reason(self, handle: dict[str, Any]) -> str:
+        try:
+            conn = self._conn(handle["host"])
+            res = conn.run(f"cat {handle['cluster_dir']}/exit.txt 2>/dev/null", timeout=15)
+        except (InfraError, KeyError):
+            return ""
+        return res.out.strip()
+
+
+def _key(handle: dict[str, Any]) -> str:
+    return f"{handle['host']}:{handle['pid']}:{handle['connection_file']}"
+
+
+def _client_tag() -> str:
+    # Kernels of different notebook machines (or homes) on one host account never collide.
+    from jupyter_sky.config import sky_home
+
+    return hashlib.sha256(f"{socket.gethostname()}:{sky_home()}".encode()).hexdigest()[:8]
+
+
+def _kernel_args(request: Launch) -> list[str]:
+    config, task = request.config, request.task
+    args = ["--idle-minutes", str(config.defaults.idle_minutes)]
+    autostop = task.autostop_minutes or config.defaults.autostop_minutes
+    if autostop:
+        args += ["--autostop-minutes", str(autostop)]
+    return args
+
+
+def _kernel_env(request: Launch, cluster_dir: str) -> dict[str, str]:
+    # The notebook's own environment stays here; only the task's variables and the
+    # jupyter-sky knobs (watchdog interval, ...) travel.
+    knobs = {
+        k: v
+        for k, v in os.environ.items()
+        if k.startswith("JUPYTER_SKY_") and k not in ("JUPYTER_SKY_HOME", "JUPYTER_SKY_LAB")
+    }
+    return {**knobs, **request.task.envs, "JUPYTER_SKY_EXIT_FILE": f"{cluster_dir}/exit.txt"}
+
+
+def _only(resources: Resources, host: str) -> Resources:
+    import dataclasses
+
+    return dataclasses.replace(resources, infra=f"ssh/{host}")
+
+
+def _missing(resources: Resources, offer: Offering) -> str:
+    from jupyter_sky.infra.local import _missing as missing
+
+    return missing(resources, offer)
+
+
+def _gpu_name(raw: str) -> str:
+    from jupyter_sky.infra.local import _gpu_name as name
+
+    return name(raw)
