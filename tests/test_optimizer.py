@@ -244,13 +244,19 @@ def test_live_offerings_priced_from_configured_prices() -> None:
             "A100:3 is offered nowhere; A100 comes in 1, 2, 4, 8, 16 per instance; cheapest 4× is ",
         ),
         (gpus("A100", max_price=0.1), "Nothing for A100:1 costs at most $0.1/h; the cheapest is "),
-        (Resources(cpus=3), "No row for 3 CPUs (no GPU) has exactly 3 vCPUs; the sizes are 1, 2, 4,"),
+        (
+            Resources(cpus=3),
+            "No row for 3 CPUs (no GPU) has exactly 3 vCPUs; the sizes are 1, 2, 4,",
+        ),
         (gpus("H100", infra="aws/eu-north-9"), "H100:1 is not offered on aws/eu-north-9; the aws"),
         (
             Resources(instance_type="p3.2xlarg"),
             "No catalog row has instance type p3.2xlarg; did you mean p3.2xlarge",
         ),
-        (gpus("A100", spot=True, infra="lambda"), "No row for A100:1 has a spot price; drop --spot."),
+        (
+            gpus("A100", spot=True, infra="lambda"),
+            "No row for A100:1 has a spot price; drop --spot.",
+        ),
     ],
 )
 def test_infeasible_requests_explain_themselves(request_: Resources, start: str) -> None:

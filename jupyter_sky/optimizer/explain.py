@@ -98,7 +98,8 @@ def _size_miss(res: Resources, stage: str, pool: list[Offer], suffix: str) -> st
     sizes = [o.vcpus if cpus else o.memory_gb for o in pool]
     if plus:
         most = max((s for s in sizes if s is not None), default=0.0)
-        return f"No row{suffix} for {hardware(res)} has {value:g} or more {unit}; the most is {most:g}."
+        what = f"No row{suffix} for {hardware(res)}"
+        return f"{what} has {value:g} or more {unit}; the most is {most:g}."
     return (
         f"No row{suffix} for {hardware(res)} has exactly {value:g} {unit}; the sizes are "
         f"{_numbers(sizes)}; write {flag} {value:g}+ for at least {value:g}."

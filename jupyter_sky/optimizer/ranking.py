@@ -100,7 +100,8 @@ def match(res: Resources, live: Sequence[Offering], prices: Mapping[str, Pricing
     _catalog(res, scope, found)
     if scope.kind in LIVE_KINDS and not found.fits:
         reasons = [why for _, why in found.misfits]
-        found.miss = ("; ".join(reasons) or f"{scope.kind} reported no offering") + "."
+        nothing = f"{scope.kind} reported no offering that fits {hardware(res)}"
+        found.miss = ("; ".join(reasons) or nothing) + "."
         found.miss = found.miss[0].upper() + found.miss[1:]
     return found
 
