@@ -118,6 +118,10 @@ class SshInfra(Infra):
             return "The ssh infra needs paramiko, which is not installed; run pip install 'jupyter-sky[ssh]'."
         return ""
 
+    def live(self) -> list[Offering]:
+        """The hosts this process has already looked at (no network: planning is pure)."""
+        return list(self._facts.values())
+
     def offerings(self, resources: Resources) -> list[Offering]:
         return [o for o in self._host_offerings(resources) if not _missing(resources, o)]
 
@@ -319,7 +323,13 @@ def _kernel_env(request: Launch, cluster_dir: str) -> dict[str, str]:
         for k, v in os.environ.items()
         if k.startswith("JUPYTER_SKY_") and k not in ("JUPYTER_SKY_HOME", "JUPYTER_SKY_LAB")
     }
-    return {**knobs, **request.task.envs, "JUPYTER_SKY_EXIT_FILE": f"{cluster_dir}/exit.txt"}
+    return {
+        **knobs,
+        **request.task.envs,
+        "JUPYTER_SKY_EXIT_FILE": f"{cluster_dir}/exit.txt",
+        "JUPYTER_SKY_INFRA": "ssh",
+        "JUPYTER_SKY_CLUSTER": request.cluster,
+    }
 
 
 def _only(resources: Resources, host: str) -> Resources:

@@ -116,6 +116,12 @@ def ensure_python(conn: SshConnection, spec: HostSpec, notify: Notify = print) -
     sky_path, digest = wheels.sky_wheel(wheels.cache_dir())
     if not facts["missing"] and facts["sky_digest"] == digest:
         return spec.python
+    if not spec.bootstrap:  # the user's interpreter as is, or nothing
+        what = _names(facts["missing"] or ["this notebook's version of jupyter_sky"])
+        raise InfraError(
+            f"The Python '{spec.python}' on SSH host '{spec.name}' lacks {what}, and bootstrap "
+            f"is off for this host; install them there or set bootstrap: true."
+        )
     venv_python = f"{facts['venv']}/bin/python"
     target = wheels.target_from_probe(facts)
     key = json.dumps(target.markers, sort_keys=True)
@@ -125,12 +131,6 @@ def ensure_python(conn: SshConnection, spec: HostSpec, notify: Notify = print) -
     ready = facts["ready"] if facts["venv_ok"] else {}
     if ready.get("pins") == pins and ready.get("jupyter_sky") == digest:
         return venv_python
-    if not spec.bootstrap:
-        what = _names(facts["missing"] or ["this notebook's version of jupyter_sky"])
-        raise InfraError(
-            f"The Python '{spec.python}' on SSH host '{spec.name}' lacks {what}, and bootstrap "
-            f"is off for this host; install them there or set bootstrap: true."
-        )
     todo = {n: v for n, v in pins.items() if ready.get("pins", {}).get(n) != v}
     Installer(conn, spec, facts, notify).run(target, todo, absent, sky_path)
     _write_ready(conn, facts["venv"], pins, digest)

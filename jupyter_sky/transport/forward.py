@@ -64,6 +64,12 @@ class Forward:
                 self._pairs.discard(pair)
             _close(conn, chan)
 
+    @property
+    def connections(self) -> int:
+        """How many local connections are being carried right now."""
+        with self._lock:
+            return len(self._pairs)
+
     def close(self) -> None:
         """Stop listening and cut every forwarded connection. Idempotent."""
         self._closed.set()
@@ -115,6 +121,10 @@ class ForwardSet:
         except BaseException:
             self.close()
             raise
+
+    def connections(self) -> dict[str, int]:
+        """Carried connections per channel (ZMQ keeps one per socket it connected)."""
+        return {name: fwd.connections for name, fwd in self.forwards.items()}
 
     def local_ports(self) -> dict[str, int]:
         return {name: fwd.local_port for name, fwd in self.forwards.items()}

@@ -96,8 +96,9 @@ class HostSpec:
         return f"{self.user}@{self.hostname}:{self.port}"
 
     @property
-    def pool_key(self) -> tuple[str, str, int, str]:
-        return (self.user, self.hostname, self.port, self.proxy_jump)
+    def pool_key(self) -> HostSpec:
+        # Everything that decides how to log in (not the Python to run there).
+        return dataclasses.replace(self, python="", bootstrap=True)
 
 
 def pool_members(name: str, settings: SshSettings) -> list[str]:

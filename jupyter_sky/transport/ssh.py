@@ -221,8 +221,8 @@ def _replace(spec: HostSpec, **changes: Any) -> HostSpec:
     return dataclasses.replace(spec, **changes)
 
 
-# ---- the pool: one connection per (user, host, port, jump) ------------------------------
-_pool: dict[tuple[str, str, int, str], SshConnection] = {}
+# ---- the pool: one connection per host and login ------------------------------------------
+_pool: dict[HostSpec, SshConnection] = {}
 _pool_lock = threading.Lock()
 
 
