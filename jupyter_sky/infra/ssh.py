@@ -15,6 +15,7 @@ what is published while no subscriber is connected, which is exactly the gap thi
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -88,18 +89,16 @@ class SshInfra(Infra):
             config = load_config(Path.cwd())
         return SshSettings.from_any(getattr(config, "ssh", None))
 
-    def _target(self, resources: Resources | None) -> str:
+    def _target(self, resources: Resources | None, offering: Offering | None = None) -> str:
+        """The host or pool a request names ("" when it names none)."""
         from jupyter_sky.infra import split_infra
 
         kind, rest = split_infra((resources.infra if resources else None) or "")
         if kind == "ssh" and rest:
             return rest
-        if self.default_host:
-            return self.default_host
-        raise InfraError(
-            "Name the SSH host as --infra ssh/<host>: an alias from ~/.ssh/config, "
-            "a host or pool of the ssh: config section, or user@host:port."
-        )
+        if offering is not None and offering.infra == "ssh":
+            return offering.region  # the planner's pick among the hosts
+        return self.default_host or ""
 
     def _spec(self, host: str, settings: SshSettings) -> HostSpec:
         from jupyter_sky.transport.hosts import resolve
@@ -119,8 +118,22 @@ class SshInfra(Infra):
         return ""
 
     def live(self) -> list[Offering]:
-        """The hosts this process has already looked at (no network: planning is pure)."""
+        """The hosts of the ``ssh:`` section (probed in parallel, unreachable ones left out)
+        and any other host this process has already looked at."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        settings = self.settings()
+        named = {h for members in settings.pools.values() for h in members} | set(settings.hosts)
+        todo = sorted(named - set(self._facts))
+        if todo:
+            with ThreadPoolExecutor(max_workers=min(8, len(todo))) as pool:
+                list(pool.map(lambda h: self._try_offering(h, settings), todo))
         return list(self._facts.values())
+
+    def _try_offering(self, host: str, settings: SshSettings) -> None:
+        # An unreachable host is not an offering; launching there says why.
+        with contextlib.suppress(InfraError):
+            self._offering(host, settings)
 
     def offerings(self, resources: Resources) -> list[Offering]:
         return [o for o in self._host_offerings(resources) if not _missing(resources, o)]
@@ -128,17 +141,19 @@ class SshInfra(Infra):
     def unmet(self, resources: Resources) -> str:
         offers = self._host_offerings(resources)
         reasons = [_missing(resources, o) for o in offers]
-        if "" in reasons:
-            return ""
-        return f"This cell asks for {resources.describe()}, but SSH host {offers[0].region} {reasons[0]}."
+        if not offers or "" in reasons:
+            return ""  # no host named (a warm cluster's own, or the plan picks): nothing to judge
+        host = offers[0].region
+        return f"This cell asks for {resources.describe()}, but SSH host {host} {reasons[0]}."
 
     def _host_offerings(self, resources: Resources) -> list[Offering]:
         from jupyter_sky.transport.hosts import pool_members
 
+        target = self._target(resources)
+        if not target:
+            return self.live()
         settings = self.settings()
-        return [
-            self._offering(h, settings) for h in pool_members(self._target(resources), settings)
-        ]
+        return [self._offering(h, settings) for h in pool_members(target, settings)]
 
     def _offering(self, host: str, settings: SshSettings) -> Offering:
         if host not in self._facts:
@@ -161,19 +176,31 @@ class SshInfra(Infra):
         from jupyter_sky.transport.hosts import pool_members
 
         settings = self.settings(request.config)
-        hosts = pool_members(self._target(request.task.resources), settings)
-        for i, host in enumerate(hosts):
+        target = self._target(request.task.resources, request.offering)
+        if not target:
+            raise InfraError(
+                "Name the SSH host as --infra ssh/<host>: an alias from ~/.ssh/config, "
+                "a host or pool of the ssh: config section, or user@host:port."
+            )
+        hosts = pool_members(target, settings)
+        if len(hosts) == 1:
+            return self._launch_on(hosts[0], request, settings)
+        fitting = [h for h in hosts if self._fits(h, request.task.resources, settings)]
+        if not fitting:
+            raise InfraError(f"No reachable host of SSH pool '{target}' fits this cell.")
+        for host in fitting[:-1]:
             try:
-                if len(hosts) > 1 and self.unmet(_only(request.task.resources, host)):
-                    continue
                 return self._launch_on(host, request, settings)
             except InfraError as exc:
-                if i == len(hosts) - 1:
-                    raise
                 self.notify(f"ssh/{host}: {exc} Trying the next host of the pool.")
-        raise InfraError(
-            f"No host of SSH pool '{self._target(request.task.resources)}' fits this cell."
-        )
+        return self._launch_on(fitting[-1], request, settings)
+
+    def _fits(self, host: str, resources: Resources, settings: SshSettings) -> bool:
+        try:
+            return not _missing(resources, self._offering(host, settings))
+        except InfraError as exc:
+            self.notify(f"ssh/{host}: {exc}")
+            return False
 
     def _launch_on(self, host: str, request: Launch, settings: SshSettings) -> dict[str, Any]:
         from jupyter_sky.transport.bootstrap import ensure_python
@@ -184,10 +211,11 @@ class SshInfra(Infra):
         python = ensure_python(conn, spec, self.notify)
         name = f"{request.cluster}-{_client_tag()}"
         cluster_dir = f"{conn.home()}/.jupyter_sky/clusters/{name}"
+        workdir = f"{conn.home()}/.jupyter_sky/workdirs/{name}"
         cwd = conn.home()
         if request.task.workdir:
-            cwd = f"{conn.home()}/.jupyter_sky/workdirs/{name}"
-            self._sync(conn, Path(request.task.workdir), cwd)
+            cwd = workdir
+            self._sync(conn, Path(request.task.workdir), workdir)
         pid, info = start_kernel(
             conn, python, cluster_dir, cwd, _kernel_args(request), _kernel_env(request, cluster_dir)
         )
@@ -196,7 +224,7 @@ class SshInfra(Infra):
             "pid": pid,
             "connection_file": f"{cluster_dir}/kernel.json",
             "cluster_dir": cluster_dir,
-            "workdir": cwd,
+            "workdir": workdir,  # where --workdir trees are synced to
             "python": python,
         }
         kernel = RemoteKernel(conn, pid, handle["connection_file"], info)
@@ -215,10 +243,24 @@ class SshInfra(Infra):
                 f"ssh/{conn.spec.name}: workdir: sent {stats.sent} changed files ({mb:.1f} MB)"
             )
 
-    def sync_workdir(self, handle: dict[str, Any], local_dir: str) -> None:
-        """Send what changed in ``local_dir`` to the kernel's workdir (before a cell)."""
+    def sync_workdir(self, handle: dict[str, Any], local_dir: str) -> str:
+        """Send what changed in ``local_dir`` to the host (before a ``--workdir`` cell).
+
+        Parameters
+        ----------
+        handle : dict
+            The cluster's handle.
+        local_dir : str
+            The notebook-side ``--workdir``.
+
+        Returns
+        -------
+        str
+            The directory on the host that mirrors it: the cell's working directory there.
+        """
         kernel = self._kernel(handle)
         self._sync(kernel.conn, Path(local_dir), handle["workdir"])
+        return str(handle["workdir"])
 
     def _kernel(self, handle: dict[str, Any]) -> RemoteKernel:
         """This process's view of the handle's kernel (another kernel may have started it)."""
@@ -330,12 +372,6 @@ def _kernel_env(request: Launch, cluster_dir: str) -> dict[str, str]:
         "JUPYTER_SKY_INFRA": "ssh",
         "JUPYTER_SKY_CLUSTER": request.cluster,
     }
-
-
-def _only(resources: Resources, host: str) -> Resources:
-    import dataclasses
-
-    return dataclasses.replace(resources, infra=f"ssh/{host}")
 
 
 def _missing(resources: Resources, offer: Offering) -> str:
