@@ -9,7 +9,7 @@ from typing import Any
 
 from jupyter_sky.errors import SkyError, SpecError
 
-SUBCOMMANDS = ("status", "down", "check")
+SUBCOMMANDS = ("status", "down", "check", "gpus", "plan")
 
 
 def run_subcommand(line: str, mgr: Any) -> None:
@@ -85,6 +85,20 @@ def _check(rest: list[str], mgr: Any) -> None:
         except SkyError as exc:
             reason = str(exc)
         print(f"  {kind:<8} {reason if reason else 'usable'}")
+
+
+def _gpus(rest: list[str], mgr: Any) -> None:
+    from jupyter_sky.gpus import gpus_table
+
+    print(gpus_table(list(rest)))
+
+
+def _plan(rest: list[str], mgr: Any) -> None:
+    from IPython.display import display
+
+    from jupyter_sky.gpus import plan_text
+
+    display(plan_text(shlex.join(rest)))
 
 
 def _duration(seconds: float) -> str:

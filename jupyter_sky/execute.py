@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ from jupyter_sky.session import Waiter
 
 DOUBLE_INTERRUPT_WINDOW = 5.0
 LIVENESS_POLL = 0.25
+TICK = 1.0
 
 
 class DoubleInterrupt(Exception):
@@ -44,6 +46,7 @@ def run_cell(
     relay: CellRelay,
     prepare: dict[str, Any] | None = None,
     frames: list[Any] | None = None,
+    on_tick: Callable[[], None] | None = None,
 ) -> Outcome:
     """Execute ``code`` remotely, relaying its output into the current cell as it arrives."""
     channels = cluster.channels
@@ -73,16 +76,22 @@ def run_cell(
         if relay.status is not None:
             bridge.status_lines[msg_id] = relay.status
     try:
-        return _wait(cluster, waiter, relay)
+        return _wait(cluster, waiter, relay, on_tick)
     finally:
         channels.unroute(msg_id)
 
 
-def _wait(cluster: LiveCluster, waiter: Waiter, relay: CellRelay) -> Outcome:
+def _wait(
+    cluster: LiveCluster, waiter: Waiter, relay: CellRelay, on_tick: Callable[[], None] | None
+) -> Outcome:
     outcome = Outcome()
     got_reply = got_idle = False
     first_interrupt = 0.0
+    next_tick = time.monotonic() + TICK
     while not (got_reply and got_idle):
+        if on_tick is not None and time.monotonic() >= next_tick:
+            on_tick()  # the spend meter: running time and cost so far
+            next_tick = time.monotonic() + TICK
         try:
             got = waiter.get(LIVENESS_POLL)
         except KeyboardInterrupt:

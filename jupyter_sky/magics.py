@@ -59,27 +59,24 @@ def run_sky_cell(shell: Any, line: str, cell: str) -> None:
     """Everything one ``%%sky`` cell does, in order."""
     from jupyter_sky import transfer
     from jupyter_sky.config import load_config
-    from jupyter_sky.infra import get_infra, split_infra
 
     args = spec.parse_line(line)
     cwd = Path.cwd()
     config = load_config(cwd)
     task = spec.task_from_args(args, cell, cwd, config.defaults)
-    kind, _ = split_infra(task.resources.infra or config.defaults.infra or "local")
-    infra = get_infra(kind)
-    reason = infra.check() or infra.unmet(task.resources)
-    if reason:
-        raise InfraError(reason)
     mgr = manager()
     mgr.shell = shell
-    name = task.cluster or mgr.default_name(kind)
+    name = task.cluster or mgr.default_name()
     names = transfer.analyse(cell)
     ns, hidden = shell.user_ns, set(getattr(shell, "user_ns_hidden", ()))
     synced = mgr.synced_for(name)
     plan = transfer.plan_push(
         names, ns, synced, push=task.push, exclude=task.exclude, hidden=hidden
     )
-    attached = mgr.attach(name, infra, task, config)
+    infra, placement, widget = _where(shell, mgr, name, task)
+    if infra is None:
+        return
+    attached = mgr.attach(name, infra, task, config, placement)
     live = attached.cluster
     if live.synced is not synced and synced:
         plan = transfer.plan_push(
@@ -90,11 +87,64 @@ def run_sky_cell(shell: Any, line: str, cell: str) -> None:
         _run_setup(shell, live, task.setup)
     notes += plan.notes
     _say(notes)
-    _execute(shell, mgr, live, task, config, names, plan, cell)
+    _execute(shell, mgr, live, task, config, names, plan, cell, widget)
+
+
+def _where(shell: Any, mgr: Any, name: str, task: Any) -> tuple[Any, dict | None, Any]:
+    """The infra to run on: the cluster's own, or (for a new cluster) the plan's choice.
+
+    Returns ``(None, None, widget)`` when nothing should launch (``--confirm`` without a
+    frontend that can deliver the click).
+    """
+    from jupyter_sky.infra import get_infra, split_infra
+    from jupyter_sky.placement import decide, make_plan
+
+    existing = mgr.kind_of(name)
+    if existing is not None and not (task.replan or task.pick or task.confirm):
+        wanted, _ = split_infra(task.resources.infra or existing)
+        infra = get_infra(wanted)  # a different --infra is refused by the manager
+        reason = infra.check() or infra.unmet(task.resources)
+        if reason:
+            raise InfraError(reason)
+        return infra, None, None
+    decision = decide(make_plan(task), task, interactive=_frontend(shell))
+    if decision.placement is None:
+        print(decision.message)
+        return None, None, decision.widget
+    row = decision.placement
+    kind = existing or row.infra
+    if existing is not None and row.infra != existing:
+        raise InfraError(
+            f"Cluster '{name}' runs on {existing}; to launch on {row.infra} instead, use another "
+            f"--name or run %sky down {name} first."
+        )
+    infra = get_infra(kind)
+    reason = infra.check() or infra.unmet(task.resources)
+    if reason:
+        raise InfraError(reason)
+    placement = {
+        "infra": row.infra, "region": row.region, "zone": row.zone,
+        "instance_type": row.instance_type, "price": row.price_per_hour or 0.0, "spot": row.spot,
+    }  # fmt: skip
+    decision.widget.status = f"provisioning on {row.where()} …"
+    return infra, placement, decision.widget
+
+
+def _frontend(shell: Any) -> bool:
+    """Is there a notebook frontend that could render a widget (an ipykernel kernel)?"""
+    return getattr(shell, "kernel", None) is not None
 
 
 def _execute(
-    shell: Any, mgr: Any, live: Any, task: Any, config: Any, names: Any, plan: Any, cell: str
+    shell: Any,
+    mgr: Any,
+    live: Any,
+    task: Any,
+    config: Any,
+    names: Any,
+    plan: Any,
+    cell: str,
+    widget: Any = None,
 ) -> None:
     from jupyter_sky import pull
     from jupyter_sky.execute import DoubleInterrupt, KernelDied, run_cell
@@ -108,7 +158,10 @@ def _execute(
     run_id = mgr.store.start_run(live.name, cell_hash, live.infra.kind, {"where": live.where()})
     status = "died"
     try:
-        outcome = run_cell(live, cell, relay, prepare, plan.frames)
+        meter = _SpendMeter(widget, live) if widget is not None else None
+        outcome = run_cell(live, cell, relay, prepare, plan.frames, meter)
+        if meter is not None:
+            meter.done(outcome.status)
         status = outcome.status
     except DoubleInterrupt:
         status = "interrupted"
@@ -131,6 +184,32 @@ def _execute(
     _say(pull.apply(outcome.pulled, shell.user_ns, live.synced, written))
     if outcome.error is not None:
         raise remote_error(outcome.error, live.where())
+
+
+class _SpendMeter:
+    """Keeps the placement widget's status line current: where, how long, what it cost."""
+
+    def __init__(self, widget: Any, live: Any) -> None:
+        import time
+
+        self.widget, self.live = widget, live
+        self.start = time.monotonic()
+        record = manager().store.get_cluster(live.name)
+        self.price = float(record.cost_per_hour) if record is not None else 0.0
+        self()
+
+    def text(self, verb: str) -> str:
+        import time
+
+        elapsed = time.monotonic() - self.start
+        cost = self.price * elapsed / 3600
+        return f"{verb} on {self.live.where()} · {elapsed:.0f} s · ${cost:.2f} so far"
+
+    def __call__(self) -> None:
+        self.widget.status = self.text("running")
+
+    def done(self, status: str) -> None:
+        self.widget.status = self.text("ran" if status == "ok" else f"{status}")
 
 
 def _prepare_message(live: Any, task: Any, names: Any, plan: Any) -> dict[str, Any] | None:

@@ -41,16 +41,32 @@ class Manager:
         self.live: dict[str, LiveCluster] = {}
         self.shell: Any = None  # the notebook's IPython shell, for widgets and late output
 
-    def default_name(self, kind: str) -> str:
-        """The cluster a cell without ``--name`` uses: one per infra per notebook kernel."""
-        return f"{kind}-{self.session_id[:6]}"
+    def default_name(self) -> str:
+        """The cluster a cell without ``--name`` uses: one per notebook kernel."""
+        return f"sky-{self.session_id[:6]}"
+
+    def kind_of(self, name: str) -> str | None:
+        """The infra of a running cluster called ``name`` (attached or adoptable), or None."""
+        live = self.live.get(name)
+        if live is not None and live.is_alive():
+            return live.infra.kind
+        record = self.store.get_cluster(name)
+        if record is None or record.state != "UP" or not record.handle:
+            return None
+        try:
+            alive = get_infra(record.infra).is_alive(record.handle)
+        except InfraError:
+            return None
+        return record.infra if alive else None
 
     def synced_for(self, name: str) -> dict[str, str]:
         live = self.live.get(name)
         return live.synced if live is not None else {}
 
     # ---- attach ----------------------------------------------------------------------
-    def attach(self, name: str, infra: Infra, task: Task, config: Config) -> Attached:
+    def attach(
+        self, name: str, infra: Infra, task: Task, config: Config, placement: dict | None = None
+    ) -> Attached:
         """Reuse the warm kernel, adopt one another kernel started, or launch a new one."""
         live = self.live.get(name)
         if live is not None:
@@ -64,13 +80,24 @@ class Manager:
                 return self._adopt(record, infra, config)
             reason = infra.exit_reason(record.handle) or "its kernel is no longer running"
             note = f"cluster '{name}' had stopped ({reason}); started a fresh kernel — {LOST}"
-            return self._launch(name, infra, task, config, [note])
-        return self._launch(name, infra, task, config, [])
+            return self._launch(name, infra, task, config, [note], placement)
+        return self._launch(name, infra, task, config, [], placement)
 
     def _launch(
-        self, name: str, infra: Infra, task: Task, config: Config, notes: list[str]
+        self,
+        name: str,
+        infra: Infra,
+        task: Task,
+        config: Config,
+        notes: list[str],
+        placement: dict | None = None,
     ) -> Attached:
         now = time.time()
+        placement = placement or {
+            "infra": infra.kind,
+            "instance_type": "this machine",
+            "price": 0.0,
+        }
         record = ClusterRecord(
             name=name,
             infra=infra.kind,
@@ -78,9 +105,9 @@ class Manager:
             created_at=now,
             last_used_at=now,
             cells_run=0,
-            cost_per_hour=0.0,
+            cost_per_hour=float(placement.get("price") or 0.0),
             owner=self.session_id,
-            placement={"infra": infra.kind, "instance_type": "this machine", "price": 0.0},
+            placement=placement,
             handle={},
         )
         self.store.put_cluster(record)

@@ -17,115 +17,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from jupyter_sky.catalog.names import (
-    INFRA_SHAPES,
     check_cluster_name,
     normalize_infra,
     parse_accelerator,
 )
 from jupyter_sky.errors import SpecError
+from jupyter_sky.flags import _EXAMPLES, _PARSER, FLAGS, RESERVED, apply_flags  # noqa: F401
 
 if TYPE_CHECKING:
     from jupyter_sky.config import Defaults
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _row(*names: str, help: str, **kwargs: Any) -> tuple[tuple[str, ...], dict]:
-    return names, {"help": help, **kwargs}
-
-
-FLAGS: list[tuple[tuple[str, ...], dict]] = [
-    _row("--infra", metavar="INFRA", help=f"Where to run: {INFRA_SHAPES}."),
-    _row("--name", metavar="CLUSTER", help="Cluster to create or reuse (letters, digits, -, _)."),
-    _row("--gpus", metavar="NAME[:N]", help="Accelerators such as A100:1, or N for N of any type."),
-    _row("--cpus", metavar="N[+]", help="vCPUs: exactly N, or at least N with a trailing +."),
-    _row("--memory", metavar="GB[+]", help="Memory in GB: exactly GB, or at least GB with +."),
-    _row("--spot", action="store_true", help="Use spot (preemptible) machines."),
-    _row("--instance-type", metavar="TYPE", help="A specific instance type such as p3.2xlarge."),
-    _row("--max-price", metavar="USD", help="Highest price to pay, in dollars per hour."),
-    _row("--push", metavar="A,B", help="Variables to send (default: the ones the cell reads)."),
-    _row("--pull", metavar="X,Y", help="Variables to bring back (default: the ones it assigns)."),
-    _row("--no-pull", action="store_true", help="Bring no variables back."),
-    _row("--exclude", metavar="A,B", help="Variables never to send."),
-    _row("--env", action="append", metavar="KEY=VALUE", help="Remote environment variable."),
-    _row("--workdir", metavar="DIR", help="Directory to sync to the remote machine."),
-    _row("--autostop", metavar="MIN", help="Stop the cluster after this many idle minutes."),
-    _row("-f", "--file", metavar="TASK_YAML", help="SkyPilot-style task YAML; flags win over it."),
-]
-
-_OPT, _SLURM = "arrives with the optimizer", "arrive with the Slurm infra"
-RESERVED: dict[str, str] = {
-    "--task": f"--task is not available yet: naming tasks {_OPT}.",
-    "--after": f"--after is not available yet: ordering cells {_OPT}.",
-    "--output-gb": f"--output-gb is not available yet: planning for output size {_OPT}.",
-    "--time": f"--time is not available yet: planning for run time {_OPT}.",
-    "--confirm": f"--confirm is not available yet: confirming a plan {_OPT}.",
-    "--pick": f"--pick is not available yet: choosing among ranked plans {_OPT}.",
-    "--replan": f"--replan is not available yet: re-planning {_OPT}.",
-    "--num-nodes": f"--num-nodes is not available yet: multi-node cells {_SLURM}.",
-    "--detach": f"--detach is not available yet: detached cells {_SLURM}.",
-    "--partition": f"--partition is not available yet: Slurm partitions {_SLURM}.",
-    "--account": f"--account is not available yet: Slurm accounts {_SLURM}.",
-    "--qos": f"--qos is not available yet: Slurm QOS levels {_SLURM}.",
-    "--max-cost": "--max-cost is not available yet: spending limits arrive with budgets.",
-}
-_RESERVED_SWITCHES = ("--confirm", "--replan", "--detach")
-_EXAMPLES = {"--infra": "aws/us-east-1", "--name": "train", "--gpus": "A100:1", "--cpus": "4+",
-             "--memory": "16+", "--instance-type": "p3.2xlarge", "--max-price": "2.5",
-             "--push": "df,model", "--pull": "result", "--exclude": "secret", "--env": "KEY=VALUE",
-             "--workdir": "./src", "--autostop": "30", "--file": "task.yaml"}  # fmt: skip
-
-
-def _reserved_rows() -> list[tuple[tuple[str, ...], dict]]:
-    rows: list[tuple[tuple[str, ...], dict]] = []
-    for flag, sentence in RESERVED.items():
-        kwargs: dict = {"help": sentence.split(": ", 1)[0] + "."}
-        if flag in _RESERVED_SWITCHES:
-            kwargs["action"] = "store_true"
-        else:
-            kwargs.update(nargs="?", const="", metavar="VALUE")
-        rows.append(((flag,), kwargs))
-    return rows
-
-
-def apply_flags(func: F) -> F:
-    """Attach IPython ``@magic_arguments`` for every flag, so ``%%sky?`` shows the help.
-
-    Parameters
-    ----------
-    func : callable
-        The magic function.
-
-    Returns
-    -------
-    callable
-        The same function with ``parser`` set and its docstring replaced by the help text.
-    """
-    from IPython.core import magic_arguments as ma
-
-    decorators: list[Callable[[Any], Any]] = [ma.argument(*n, **kw) for n, kw in FLAGS]
-    decorators.append(ma.argument_group("not available yet"))
-    decorators += [ma.argument(*n, **kw) for n, kw in _reserved_rows()]
-    for decorate in reversed(decorators):  # IPython applies them in source order
-        func = decorate(func)
-    return ma.magic_arguments()(func)
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises SpecError; even with exit_on_error=False it may call ``error``."""
-
-    def error(self, message: str) -> Any:  # type: ignore[override]
-        raise SpecError(f"The %%sky line is invalid ({message}); run %%sky? to see the flags.")
-
-
-def _build_parser() -> _Parser:
-    parser = _Parser(prog="%%sky", add_help=False, allow_abbrev=False, exit_on_error=False)
-    for names, kwargs in FLAGS + _reserved_rows():
-        parser.add_argument(*names, **kwargs)
-    return parser
-
-
-_PARSER = _build_parser()
 
 
 def parse_line(line: str) -> argparse.Namespace:
@@ -228,6 +130,22 @@ def _number(expected: str, low: float = 0.0, strict: bool = True) -> Callable[[A
     return check
 
 
+def _hours(value: Any, label: str) -> float:
+    """``1.5`` or ``1.5h`` hours, ``90m`` minutes."""
+    text = str(value).strip().lower()
+    scale = 1 / 60 if text.endswith("m") else 1.0
+    number = _float(text.rstrip("hm"))
+    if number is None or number <= 0:
+        raise _bad(label, "a positive run time such as 1.5, 90m or 2h", value)
+    return number * scale
+
+
+def _pick(value: Any, label: str) -> int:
+    if not str(value).isdigit() or int(value) < 1:
+        raise _bad(label, "a row number of the placement table such as 2", value)
+    return int(value)
+
+
 def _instance_type(value: Any, label: str) -> str:
     if not isinstance(value, str) or not re.fullmatch(r"\S+", value):
         raise _bad(label, "an instance type such as p3.2xlarge", value)
@@ -253,6 +171,9 @@ def _env_pair(text: str, label: str) -> tuple[str, str]:
 
 
 _CHECKS: dict[str, Callable[[Any, str], Any]] = {
+    "time": _hours,
+    "output_gb": _number("a number of GB of 0 or more, such as 5", strict=False),
+    "pick": _pick,
     "infra": normalize_infra,
     "name": check_cluster_name,
     "gpus": parse_accelerator,
@@ -315,6 +236,11 @@ class Task:
     autostop_minutes: float | None = None
     setup: str | None = None
     run: str = ""
+    hours: float | None = None  # runtime estimate for the plan (--time)
+    output_gb: float = 0.0  # what the cell brings home, priced as egress
+    confirm: bool = False
+    pick: int | None = None
+    replan: bool = False
 
 
 def task_from_args(
@@ -367,6 +293,11 @@ def task_from_args(
         autostop_minutes=autostop,
         setup=file.get("setup"),
         run=cell,
+        hours=args.time,
+        output_gb=args.output_gb or 0.0,
+        confirm=bool(args.confirm or (defaults is not None and defaults.confirm)),
+        pick=args.pick,
+        replan=bool(args.replan),
     )
 
 

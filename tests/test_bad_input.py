@@ -47,7 +47,7 @@ CASES = [
     (
         "--infra aws",
         "pass",
-        "The aws infra cannot run cells yet in this version of jupyter-sky; use --infra local.",
+        "No usable placement for a CPU-only machine: aws: no AWS credentials found.",
     ),
     (
         "--name 9lives",
@@ -81,14 +81,14 @@ CASES = [
         "--detach is not available yet: detached cells arrive with the Slurm infra.",
     ),
     (
-        "--confirm",
+        "--task prep",
         "pass",
-        "--confirm is not available yet: confirming a plan arrives with the optimizer.",
+        "--task is not available yet: pipelines are planned with jupyter_sky.plan_dag for now.",
     ),
     (
-        "--time 2h",
+        "--time 2x",
         "pass",
-        "--time is not available yet: planning for run time arrives with the optimizer.",
+        "--time must be a positive run time such as 1.5, 90m or 2h, not '2x'.",
     ),
     (
         "--max-cost 5",
@@ -123,27 +123,27 @@ CASES = [
     (
         "--gpus A100:1",
         "pass",
-        "This cell asks for A100:1, but the local machine has no GPUs; choose an infra that has them or drop --gpus.",
+        "No usable placement for A100:1: the local machine has no GPUs; verda, vast, shadeform, lambda, primeintellect, cudo and 1 more: price reference — no launcher yet; gcp: no GCP credentials found.",
     ),
     (
         "--cpus 100000",
         "pass",
-        f"This cell asks for 100000 CPUs, but the local machine has only {HERE.vcpus:g} CPUs; lower --cpus or choose a larger infra.",
+        "No row for 100000 CPUs (no GPU) has exactly 100000 vCPUs; the sizes are 1, 2, 4, 6, 8, 12, 16, 20, 24, 32, 40, 48, ...; write --cpus 100000+ for at least 100000.",
     ),
     (
         "--memory 100000",
         "pass",
-        f"This cell asks for 100000 GB, but the local machine has only {HERE.memory_gb:g} GB of memory; lower --memory or choose a larger infra.",
+        "No row for a CPU-only machine has exactly 100000 GB of memory; the sizes are 1, 2, 3.75, 4, 7.5, 8, 8.59, 13, 15, 16, 17.2, 24, ...; write --memory 100000+ for at least 100000.",
     ),
     (
         "--spot",
         "pass",
-        "This cell asks for spot, but the local machine has no spot capacity; drop --spot or choose a cloud infra.",
+        "No usable placement for a CPU-only machine: the local machine has no spot capacity; gcp: no GCP credentials found; primeintellect, oci: price reference — no launcher yet; aws: no AWS credentials found; azure: no Azure credentials found.",
     ),
     (
         "--instance-type p3.2xlarge",
         "pass",
-        "This cell asks for p3.2xlarge, but the local machine has no instance types; drop --instance-type or choose a cloud infra.",
+        "No usable placement for p3.2xlarge: the local machine is not instance type p3.2xlarge; aws: no AWS credentials found.",
     ),
     (
         "--name bad1",
@@ -156,10 +156,16 @@ CASES = [
         "Cannot send `gen` (generator) to the remote kernel: it cannot be pickled (cannot pickle 'generator' object); exclude it with --exclude gen, or create it inside the cell.",
     ),
     ("--push nothere", "pass", "--push names `nothere`, which is not defined in the notebook."),
+    ("--pick 99", "pass", "--pick 99 is not a row of the placement table; it has rows 1 to 25."),
+    (
+        "--pick 1 --infra aws",
+        "pass",
+        "Row 1 (aws c6i.large in ap-south-1/aps1-az1) cannot launch: no AWS credentials found; pick a usable row.",
+    ),
 ]
 LINE_CASES = [
-    ("", "%sky needs a subcommand: status, down, check (or use %%sky on a cell)."),
-    ("stat", "Unknown %sky subcommand 'stat'; choose one of status, down, check."),
+    ("", "%sky needs a subcommand: status, down, check, gpus, plan (or use %%sky on a cell)."),
+    ("stat", "Unknown %sky subcommand 'stat'; choose one of status, down, check, gpus, plan."),
     ("down", "Usage: %sky down NAME, or %sky down --all."),
     ("down nosuchcluster", "There is no cluster named 'nosuchcluster'; %sky status lists them."),
 ]
@@ -208,3 +214,9 @@ def test_errors_render_as_one_sentence_not_a_traceback(ip) -> None:  # type: ign
         ip.run_cell_magic("sky", "--gpu A100", "pass")
     rendered = caught.value._render_traceback_()
     assert len(rendered) == 1 and rendered[0].endswith("Unknown flag --gpu; did you mean --gpus?")
+
+
+def test_sky_gpus_unknown_name(ip) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(SkyError) as caught:
+        ip.run_line_magic("sky", "gpus A1000")
+    assert str(caught.value) == "Unknown accelerator 'A1000'; did you mean A100, A6000, A5000?"

@@ -92,7 +92,13 @@ def test_in_place_mutations_come_back(nb: Notebook) -> None:
     assert "first 100.0" in res.stdout
 
 
+def warm(nb: Notebook, name: str) -> None:
+    """Create the cluster first, so the cell under test shows no placement table."""
+    assert nb.run(f"%%sky --name {name}\npass").status == "ok"
+
+
 def test_result_and_display_order(nb: Notebook) -> None:
+    warm(nb, "disp")
     res = nb.run(
         "%%sky --name disp\nfrom IPython.display import display, HTML\nprint('before')\ndisplay(HTML('<b>shown</b>'))\n6 * 7"
     )
@@ -108,6 +114,7 @@ def test_result_and_display_order(nb: Notebook) -> None:
 
 
 def test_inline_plot_and_text_progress_bar(nb: Notebook) -> None:
+    warm(nb, "plot")
     code = (
         "%%sky --name plot\n%matplotlib inline\nimport matplotlib.pyplot as plt\n"
         "from tqdm import tqdm\nfor _ in tqdm(range(3), ascii=True):\n    pass\n"

@@ -99,11 +99,10 @@ BAD_LINES = [
     ),
     ("--env PATH", "--env must be KEY=VALUE with KEY made of letters, digits and _, not 'PATH'."),
     ("--detach", "--detach is not available yet: detached cells arrive with the Slurm infra."),
-    ("--time 2h", "--time is not available yet: planning for run time arrives with the optimizer."),
-    (
-        "--pick",
-        "--pick is not available yet: choosing among ranked plans arrives with the optimizer.",
-    ),
+    ("--time 0", "--time must be a positive run time such as 1.5, 90m or 2h, not '0'."),
+    ("--pick 0", "--pick must be a row number of the placement table such as 2, not '0'."),
+    ("--pick", "--pick needs a value, such as --pick 2."),
+    ("--output-gb -1", "--output-gb must be a number of GB of 0 or more, such as 5, not '-1'."),
     ("--max-cost 10", "--max-cost is not available yet: spending limits arrive with budgets."),
 ]
 

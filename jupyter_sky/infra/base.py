@@ -81,6 +81,10 @@ class Infra(abc.ABC):
     def down(self, handle: dict[str, Any]) -> None:
         """Stop the kernel and release everything the cluster holds. Idempotent."""
 
+    def live(self) -> list[Offering]:
+        """What this infra reports about itself, unfiltered (for the plan); [] for clouds."""
+        return []
+
     def where(self, handle: dict[str, Any]) -> str:
         """A short 'where did this run' text for the status line."""
         return f"{self.kind} pid {handle.get('pid', '?')}"

@@ -86,6 +86,9 @@ class LocalInfra(Infra):
     def check(self) -> str:
         return ""
 
+    def live(self) -> list[Offering]:
+        return [machine()]
+
     def offerings(self, resources: Resources) -> list[Offering]:
         return [] if self.unmet(resources) else [machine()]
 
@@ -123,7 +126,14 @@ class LocalInfra(Infra):
         autostop = task.autostop_minutes or config.defaults.autostop_minutes
         if autostop:
             argv += ["--autostop-minutes", str(autostop)]
-        env = {**os.environ, **task.envs, "JUPYTER_SKY_EXIT_FILE": str(cluster_dir / "exit.txt")}
+        env = {
+            **os.environ,
+            **task.envs,
+            "JUPYTER_SKY_EXIT_FILE": str(cluster_dir / "exit.txt"),
+            # Where am I? Readable from inside the cell, e.g. to log it with results.
+            "JUPYTER_SKY_INFRA": self.kind,
+            "JUPYTER_SKY_CLUSTER": request.cluster,
+        }
         env.pop("JPY_PARENT_PID", None)
         cwd = task.workdir or os.getcwd()
         with open(cluster_dir / "kernel.log", "ab") as log:
@@ -172,7 +182,7 @@ class LocalInfra(Infra):
         Path(handle["connection_file"]).unlink(missing_ok=True)
 
     def where(self, handle: dict[str, Any]) -> str:
-        return f"local pid {handle['pid']} on {handle.get('host', socket.gethostname())}"
+        return f"{self.kind} pid {handle['pid']} on {handle.get('host', socket.gethostname())}"
 
     def exit_reason(self, handle: dict[str, Any]) -> str:
         path = Path(handle.get("cluster_dir", "")) / "exit.txt"

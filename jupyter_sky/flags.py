@@ -1,0 +1,113 @@
+"""The ``%%sky`` flag table: one place for every flag, its help, and the parser built from it."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from jupyter_sky.catalog.names import INFRA_SHAPES
+from jupyter_sky.errors import SpecError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _row(*names: str, help: str, **kwargs: Any) -> tuple[tuple[str, ...], dict]:
+    return names, {"help": help, **kwargs}
+
+
+FLAGS: list[tuple[tuple[str, ...], dict]] = [
+    _row("--infra", metavar="INFRA", help=f"Where to run: {INFRA_SHAPES}."),
+    _row("--name", metavar="CLUSTER", help="Cluster to create or reuse (letters, digits, -, _)."),
+    _row("--gpus", metavar="NAME[:N]", help="Accelerators such as A100:1, or N for N of any type."),
+    _row("--cpus", metavar="N[+]", help="vCPUs: exactly N, or at least N with a trailing +."),
+    _row("--memory", metavar="GB[+]", help="Memory in GB: exactly GB, or at least GB with +."),
+    _row("--spot", action="store_true", help="Use spot (preemptible) machines."),
+    _row("--instance-type", metavar="TYPE", help="A specific instance type such as p3.2xlarge."),
+    _row("--max-price", metavar="USD", help="Highest price to pay, in dollars per hour."),
+    _row("--push", metavar="A,B", help="Variables to send (default: the ones the cell reads)."),
+    _row("--pull", metavar="X,Y", help="Variables to bring back (default: the ones it assigns)."),
+    _row("--no-pull", action="store_true", help="Bring no variables back."),
+    _row("--exclude", metavar="A,B", help="Variables never to send."),
+    _row("--env", action="append", metavar="KEY=VALUE", help="Remote environment variable."),
+    _row("--workdir", metavar="DIR", help="Directory to sync to the remote machine."),
+    _row("--autostop", metavar="MIN", help="Stop the cluster after this many idle minutes."),
+    _row("-f", "--file", metavar="TASK_YAML", help="SkyPilot-style task YAML; flags win over it."),
+    _row("--time", metavar="HOURS", help="Runtime estimate (1.5, 90m, 2h): ranks by total cost."),
+    _row("--output-gb", metavar="GB", help="GB the cell brings home, priced as egress."),
+    _row("--confirm", action="store_true", help="Show the ranked placements and wait for a click."),
+    _row("--pick", metavar="N", help="Launch on row N of the placement table."),
+    _row(
+        "--replan", action="store_true", help="Show the placements again for an existing cluster."
+    ),
+]
+
+_SLURM = "arrive with the Slurm infra"
+RESERVED: dict[str, str] = {
+    "--task": "--task is not available yet: pipelines are planned with jupyter_sky.plan_dag for now.",
+    "--after": "--after is not available yet: pipelines are planned with jupyter_sky.plan_dag for now.",
+    "--num-nodes": f"--num-nodes is not available yet: multi-node cells {_SLURM}.",
+    "--detach": f"--detach is not available yet: detached cells {_SLURM}.",
+    "--partition": f"--partition is not available yet: Slurm partitions {_SLURM}.",
+    "--account": f"--account is not available yet: Slurm accounts {_SLURM}.",
+    "--qos": f"--qos is not available yet: Slurm QOS levels {_SLURM}.",
+    "--max-cost": "--max-cost is not available yet: spending limits arrive with budgets.",
+}
+_RESERVED_SWITCHES = ("--detach",)
+_EXAMPLES = {"--infra": "aws/us-east-1", "--name": "train", "--gpus": "A100:1", "--cpus": "4+",
+             "--memory": "16+", "--instance-type": "p3.2xlarge", "--max-price": "2.5",
+             "--push": "df,model", "--pull": "result", "--exclude": "secret", "--env": "KEY=VALUE",
+             "--workdir": "./src", "--autostop": "30", "--file": "task.yaml", "--time": "2h",
+             "--output-gb": "5", "--pick": "2"}  # fmt: skip
+
+
+def _reserved_rows() -> list[tuple[tuple[str, ...], dict]]:
+    rows: list[tuple[tuple[str, ...], dict]] = []
+    for flag, sentence in RESERVED.items():
+        kwargs: dict = {"help": sentence.split(": ", 1)[0] + "."}
+        if flag in _RESERVED_SWITCHES:
+            kwargs["action"] = "store_true"
+        else:
+            kwargs.update(nargs="?", const="", metavar="VALUE")
+        rows.append(((flag,), kwargs))
+    return rows
+
+
+def apply_flags(func: F) -> F:
+    """Attach IPython ``@magic_arguments`` for every flag, so ``%%sky?`` shows the help.
+
+    Parameters
+    ----------
+    func : callable
+        The magic function.
+
+    Returns
+    -------
+    callable
+        The same function with ``parser`` set and its docstring replaced by the help text.
+    """
+    from IPython.core import magic_arguments as ma
+
+    decorators: list[Callable[[Any], Any]] = [ma.argument(*n, **kw) for n, kw in FLAGS]
+    decorators.append(ma.argument_group("not available yet"))
+    decorators += [ma.argument(*n, **kw) for n, kw in _reserved_rows()]
+    for decorate in reversed(decorators):  # IPython applies them in source order
+        func = decorate(func)
+    return ma.magic_arguments()(func)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises SpecError; even with exit_on_error=False it may call ``error``."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        raise SpecError(f"The %%sky line is invalid ({message}); run %%sky? to see the flags.")
+
+
+def _build_parser() -> _Parser:
+    parser = _Parser(prog="%%sky", add_help=False, allow_abbrev=False, exit_on_error=False)
+    for names, kwargs in FLAGS + _reserved_rows():
+        parser.add_argument(*names, **kwargs)
+    return parser
+
+
+_PARSER = _build_parser()

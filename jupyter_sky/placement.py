@@ -1,0 +1,116 @@
+"""Where a new cluster runs: rank every placement, show them, take the user's pick.
+
+Planning happens only when a cell creates a cluster (or asks with ``--replan``/``--pick``/
+``--confirm``): warm cells on an existing cluster skip it, so their overhead stays small.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from jupyter_sky.errors import InfraError, SkyError
+
+if TYPE_CHECKING:
+    from jupyter_sky.infra.base import Offering
+    from jupyter_sky.optimizer import Placement, Plan
+    from jupyter_sky.spec import Task
+
+
+@dataclass
+class Decision:
+    """The row to launch on (None: nothing launches) and the widget that shows the plan."""
+
+    placement: Placement | None
+    widget: Any = None
+    message: str = ""
+
+
+def live_offerings() -> list[Offering]:
+    """What every usable registered infra reports about itself (this machine, pools, ...)."""
+    from jupyter_sky.infra import get_infra, kinds
+
+    offers: list[Offering] = []
+    for kind in kinds():
+        infra = get_infra(kind)
+        if not infra.check():
+            offers.extend(infra.live())
+    return offers
+
+
+def statuses() -> dict[str, str]:
+    """Infra kind -> ``""`` when it can launch here, else the one sentence why not."""
+    from jupyter_sky.infra import get_infra, kinds
+
+    result = {}
+    for kind in kinds():
+        try:
+            result[kind] = get_infra(kind).check()
+        except SkyError as exc:
+            result[kind] = str(exc)
+    return result
+
+
+def make_plan(task: Task) -> Plan:
+    """Rank the placements for ``task`` over the catalog and the live offerings."""
+    from jupyter_sky.optimizer import rank
+
+    return rank(
+        task.resources,
+        live=live_offerings(),
+        status=statuses(),
+        hours=task.hours,
+        output_gb=task.output_gb,
+    )
+
+
+def decide(plan: Plan, task: Task, interactive: bool) -> Decision:
+    """Show ``plan`` and return where to launch: ``--pick N``, a click, or the chosen row."""
+    widget = show(plan, task.confirm and interactive)
+    if task.pick is not None:
+        return Decision(_picked(plan, task.pick, widget), widget)
+    if task.confirm:
+        index = widget.wait_for_click() if widget is not None else None
+        if index is None:
+            return Decision(None, widget, _pick_hint(plan))
+        return Decision(_picked(plan, index + 1, widget), widget)
+    if plan.chosen is None:
+        raise InfraError(plan.explain())
+    return Decision(plan.chosen, widget)
+
+
+def show(plan: Plan, confirm: bool) -> Any:
+    """Display the plan: a widget where widgets render, its own HTML/text table elsewhere."""
+    from IPython.display import display
+
+    from jupyter_sky.widget import PlacementWidget
+
+    widget = PlacementWidget(plan, confirm=confirm)
+    display(widget)
+    return widget
+
+
+def _picked(plan: Plan, number: int, widget: Any) -> Placement:
+    shown = len(widget.rows) if widget is not None else len(plan.rows)
+    if not 1 <= number <= shown:
+        raise InfraError(
+            f"--pick {number} is not a row of the placement table; it has rows 1 to {shown}."
+        )
+    row = plan.rows[number - 1]
+    if not row.usable:
+        raise InfraError(
+            f"Row {number} ({row.where()}) cannot launch: {row.reason}; pick a usable row."
+        )
+    if widget is not None:
+        widget.chosen = number - 1
+    return row
+
+
+def _pick_hint(plan: Plan) -> str:
+    if plan.chosen is None:
+        return plan.explain()
+    number = plan.rows.index(plan.chosen) + 1
+    return (
+        "This frontend cannot deliver a click while the cell runs (that needs JupyterLab 4.4+ "
+        f"with ipykernel 7); nothing was launched: re-run with --pick N (--pick {number} is the chosen row)."
+    )

@@ -1,0 +1,63 @@
+"""Planning inside the notebook: the ranked table before a cluster is created, none on warm
+cells, `%sky gpus`, `%sky plan`, and `--pick` (real kernels, the shipped catalog)."""
+
+from __future__ import annotations
+
+from nbdriver import Notebook
+
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+def test_new_cluster_shows_the_ranked_table_and_warm_cells_do_not(nb: Notebook) -> None:
+    res = nb.run("%%sky --name planned\nprint('ran')")
+    assert res.status == "ok", res.error_text
+    tables = [o for o in res.of_type("display_data") if WIDGET in o.content["data"]]
+    assert len(tables) == 1
+    data = tables[0].content["data"]
+    assert data["text/plain"].startswith("Chosen: local this machine")  # no Widget(...) repr
+    assert (
+        "<table>" in data["text/html"] and "price reference — no launcher yet" in data["text/html"]
+    )
+    assert "ran" in res.stdout
+    warm = nb.run("%%sky --name planned\nprint('again')")
+    assert not [o for o in warm.of_type("display_data") if WIDGET in o.content["data"]]
+
+
+def test_request_that_does_not_fit_local_explains_and_starts_nothing(nb: Notebook) -> None:
+    res = nb.run("%%sky --name nofit --gpus A100:1\nprint('never')")
+    assert res.status == "error"
+    assert "No usable placement for A100:1: the local machine has no GPUs" in res.error_text
+    assert "never" not in res.stdout
+    assert "nofit" not in nb.run("%sky status").stdout
+
+
+def test_pick_launches_on_the_chosen_row_number(nb: Notebook) -> None:
+    res = nb.run("%%sky --name picked1 --pick 1\nimport os\nprint(os.environ['JUPYTER_SKY_INFRA'])")
+    assert res.status == "ok", res.error_text
+    assert res.stdout.strip().splitlines()[-1] == "local"
+
+
+def test_confirm_without_a_widget_frontend_asks_for_pick(nb: Notebook) -> None:
+    res = nb.run("%%sky --name confirmed --confirm\nprint('never')")
+    assert res.status == "ok"
+    assert "re-run with --pick N (--pick 1 is the chosen row)" in res.stdout
+    assert "never" not in res.stdout
+    assert "confirmed" not in nb.run("%sky status").stdout
+
+
+def test_sky_gpus_lists_prices_cheapest_first_without_traps(nb: Notebook) -> None:
+    out = nb.run("%sky gpus A100:1").stdout
+    lines = out.splitlines()
+    assert lines[0].split()[:3] == ["INFRA", "REGION", "INSTANCE"]
+    prices = [float(line.split("$")[1].split()[0].replace(",", "")) for line in lines[1:31]]
+    assert prices == sorted(prices)
+    assert "mithril" not in out.split("rows kept out")[0]  # the $0.01 trap is not a row
+    assert "rows kept out: their prices fail the sanity rule" in out
+    assert "A100-80GB" in nb.run("%sky gpus").stdout
+
+
+def test_sky_plan_shows_the_plan_without_launching(nb: Notebook) -> None:
+    res = nb.run("%sky plan --gpus A100:1 --time 2h")
+    assert res.status == "ok", res.error_text
+    text = res.of_type("display_data")[0].text
+    assert "No usable placement for A100:1" in text and "verda" in text
