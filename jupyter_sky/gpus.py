@@ -46,7 +46,7 @@ def _offers(name: str | None, count: int | None, cloud: str | None) -> str:
     ]
     for o in offers[:MAX_ROWS]:
         rows.append(
-            (o.cloud, o.region, o.instance_type, f"{o.accelerator_count:g}",
+            (o.cloud, f"{o.region}/{o.zone}" if o.zone else o.region, o.instance_type, f"{o.accelerator_count:g}",
              _num(o.vcpus), _num(o.memory_gb, " GB"), _money(o.price), _money(o.spot_price),
              f"{ages.get(o.cloud, 0)} d")
         )  # fmt: skip

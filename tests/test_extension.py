@@ -53,3 +53,27 @@ def test_cell_magic_help_lists_flags() -> None:
         "--detach",
     ):
         assert flag in doc, flag
+
+
+def test_cli_runs_subcommands_and_reports_bad_ones_in_one_sentence(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    env = {**os.environ, "JUPYTER_SKY_HOME": str(tmp_path)}
+    ok = subprocess.run(
+        [sys.executable, "-m", "jupyter_sky.cli", "gpus", "T4:1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert ok.returncode == 0 and ok.stdout.startswith("INFRA")
+    bad = subprocess.run(
+        [sys.executable, "-m", "jupyter_sky.cli", "bogus"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert bad.returncode == 1
+    assert (
+        bad.stderr.strip()
+        == "jupyter-sky: Unknown %sky subcommand 'bogus'; choose one of status, down, check, gpus, plan."
+    )
