@@ -337,6 +337,68 @@ def test_a_dropped_connection_heals(launched: tuple[Infra, dict, Launch]) -> Non
     live.detach()
 
 
+def test_a_host_that_stays_away_is_not_alive_then_comes_back(
+    lab: SlurmLab, tmp_path: Path, notes: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    from jupyter_sky.transport import ssh
+
+    infra = _ssh(lab, tmp_path, notes)
+    handle = infra.launch(_launch_request("away", tmp_path))
+    conn = infra._kernel(handle).conn
+    good = conn.spec
+    try:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            dead = s.getsockname()[1]
+        monkeypatch.setattr(ssh, "BACKOFF", (0.0, 0.05, 0.1))
+        conn.spec = dataclasses.replace(good, port=dead)  # the host vanishes
+        conn._transport.close()
+        with pytest.raises(InfraError) as err:
+            conn.run("true")
+        assert str(err.value) == (
+            "Lost the SSH connection to 'h' and could not reconnect after 3 tries over 0.15 s "
+            f"(SSH host 'h' (127.0.0.1:{dead}) refused the connection: nothing listens on port "
+            f"{dead} there)."
+        )
+        _wait_for(lambda: not infra.is_alive(handle), 10)
+        conn.spec = good  # it is back: the watcher reconnects and sees the kernel again
+        _wait_for(lambda: infra.is_alive(handle), 10)
+    finally:
+        conn.spec = good
+        infra.down(handle)
+
+
+def _wait_for(condition: Any, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def test_wheel_tags_fit_only_their_target() -> None:
+    from jupyter_sky.transport import wheels
+
+    def target(python: str, glibc: str = "2.36", platform: str = "linux") -> Any:
+        markers = {
+            "python_version": python,
+            "implementation_name": "cpython",
+            "platform_machine": "x86_64",
+            "sys_platform": platform,
+        }
+        abi = "cp" + python.replace(".", "")
+        return wheels.target_from_probe({"markers": markers, "abi": abi, "glibc": glibc})
+
+    new, old, mac = target("3.11"), target("3.11", glibc="2.17"), target("3.11", platform="win32")
+    binary = "pyzmq-27.3.0-cp311-cp311-manylinux_2_26_x86_64.manylinux_2_28_x86_64.whl"
+    assert wheels.fits(binary, new) and not wheels.fits(binary, old)
+    assert not wheels.fits(binary, target("3.12"))
+    assert wheels.fits("tornado-6.6.1-cp311-abi3-manylinux_2_5_x86_64.whl", target("3.12"))
+    assert wheels.fits("cloudpickle-3.1.2-py3-none-any.whl", mac)
+    assert not wheels.fits(binary, mac)
+
+
 def _healed(conn: Any, old: Any, forwards: Any, expected: dict[str, int]) -> bool:
     """Is there a new transport, and does every forward carry its connections over it?"""
     new = conn._transport

@@ -46,11 +46,14 @@ def target_from_probe(probe: dict[str, Any]) -> Target:
 
     version = tuple(int(x) for x in probe["markers"]["python_version"].split("."))
     platforms = _platforms(probe)
+    # packaging treats an empty list as "this machine's platforms": name none that exists,
+    # so only pure wheels fit a platform we cannot describe.
+    named = platforms or ["unknown"]
     found = set()
     if probe["markers"]["implementation_name"] == "cpython":
-        found |= {str(t) for t in tags.cpython_tags(version, [probe["abi"]], platforms)}
+        found |= {str(t) for t in tags.cpython_tags(version, [probe["abi"]], named)}
     interpreter = "cp" + "".join(map(str, version))
-    found |= {str(t) for t in tags.compatible_tags(version, interpreter, platforms)}
+    found |= {str(t) for t in tags.compatible_tags(version, interpreter, named)}
     python = ".".join(map(str, version))
     return Target(probe["markers"], frozenset(found), python, probe["abi"], tuple(platforms))
 
