@@ -298,6 +298,29 @@ def test_forwards_reach_a_kernel_bound_to_the_hosts_loopback(
     live.detach()
 
 
+def test_another_notebook_adopts_the_kernel_from_its_handle(
+    launched: tuple[Infra, dict, Launch],  # noqa: F811
+    lab: SlurmLab,
+) -> None:
+    from jupyter_sky.infra.ssh import SshInfra
+
+    infra, handle, _ = launched
+    first = _connected(infra, "one", handle)
+    _run(first, "kept = 'state'")
+    first.detach()
+    other = SshInfra({"config_file": str(lab.ssh_config)})  # knows only the stored handle
+    assert other.is_alive(handle)
+    second = _connected(other, "two", handle)
+    msgs = _run(second, "print(kept)")
+    assert any(m["content"].get("text") == "state\n" for m in msgs)
+    assert (
+        infra.connection_info(handle)["shell_port"] != other.connection_info(handle)["shell_port"]
+    )
+    second.detach()
+    other.down(handle)
+    assert not other.is_alive(handle)
+
+
 def test_is_alive_is_cached_and_notices_a_killed_kernel(
     launched: tuple[Infra, dict, Launch],  # noqa: F811
 ) -> None:

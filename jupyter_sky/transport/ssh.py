@@ -129,7 +129,11 @@ class SshConnection:
             raise InfraError(f"{where} is unreachable ({exc.strerror or exc}).") from None
         # paramiko leaves Nagle on: every small command would wait for a delayed ACK.
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # paramiko's keepalive wants no reply, so only TCP notices a peer that vanished.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        for name, value in (("TCP_KEEPIDLE", 15), ("TCP_KEEPINTVL", 5), ("TCP_KEEPCNT", 3)):
+            if hasattr(socket, name):
+                sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
         return sock
 
     def _through_jump(self) -> Any:
@@ -149,13 +153,35 @@ class SshConnection:
             ) from None
 
     # ---- using it -------------------------------------------------------------------
+    def _channel(self, open_on: Any) -> Any:
+        """``open_on(transport)``, reconnecting once when the transport only looked alive.
+
+        A connection that died silently (laptop sleep) still reports itself active: the
+        channel open is what fails, so that is where the transport is declared dead.
+        """
+        import paramiko
+
+        t = self.transport()
+        try:
+            return open_on(t)
+        except (paramiko.SSHException, EOFError, OSError):
+            t.close()  # the next transport() logs in again
+        try:
+            return open_on(self.transport())
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            raise InfraError(
+                f"SSH host '{self.spec.name}' stopped answering ({_undot(str(exc)) or 'no reply'})."
+            ) from None
+
     def open_channel(self, dest: tuple[str, int], src: tuple[str, int] = ("127.0.0.1", 0)) -> Any:
         """A ``direct-tcpip`` channel to ``dest`` as seen from the host."""
-        return self.transport().open_channel("direct-tcpip", dest, src, timeout=CONNECT_TIMEOUT)
+        return self._channel(
+            lambda t: t.open_channel("direct-tcpip", dest, src, timeout=CONNECT_TIMEOUT)
+        )
 
     def run(self, command: str, timeout: float = 60.0, stdin: bytes | None = None) -> Result:
         """Run ``command`` through the login shell's ``sh -c``; stdout is read to its end."""
-        chan = self.transport().open_session(timeout=CONNECT_TIMEOUT)
+        chan = self._channel(lambda t: t.open_session(timeout=CONNECT_TIMEOUT))
         try:
             chan.settimeout(timeout)
             chan.exec_command(command)
