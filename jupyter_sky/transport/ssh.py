@@ -186,8 +186,10 @@ class SshConnection:
             chan.settimeout(timeout)
             chan.exec_command(command)
             if stdin is not None:
-                chan.sendall(stdin)
-                chan.shutdown_write()
+                # A command that ends at once (not found) closes the channel under us.
+                with contextlib.suppress(OSError):
+                    chan.sendall(stdin)
+                    chan.shutdown_write()
             out = _read_all(chan.recv)
             err = _read_all(chan.recv_stderr)
             rc = chan.recv_exit_status()
