@@ -393,6 +393,24 @@ def test_a_host_that_stays_away_is_not_alive_then_comes_back(
         infra.down(handle)
 
 
+def test_a_pool_skips_a_host_that_is_down(lab: SlurmLab, tmp_path: Path, notes: list[str]) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    pools = {"pools": {"p": ["gone", "h"]}}
+    infra = _ssh(lab, tmp_path, notes, pools)
+    infra._settings["hosts"]["gone"] = {"hostname": "127.0.0.1", "port": dead}
+    handle = infra.launch(_launch_request("pool", tmp_path, "--infra ssh/p"))
+    try:
+        assert handle["host"] == "h" and infra.is_alive(handle)
+        assert notes[0] == (
+            f"ssh/gone: SSH host 'gone' (127.0.0.1:{dead}) refused the connection: "
+            f"nothing listens on port {dead} there."
+        )
+    finally:
+        infra.down(handle)
+
+
 def _wait_for(condition: Any, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
