@@ -51,7 +51,10 @@ class Progress:
             print(f"{self.label}: {self.done}/{self.total} {note}".rstrip(), file=self.stream)
 
     def close(self) -> None:
-        """End the bar."""
+        """End the bar (a guessed total shrinks to the steps actually made)."""
         if self._bar is not None:
+            if self.done < self.total:
+                self._bar.total = self.done
+                self._bar.refresh()
             self._bar.close()
             self._bar = None
