@@ -1,7 +1,8 @@
 """The ``jupyter-sky`` command: the ``%sky`` subcommands outside a notebook.
 
 ``jupyter-sky status``, ``jupyter-sky down NAME|--all``, ``jupyter-sky check``,
-``jupyter-sky gpus [NAME[:N]] [--infra CLOUD]``, ``jupyter-sky plan FLAGS``.
+``jupyter-sky gpus [NAME[:N]] [--infra CLOUD]``, ``jupyter-sky plan FLAGS``,
+``jupyter-sky catalog refresh [--cloud aws|azure|gcp]`` (current prices from the providers).
 """
 
 from __future__ import annotations
@@ -19,12 +20,9 @@ def main(argv: list[str] | None = None) -> int:
 
     words = list(sys.argv[1:] if argv is None else argv)
     if words[:2] == ["catalog", "refresh"]:
-        print(
-            "jupyter-sky: catalog refresh is not available yet; the shipped price snapshot "
-            "(2026-11-24) is used.",
-            file=sys.stderr,
-        )
-        return 1
+        from jupyter_sky.catalog.refresh import cli_refresh
+
+        return cli_refresh(words[2:])
     if words and words[0] == "plan":
         from jupyter_sky.gpus import plan_text
 

@@ -159,7 +159,37 @@ class LocalConfig:
     python: str = field(default_factory=lambda: sys.executable, metadata=_check(_optional_text))
 
 
-SECTIONS: dict[str, type] = {"defaults": Defaults, "local": LocalConfig}
+def _mapping(value: Any, label: str) -> dict:
+    if not isinstance(value, dict):
+        raise _bad(label, "a mapping", value)
+    return value
+
+
+@dataclass(frozen=True)
+class SshConfig:
+    """``ssh:`` — hosts and pools for ``--infra ssh/<host-or-pool>`` (see infra/ssh.py)."""
+
+    config_file: str | None = field(default=None, metadata=_check(_optional_text))
+    known_hosts: str | None = field(default=None, metadata=_check(_optional_text))
+    python: str | None = field(default=None, metadata=_check(_optional_text))
+    bootstrap: bool = field(default=True, metadata=_check(_boolean))
+    hosts: dict = field(default_factory=dict, metadata=_check(_mapping))
+    pools: dict = field(default_factory=dict, metadata=_check(_mapping))
+
+
+@dataclass(frozen=True)
+class GcpConfig:
+    """``gcp:`` — the Cloud Billing Catalog API key used by ``jupyter-sky catalog refresh``."""
+
+    api_key: str | None = field(default=None, metadata=_check(_optional_text))
+
+
+SECTIONS: dict[str, type] = {
+    "defaults": Defaults,
+    "local": LocalConfig,
+    "ssh": SshConfig,
+    "gcp": GcpConfig,
+}
 
 
 @dataclass(frozen=True)
@@ -168,6 +198,8 @@ class Config:
 
     defaults: Defaults = field(default_factory=Defaults)
     local: LocalConfig = field(default_factory=LocalConfig)
+    ssh: SshConfig = field(default_factory=SshConfig)
+    gcp: GcpConfig = field(default_factory=GcpConfig)
     sources: list[Path] = field(default_factory=list)
 
 

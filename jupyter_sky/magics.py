@@ -73,10 +73,10 @@ def run_sky_cell(shell: Any, line: str, cell: str) -> None:
     plan = transfer.plan_push(
         names, ns, synced, push=task.push, exclude=task.exclude, hidden=hidden
     )
-    infra, placement, widget = _where(shell, mgr, name, task)
+    infra, row, widget = _where(shell, mgr, name, task)
     if infra is None:
         return
-    attached = mgr.attach(name, infra, task, config, placement)
+    attached = mgr.attach(name, infra, task, config, row)
     live = attached.cluster
     if live.synced is not synced and synced:
         plan = transfer.plan_push(
@@ -90,7 +90,7 @@ def run_sky_cell(shell: Any, line: str, cell: str) -> None:
     _execute(shell, mgr, live, task, config, names, plan, cell, widget)
 
 
-def _where(shell: Any, mgr: Any, name: str, task: Any) -> tuple[Any, dict | None, Any]:
+def _where(shell: Any, mgr: Any, name: str, task: Any) -> tuple[Any, Any, Any]:
     """The infra to run on: the cluster's own, or (for a new cluster) the plan's choice.
 
     Returns ``(None, None, widget)`` when nothing should launch (``--confirm`` without a
@@ -122,12 +122,8 @@ def _where(shell: Any, mgr: Any, name: str, task: Any) -> tuple[Any, dict | None
     reason = infra.check() or infra.unmet(task.resources)
     if reason:
         raise InfraError(reason)
-    placement = {
-        "infra": row.infra, "region": row.region, "zone": row.zone,
-        "instance_type": row.instance_type, "price": row.price_per_hour or 0.0, "spot": row.spot,
-    }  # fmt: skip
     decision.widget.status = f"provisioning on {row.where()} …"
-    return infra, placement, decision.widget
+    return infra, row, decision.widget
 
 
 def _frontend(shell: Any) -> bool:

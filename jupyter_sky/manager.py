@@ -65,7 +65,7 @@ class Manager:
 
     # ---- attach ----------------------------------------------------------------------
     def attach(
-        self, name: str, infra: Infra, task: Task, config: Config, placement: dict | None = None
+        self, name: str, infra: Infra, task: Task, config: Config, row: Any = None
     ) -> Attached:
         """Reuse the warm kernel, adopt one another kernel started, or launch a new one."""
         live = self.live.get(name)
@@ -80,8 +80,8 @@ class Manager:
                 return self._adopt(record, infra, config)
             reason = infra.exit_reason(record.handle) or "its kernel is no longer running"
             note = f"cluster '{name}' had stopped ({reason}); started a fresh kernel — {LOST}"
-            return self._launch(name, infra, task, config, [note], placement)
-        return self._launch(name, infra, task, config, [], placement)
+            return self._launch(name, infra, task, config, [note], row)
+        return self._launch(name, infra, task, config, [], row)
 
     def _launch(
         self,
@@ -90,14 +90,14 @@ class Manager:
         task: Task,
         config: Config,
         notes: list[str],
-        placement: dict | None = None,
+        row: Any = None,
     ) -> Attached:
+        """Start a kernel; ``row`` is the planner's Placement (None: the infra decides)."""
+        from jupyter_sky.placement import as_offering, placement_record
+
         now = time.time()
-        placement = placement or {
-            "infra": infra.kind,
-            "instance_type": "this machine",
-            "price": 0.0,
-        }
+        placement = placement_record(row) if row is not None else {"infra": infra.kind}
+        offering = as_offering(row) if row is not None else None
         record = ClusterRecord(
             name=name,
             infra=infra.kind,
@@ -112,7 +112,7 @@ class Manager:
         )
         self.store.put_cluster(record)
         try:
-            record.handle = infra.launch(Launch(name, task, config))
+            record.handle = infra.launch(Launch(name, task, config, offering))
             live = self._connect(name, infra, record.handle, config)
         except BaseException:
             self.store.set_state(name, "DOWN")

@@ -14,7 +14,7 @@ from jupyter_sky.errors import InfraError, SkyError
 if TYPE_CHECKING:
     from jupyter_sky.infra.base import Offering
     from jupyter_sky.optimizer import Placement, Plan
-    from jupyter_sky.spec import Task
+    from jupyter_sky.spec import Resources, Task
 
 
 @dataclass
@@ -26,15 +26,23 @@ class Decision:
     message: str = ""
 
 
-def live_offerings() -> list[Offering]:
-    """What every usable registered infra reports about itself (this machine, pools, ...)."""
-    from jupyter_sky.infra import get_infra, kinds
+def live_offerings(resources: Resources | None = None) -> list[Offering]:
+    """What the usable registered infras report (this machine, SSH hosts, pools, ...).
 
+    With ``--infra KIND/TARGET`` only that target is asked (an SSH host named only in
+    ``~/.ssh/config``, say); with ``--infra KIND`` only that kind's infra.
+    """
+    from jupyter_sky.infra import get_infra, kinds, split_infra
+
+    wanted, target = split_infra(resources.infra) if resources and resources.infra else ("", "")
     offers: list[Offering] = []
     for kind in kinds():
+        if wanted and kind != wanted:
+            continue
         infra = get_infra(kind)
-        if not infra.check():
-            offers.extend(infra.live())
+        if infra.check():
+            continue
+        offers.extend(infra.offerings(resources) if target and resources else infra.live())
     return offers
 
 
@@ -57,7 +65,7 @@ def make_plan(task: Task) -> Plan:
 
     return rank(
         task.resources,
-        live=live_offerings(),
+        live=live_offerings(task.resources),
         status=statuses(),
         hours=task.hours,
         output_gb=task.output_gb,
@@ -104,6 +112,36 @@ def _picked(plan: Plan, number: int, widget: Any) -> Placement:
     if widget is not None:
         widget.chosen = number - 1
     return row
+
+
+def placement_record(row: Placement) -> dict[str, Any]:
+    """What the state store keeps of where a cluster was placed (JSON)."""
+    return {
+        "infra": row.infra,
+        "region": row.region,
+        "zone": row.zone,
+        "instance_type": row.instance_type,
+        "price": row.price_per_hour or 0.0,
+        "spot": row.spot,
+    }
+
+
+def as_offering(row: Placement) -> Offering:
+    """The planner's row as the offering an infra launches (SSH: which host of a pool)."""
+    from jupyter_sky.infra.base import Offering
+
+    return Offering(
+        infra=row.infra,
+        region=row.region,
+        instance_type=row.instance_type,
+        vcpus=row.vcpus or 0.0,
+        memory_gb=row.memory_gb or 0.0,
+        accelerator=row.accelerator,
+        accelerator_count=int(row.accelerator_count),
+        price_per_hour=row.price_per_hour or 0.0,
+        spot=row.spot,
+        priced=row.priced,
+    )
 
 
 def _pick_hint(plan: Plan) -> str:

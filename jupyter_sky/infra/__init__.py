@@ -19,10 +19,11 @@ if TYPE_CHECKING:
 #: kind -> (import path "module:Class", pip extra that provides its SDK, or "")
 KNOWN: dict[str, tuple[str, str]] = {
     "local": ("jupyter_sky.infra.local:LocalInfra", ""),
+    "ssh": ("jupyter_sky.infra.ssh:SshInfra", "ssh"),
 }
 
 #: Kinds the flag table accepts but that have no launcher yet.
-PLANNED = ("aws", "gcp", "azure", "k8s", "ssh", "slurm")
+PLANNED = ("aws", "gcp", "azure", "k8s", "slurm")
 
 _loaded: dict[str, Infra] = {}
 
