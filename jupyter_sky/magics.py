@@ -146,7 +146,7 @@ def _execute(
     from jupyter_sky.execute import DoubleInterrupt, KernelDied, run_cell
     from jupyter_sky.relay import CellRelay, remote_error
 
-    prepare = _prepare_message(live, task, names, plan)
+    prepare = _prepare_message(live, task, names, plan, _remote_workdir(live, task))
     for item in plan.items:
         live.synced[item["name"]] = item["digest"]
     relay = CellRelay(shell, live.bridge, _show_status_line(live))
@@ -208,7 +208,17 @@ class _SpendMeter:
         self.widget.status = self.text("ran" if status == "ok" else f"{status}")
 
 
-def _prepare_message(live: Any, task: Any, names: Any, plan: Any) -> dict[str, Any] | None:
+def _remote_workdir(live: Any, task: Any) -> str | None:
+    """The cell's working directory on the target: synced there first where that is needed."""
+    sync = getattr(live.infra, "sync_workdir", None)
+    if task.workdir and sync is not None:
+        return str(sync(live.handle, task.workdir))  # only changed files travel
+    return task.workdir  # type: ignore[no-any-return]
+
+
+def _prepare_message(
+    live: Any, task: Any, names: Any, plan: Any, workdir: str | None
+) -> dict[str, Any] | None:
     # --pull overrides the automatic list: exactly those names come back, whatever their size.
     force = list(task.pull or ())
     check = force if task.pull is not None else list(dict.fromkeys([*plan.check, *names.writes]))
@@ -226,7 +236,7 @@ def _prepare_message(live: Any, task: Any, names: Any, plan: Any) -> dict[str, A
         "force": force,
         "no_pull": task.no_pull,
         "env": envs,
-        "cwd": task.workdir,
+        "cwd": workdir,
     }
 
 

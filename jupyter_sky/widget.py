@@ -70,7 +70,7 @@ class PlacementWidget(anywidget.AnyWidget):  # type: ignore[misc]
         rows = plan_rows(plan)
         chosen = next((i for i, r in enumerate(plan.rows[: len(rows)]) if r is plan.chosen), -1)
         super().__init__(rows=rows, columns=columns(), chosen=chosen, confirm=confirm, **kwargs)
-        self.status = plan.explain()
+        self.status = plan.explain() + _stale_note(plan)
         self.ready = threading.Event()
         self.on_msg(self._on_frontend_msg)
 
@@ -115,6 +115,16 @@ class PlacementWidget(anywidget.AnyWidget):  # type: ignore[misc]
         with lock:
             vars(comm).pop("_reply_subshell_id", None)
             getattr(comm, "_reply_subshell_ids", {}).clear()
+
+
+def _stale_note(plan: Plan, days: int = 30) -> str:
+    stale = sorted({r.infra for r in plan.rows if (r.price_age_days or 0) > days})
+    if not stale:
+        return ""
+    return (
+        f" ⚠ Prices for {', '.join(stale)} are over {days} days old; "
+        "run jupyter-sky catalog refresh for current ones."
+    )
 
 
 def table_text(rows: list[dict[str, Any]], cols: list[str], status: str) -> str:

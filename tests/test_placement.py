@@ -61,3 +61,19 @@ def test_sky_plan_shows_the_plan_without_launching(nb: Notebook) -> None:
     assert res.status == "ok", res.error_text
     text = res.of_type("display_data")[0].text
     assert "No usable placement for A100:1" in text and "verda" in text
+
+
+def test_old_prices_get_a_warning_in_the_table() -> None:
+    import dataclasses
+
+    from jupyter_sky.optimizer import rank
+    from jupyter_sky.spec import Resources
+    from jupyter_sky.widget import _stale_note
+
+    plan = rank(Resources(accelerator="A100", accelerator_count=1))
+    assert _stale_note(plan) == ""  # the snapshot is fresh
+    old = dataclasses.replace(plan.rows[0], price_age_days=45)
+    aged = dataclasses.replace(plan, rows=(old, *plan.rows[1:]))
+    assert _stale_note(aged) == (
+        f" ⚠ Prices for {old.infra} are over 30 days old; run jupyter-sky catalog refresh for current ones."
+    )
