@@ -70,8 +70,10 @@ def test_old_prices_get_a_warning_in_the_table() -> None:
     from jupyter_sky.spec import Resources
     from jupyter_sky.widget import _stale_note
 
-    plan = rank(Resources(accelerator="A100", accelerator_count=1))
-    assert _stale_note(plan) == ""  # the snapshot is fresh
+    from datetime import date
+
+    plan = rank(Resources(accelerator="A100", accelerator_count=1), today=date(2026, 11, 24))
+    assert _stale_note(plan) == ""  # the snapshot's own day
     old = dataclasses.replace(plan.rows[0], price_age_days=45)
     aged = dataclasses.replace(plan, rows=(old, *plan.rows[1:]))
     assert _stale_note(aged) == (
