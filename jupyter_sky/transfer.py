@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import re
 import types
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ class CellNames:
     rebinds: list[str] = field(default_factory=list)
 
 
+@functools.lru_cache(maxsize=256)
 def analyse(cell: str) -> CellNames:
     """Find the notebook names a cell reads and the names it assigns (best effort)."""
     from IPython.core.inputtransformer2 import TransformerManager
