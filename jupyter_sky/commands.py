@@ -97,8 +97,9 @@ def _plan(rest: list[str], mgr: Any) -> None:
     from IPython.display import display
 
     from jupyter_sky.gpus import plan_text
+    from jupyter_sky.widget import PlacementWidget
 
-    display(plan_text(shlex.join(rest)))
+    display(PlacementWidget(plan_text(shlex.join(rest))))  # the same table a new cluster shows
 
 
 def _duration(seconds: float) -> str:

@@ -54,6 +54,11 @@ CELLS = [
         "%%sky --name demo\ndef ratio(a, b):\n    return a / b\nratio(1, 0)",
         ["raises-exception"],
     ),
+    ("md", "## Where could a cell run, and what would it cost?\nThe first cell on a new cluster showed "
+           "every placement with its price (above, under the streaming cell). Without a GPU here, "
+           "`--gpus A100:1` would be refused with what is missing; these look before launching anything."),
+    ("code", "%sky gpus A100:1"),
+    ("code", "%sky plan --gpus A100:1 --time 2h"),
     ("md", "## Clusters\nThe kernel stays warm until `%sky down` (or its idle watchdog)."),
     ("code", "%sky status"),
     ("code", "%sky down demo"),
