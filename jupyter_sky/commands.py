@@ -99,6 +99,11 @@ def _plan(rest: list[str], mgr: Any) -> None:
     from jupyter_sky.gpus import plan_text
     from jupyter_sky.widget import PlacementWidget
 
+    if not rest:  # the pipeline declared by %%sky --task cells
+        from jupyter_sky import pipeline
+
+        display(pipeline.plan())
+        return
     display(PlacementWidget(plan_text(shlex.join(rest))))  # the same table a new cluster shows
 
 

@@ -40,12 +40,14 @@ FLAGS: list[tuple[tuple[str, ...], dict]] = [
     _row(
         "--replan", action="store_true", help="Show the placements again for an existing cluster."
     ),
+    _row(
+        "--task", metavar="NAME", help="Name this cell as a task of a pipeline, placed as a whole."
+    ),
+    _row("--after", metavar="A,B", help="Tasks whose outputs this task reads (pipeline edges)."),
 ]
 
 _SLURM = "arrive with the Slurm infra"
 RESERVED: dict[str, str] = {
-    "--task": "--task is not available yet: pipelines are planned with jupyter_sky.plan_dag for now.",
-    "--after": "--after is not available yet: pipelines are planned with jupyter_sky.plan_dag for now.",
     "--num-nodes": f"--num-nodes is not available yet: multi-node cells {_SLURM}.",
     "--detach": f"--detach is not available yet: detached cells {_SLURM}.",
     "--partition": f"--partition is not available yet: Slurm partitions {_SLURM}.",
@@ -58,7 +60,7 @@ _EXAMPLES = {"--infra": "aws/us-east-1", "--name": "train", "--gpus": "A100:1", 
              "--memory": "16+", "--instance-type": "p3.2xlarge", "--max-price": "2.5",
              "--push": "df,model", "--pull": "result", "--exclude": "secret", "--env": "KEY=VALUE",
              "--workdir": "./src", "--autostop": "30", "--file": "task.yaml", "--time": "2h",
-             "--output-gb": "5", "--pick": "2"}  # fmt: skip
+             "--output-gb": "5", "--pick": "2", "--task": "train", "--after": "prep"}  # fmt: skip
 
 
 def _reserved_rows() -> list[tuple[tuple[str, ...], dict]]:

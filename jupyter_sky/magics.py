@@ -66,7 +66,7 @@ def run_sky_cell(shell: Any, line: str, cell: str) -> None:
     task = spec.task_from_args(args, cell, cwd, config.defaults)
     mgr = manager()
     mgr.shell = shell
-    name = task.cluster or mgr.default_name()
+    name = task.cluster or (f"task-{task.task_name}" if task.task_name else mgr.default_name())
     names = transfer.analyse(cell)
     ns, hidden = shell.user_ns, set(getattr(shell, "user_ns_hidden", ()))
     synced = mgr.synced_for(name)
@@ -107,6 +107,8 @@ def _where(shell: Any, mgr: Any, name: str, task: Any) -> tuple[Any, Any, Any]:
         if reason:
             raise InfraError(reason)
         return infra, None, None
+    if task.task_name:
+        return _where_in_pipeline(name, task, existing)
     decision = decide(make_plan(task), task, interactive=_frontend(shell))
     if decision.placement is None:
         print(decision.message)
@@ -124,6 +126,28 @@ def _where(shell: Any, mgr: Any, name: str, task: Any) -> tuple[Any, Any, Any]:
         raise InfraError(reason)
     decision.widget.status = f"provisioning on {row.where()} …"
     return infra, row, decision.widget
+
+
+def _where_in_pipeline(name: str, task: Any, existing: str | None) -> tuple[Any, Any, Any]:
+    """A ``--task`` cell: place the whole pipeline, run this task where the plan put it."""
+    from IPython.display import display
+
+    from jupyter_sky import pipeline
+    from jupyter_sky.infra import get_infra
+
+    plan = pipeline.declare(task)
+    display(plan)
+    row = plan.placements[task.task_name]
+    if existing is not None and row.infra != existing:
+        raise InfraError(
+            f"Cluster '{name}' runs on {existing}, but the pipeline now places task "
+            f"'{task.task_name}' on {row.infra}; run %sky down {name} to move it."
+        )
+    infra = get_infra(existing or row.infra)
+    reason = infra.check() or infra.unmet(task.resources)
+    if reason:
+        raise InfraError(reason)
+    return infra, row, None
 
 
 def _frontend(shell: Any) -> bool:

@@ -155,6 +155,12 @@ def _hours(value: Any, label: str) -> float:
     return number * scale
 
 
+def _task_name(value: Any, label: str) -> str:
+    if not isinstance(value, str) or not value.isidentifier():
+        raise _bad(label, "a task name such as train (letters, digits and _)", value)
+    return value
+
+
 def _pick(value: Any, label: str) -> int:
     if not str(value).isdigit() or int(value) < 1:
         raise _bad(label, "a row number of the placement table such as 2", value)
@@ -189,6 +195,8 @@ _CHECKS: dict[str, Callable[[Any, str], Any]] = {
     "time": _hours,
     "output_gb": _number("a number of GB of 0 or more, such as 5", strict=False),
     "pick": _pick,
+    "task": lambda value, label: _task_name(value, label),
+    "after": _names,
     "infra": normalize_infra,
     "name": check_cluster_name,
     "gpus": parse_accelerator,
@@ -256,6 +264,8 @@ class Task:
     confirm: bool = False
     pick: int | None = None
     replan: bool = False
+    task_name: str | None = None  # --task: this cell is a task of the notebook's pipeline
+    after: tuple[str, ...] = ()
 
 
 def task_from_args(
@@ -313,6 +323,8 @@ def task_from_args(
         confirm=bool(args.confirm or (defaults is not None and defaults.confirm)),
         pick=args.pick,
         replan=bool(args.replan),
+        task_name=args.task,
+        after=args.after or (),
     )
 
 

@@ -81,9 +81,14 @@ CASES = [
         "--detach is not available yet: detached cells arrive with the Slurm infra.",
     ),
     (
-        "--task prep",
+        "--task prep --after prep",
         "pass",
-        "--task is not available yet: pipelines are planned with jupyter_sky.plan_dag for now.",
+        "--after names task 'prep', which no %%sky --task cell has declared yet; run that cell first.",
+    ),
+    (
+        "--task 9x",
+        "pass",
+        "--task must be a task name such as train (letters, digits and _), not '9x'.",
     ),
     (
         "--time 2x",

@@ -65,12 +65,11 @@ def test_sky_plan_shows_the_plan_without_launching(nb: Notebook) -> None:
 
 def test_old_prices_get_a_warning_in_the_table() -> None:
     import dataclasses
+    from datetime import date
 
     from jupyter_sky.optimizer import rank
     from jupyter_sky.spec import Resources
     from jupyter_sky.widget import _stale_note
-
-    from datetime import date
 
     plan = rank(Resources(accelerator="A100", accelerator_count=1), today=date(2026, 11, 24))
     assert _stale_note(plan) == ""  # the snapshot's own day
@@ -79,3 +78,22 @@ def test_old_prices_get_a_warning_in_the_table() -> None:
     assert _stale_note(aged) == (
         f" ⚠ Prices for {old.infra} are over 30 days old; run jupyter-sky catalog refresh for current ones."
     )
+
+
+def test_task_cells_form_a_pipeline_placed_as_a_whole(nb: Notebook) -> None:
+    res = nb.run("%%sky --task prep --time 1h --output-gb 2\nprepared = 41")
+    assert res.status == "ok", res.error_text
+    assert "prep" in res.of_type("display_data")[0].text
+    res = nb.run("%%sky --task train --after prep --time 2h\ntrained = prepared + 1")
+    assert res.status == "ok", res.error_text
+    plan_shown = res.of_type("display_data")[0].text
+    assert "prep" in plan_shown and "train" in plan_shown  # the whole pipeline, placed at once
+    assert nb.value("trained") == "42"
+    assert "train" in nb.run("%sky plan").of_type("display_data")[0].text
+    bad = nb.run("%%sky --task evaluate --after nope\npass")
+    assert bad.status == "error"
+    assert (
+        "--after names task 'nope', which no %%sky --task cell has declared yet" in bad.error_text
+    )
+    nb.run("%sky down task-prep")
+    nb.run("%sky down task-train")
