@@ -47,7 +47,8 @@ class SkyMagics(Magics):
     @spec.apply_flags
     def sky(self, line: str, cell: str | None = None) -> Any:
         """Run this cell on a remote IPython kernel (see the flags below), or with no cell
-        body: ``%sky status``, ``%sky down NAME|--all``, ``%sky check``."""
+        body: ``%sky status``, ``%sky down NAME|--all``, ``%sky check``,
+        ``%sky gpus [NAME[:N]]``, ``%sky plan [FLAGS]``."""
         if cell is None:
             from jupyter_sky.commands import run_subcommand
 
