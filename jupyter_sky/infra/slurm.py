@@ -1,0 +1,359 @@
+"""The ``slurm`` infra: a warm kernel inside a Slurm allocation (``--infra slurm/<cluster>``).
+
+A cluster is one batch job. The cluster name is an SSH alias of the login host (an
+``~/.ssh/config`` alias or an entry of the ``ssh:`` section), optionally followed by a
+partition: ``slurm/lab/gpu``. Launch submits, over the login host's pooled SSH connection,
+a batch script that starts the kernel on the compute node bound to the node's cluster address
+(a compute node's loopback is not reachable from the login host; the kernel's HMAC key guards
+the ports) and writes its connection file (0600) to ``~/.jupyter_sky/slurm/<job>/`` on the
+shared filesystem. The client forwards each port to ``<node>:<port>`` through the login
+host's sshd (``direct-tcpip``).
+
+The batch script restarts the kernel when asked (a ``restart`` marker, then the old kernel is
+killed), so a restart keeps the allocation and its job id; when the kernel ends for any other
+reason (its idle watchdog, a crash) the script ends and Slurm releases the allocation.
+Signals reach the node through ``srun --jobid JOB --overlap``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shlex
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jupyter_sky.errors import InfraError
+from jupyter_sky.infra import slurm_records as rec
+from jupyter_sky.infra.base import Infra, Launch, Offering
+from jupyter_sky.infra.slurm_kernel import (
+    NodeKernel,
+    batch_script,
+    read_kernel,
+    wait_running,
+)
+
+if TYPE_CHECKING:
+    from jupyter_sky.config import Config
+    from jupyter_sky.spec import Resources
+    from jupyter_sky.transport.hosts import SshSettings
+    from jupyter_sky.transport.ssh import SshConnection
+
+
+def _print(line: str) -> None:
+    print(line, flush=True)
+
+
+class SlurmInfra(Infra):
+    """Kernels in Slurm allocations, one batch job per cluster name.
+
+    Parameters
+    ----------
+    settings : SshSettings or mapping, optional
+        The ``ssh:`` section used to reach login hosts (default: the config files').
+    default_cluster : str, optional
+        The cluster (login alias[/partition]) for cells whose ``--infra`` is just ``slurm``.
+    notify : callable, optional
+        Receives one-line reports (queue state, bootstrap progress); default print.
+    """
+
+    kind = "slurm"
+
+    def __init__(
+        self,
+        settings: SshSettings | dict[str, Any] | None = None,
+        default_cluster: str | None = None,
+        notify: Callable[[str], None] | None = None,
+    ) -> None:
+        self._settings = settings
+        self.default_cluster = default_cluster
+        self.notify = notify or _print
+        self._groups: dict[str, list[rec.NodeGroup]] = {}
+        self._kernels: dict[str, NodeKernel] = {}
+        self._ended: set[str] = set()
+        self._lock = threading.Lock()
+
+    # ---- where ----------------------------------------------------------------------
+    def settings(self, config: Config | None = None) -> SshSettings:
+        """The ``ssh:`` settings: the constructor's, else the config files'."""
+        from jupyter_sky.transport.hosts import SshSettings
+
+        if self._settings is not None:
+            return SshSettings.from_any(self._settings)
+        if config is None:
+            from jupyter_sky.config import load_config
+
+            config = load_config(Path.cwd())
+        return SshSettings.from_any(getattr(config, "ssh", None))
+
+    def _target(
+        self, resources: Resources | None, offering: Offering | None = None
+    ) -> tuple[str, str]:
+        """(cluster, partition) a request names; ("", "") when it names none."""
+        from jupyter_sky.infra import split_infra
+
+        kind, rest = split_infra((resources.infra if resources else None) or "")
+        if not (kind == "slurm" and rest):
+            if offering is not None and offering.infra == "slurm":
+                return offering.region, offering.instance_type
+            rest = self.default_cluster or ""
+        cluster, _, partition = rest.partition("/")
+        return cluster, partition
+
+    def _conn(self, cluster: str, settings: SshSettings | None = None) -> SshConnection:
+        from jupyter_sky.transport.hosts import resolve
+        from jupyter_sky.transport.ssh import connection
+
+        settings = settings or self.settings()
+        return connection(resolve(cluster, settings), settings, self.notify)
+
+    def _sh(self, cluster: str, command: str, timeout: float = 30) -> str:
+        res = self._conn(cluster).run(command, timeout=timeout)
+        if res.rc != 0:
+            raise InfraError(
+                f"Slurm on '{cluster}' refused `{command.split()[0]}`: {res.last_line()}."
+            )
+        return res.out
+
+    # ---- what it can run ------------------------------------------------------------
+    def check(self) -> str:
+        if importlib.util.find_spec("paramiko") is None:
+            return (
+                "The slurm infra reaches login hosts over SSH and needs paramiko, which is "
+                "not installed; run pip install 'jupyter-sky[ssh]'."
+            )
+        return ""
+
+    def groups(self, cluster: str) -> list[rec.NodeGroup]:
+        """The cluster's node groups from ``sinfo`` (cached per process)."""
+        if cluster not in self._groups:
+            out = self._sh(cluster, f"sinfo -h -o {shlex.quote(rec.SINFO_FORMAT)}")
+            self._groups[cluster] = rec.parse_sinfo(out)
+        return self._groups[cluster]
+
+    def _partition_groups(self, cluster: str, partition: str) -> list[rec.NodeGroup]:
+        groups = self.groups(cluster)
+        if not partition:
+            return groups
+        chosen = [g for g in groups if g.partition == partition]
+        if not chosen:
+            names = ", ".join(sorted({g.partition for g in groups}))
+            raise InfraError(
+                f"Slurm cluster '{cluster}' has no partition '{partition}'; "
+                f"its partitions are {names}."
+            )
+        return chosen
+
+    def live(self) -> list[Offering]:
+        """The default cluster's partitions (nothing when no cluster is configured)."""
+        cluster, partition = self._target(None)
+        if not cluster:
+            return []
+        return [_offering(cluster, g) for g in self._partition_groups(cluster, partition)]
+
+    def offerings(self, resources: Resources) -> list[Offering]:
+        cluster, partition = self._target(resources)
+        if not cluster:
+            return []
+        groups = self._partition_groups(cluster, partition)
+        return [_offering(cluster, g) for g in groups if not rec.missing(resources, g)]
+
+    def unmet(self, resources: Resources) -> str:
+        cluster, partition = self._target(resources)
+        if not cluster:
+            return ""
+        groups = self._partition_groups(cluster, partition)
+        reasons = [rec.missing(resources, g) for g in groups]
+        if not groups or "" in reasons:
+            return ""
+        where = f"partition '{partition}' of " if partition else ""
+        return (
+            f"This cell asks for {resources.describe()}, but {where}Slurm cluster "
+            f"'{cluster}' {reasons[0]}."
+        )
+
+    # ---- lifecycle -------------------------------------------------------------------
+    def launch(self, request: Launch) -> dict[str, Any]:
+        from jupyter_sky.transport.bootstrap import ensure_python
+        from jupyter_sky.transport.hosts import resolve
+
+        settings = self.settings(request.config)
+        cluster, partition = self._target(request.task.resources, request.offering)
+        if not cluster:
+            raise InfraError(
+                "Name the Slurm cluster as --infra slurm/<cluster>[/<partition>], where the "
+                "cluster is the SSH alias of its login host."
+            )
+        resources = request.task.resources
+        groups = self._partition_groups(cluster, partition)
+        gres = rec.gres_flag(resources, groups, cluster)  # a type it lacks: before anything
+        reason = self.unmet(resources)
+        if reason:
+            raise InfraError(reason)
+        conn = self._conn(cluster, settings)
+        python = ensure_python(conn, resolve(cluster, settings), self.notify)
+        base = f"{conn.home()}/.jupyter_sky/slurm"
+        opts = [f"--job-name=sky-{request.cluster}", f"--output={base}/%j.out"]
+        if partition:
+            opts.append(f"--partition={partition}")
+        if gres:
+            opts.append(f"--gres={gres}")
+        if resources.cpus:
+            opts.append(f"--cpus-per-task={int(resources.cpus + 0.999)}")
+        if resources.memory_gb:
+            opts.append(f"--mem={int(resources.memory_gb * 1024)}M")
+        script = batch_script(python, base, conn.home(), _kernel_args(request), _env(request))
+        cmd = f"mkdir -p -m 700 {shlex.quote(base)} && sbatch --parsable " + " ".join(
+            shlex.quote(o) for o in opts
+        )
+        res = conn.run(cmd, timeout=60, stdin=script.encode())
+        if res.rc != 0:
+            raise InfraError(
+                f"Slurm cluster '{cluster}' refused the job: {res.last_line().rstrip('.')}."
+            )
+        job = res.out.strip().split(";")[0]
+        handle: dict[str, Any] = {
+            "cluster": cluster,
+            "partition": partition,
+            "job": job,
+            "dir": f"{base}/{job}",
+            "connection_file": f"{base}/{job}/kernel.json",
+            "python": python,
+        }
+        try:
+            node_pid = wait_running(conn, handle, self.notify)
+        except BaseException:
+            conn.run(f"scancel {shlex.quote(job)}", timeout=30)
+            raise
+        handle.update(node_pid)
+        return handle
+
+    def _kernel(self, handle: dict[str, Any]) -> NodeKernel:
+        key = _key(handle)
+        with self._lock:
+            kernel = self._kernels.get(key)
+        if kernel is not None:
+            return kernel
+        conn = self._conn(handle["cluster"])
+        kernel = NodeKernel(conn, handle, read_kernel(conn, handle))
+        kernel.watch()
+        with self._lock:
+            return self._kernels.setdefault(key, kernel)
+
+    def connection_info(self, handle: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self._kernel(handle).local_info()
+        except OSError:
+            raise InfraError(
+                f"The kernel of Slurm job {handle['job']} has no connection file any more "
+                f"({handle['connection_file']}); it has ended."
+            ) from None
+
+    def is_alive(self, handle: dict[str, Any]) -> bool:
+        key = _key(handle)
+        if key in self._ended:
+            return False
+        try:
+            return self._kernel(handle).alive
+        except (InfraError, OSError):
+            return False
+
+    def _srun(self, handle: dict[str, Any], command: str) -> None:
+        job = shlex.quote(str(handle["job"]))
+        self._sh(handle["cluster"], f"srun --jobid {job} --overlap -N1 -n1 {command}")
+
+    def interrupt(self, handle: dict[str, Any]) -> None:
+        self._srun(handle, f"kill -INT {int(handle['pid'])}")
+
+    def restart(self, handle: dict[str, Any], request: Launch) -> dict[str, Any]:
+        key = _key(handle)
+        with self._lock:
+            kernel = self._kernels.pop(key, None)
+        if kernel is not None:
+            kernel.close()
+        conn = self._conn(handle["cluster"])
+        marker = shlex.quote(f"{handle['dir']}/restart")
+        self._sh(handle["cluster"], f"touch {marker}")
+        self._srun(handle, f"kill -TERM {int(handle['pid'])}")
+        new = dict(handle)
+        new.update(wait_running(conn, handle, self.notify, not_pid=int(handle["pid"])))
+        return new
+
+    def down(self, handle: dict[str, Any]) -> None:
+        if not handle:
+            return
+        key = _key(handle)
+        with self._lock:
+            kernel = self._kernels.pop(key, None)
+        if kernel is not None:
+            kernel.close()
+        if key not in self._ended:
+            self._conn(handle["cluster"]).run(f"scancel {shlex.quote(str(handle['job']))}")
+            self._ended.add(key)
+
+    def where(self, handle: dict[str, Any]) -> str:
+        return (
+            f"slurm/{handle.get('cluster', '?')} job {handle.get('job', '?')} on "
+            f"{handle.get('node', '?')} pid {handle.get('pid', '?')}"
+        )
+
+    def exit_reason(self, handle: dict[str, Any]) -> str:
+        try:
+            conn = self._conn(handle["cluster"])
+            job = shlex.quote(str(handle["job"]))
+            res = conn.run(
+                f"cat {shlex.quote(handle['dir'])}/exit.txt 2>/dev/null; echo; "
+                f"scontrol show job -o {job} 2>/dev/null",
+                timeout=15,
+            )
+        except (InfraError, KeyError):
+            return ""
+        own, _, job_line = res.out.partition("\n")
+        state = rec.parse_scontrol(job_line).get("JobState", "")
+        return rec.END_REASONS.get(state, "") or own.strip()
+
+
+def _key(handle: dict[str, Any]) -> str:
+    return f"{handle['cluster']}:{handle['job']}"
+
+
+def _offering(cluster: str, group: rec.NodeGroup) -> Offering:
+    typed = {t: n for t, n in group.gpus.items() if t}
+    top = max(typed, key=lambda t: typed[t]) if typed else None
+    return Offering(
+        infra="slurm",
+        region=cluster,
+        instance_type=group.partition,
+        vcpus=float(group.cpus),
+        memory_gb=round(group.memory_mb / 1024, 1),
+        accelerator=top.upper() if top else None,
+        accelerator_count=typed[top] if top else group.gpu_count,
+        price_per_hour=0.0,
+        priced=False,
+    )
+
+
+def _kernel_args(request: Launch) -> list[str]:
+    config, task = request.config, request.task
+    args = ["--idle-minutes", str(config.defaults.idle_minutes)]
+    autostop = task.autostop_minutes or config.defaults.autostop_minutes
+    if autostop:
+        args += ["--autostop-minutes", str(autostop)]
+    return args
+
+
+def _env(request: Launch) -> dict[str, str]:
+    import os
+
+    knobs = {
+        k: v
+        for k, v in os.environ.items()
+        if k.startswith("JUPYTER_SKY_") and k not in ("JUPYTER_SKY_HOME", "JUPYTER_SKY_LAB")
+    }
+    return {
+        **knobs,
+        **request.task.envs,
+        "JUPYTER_SKY_INFRA": "slurm",
+        "JUPYTER_SKY_CLUSTER": request.cluster,
+    }

@@ -1,0 +1,218 @@
+"""The kernel inside a Slurm job: its batch script, waiting for it, and this process's view.
+
+The batch script runs the kernel in the background bound to the node's first cluster
+address, records ``<pid> <node> <addr>`` in ``pid``, and starts a new kernel when a
+``restart`` marker is present after the old one ended; otherwise it ends (and so does the job).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from jupyter_sky.errors import InfraError
+from jupyter_sky.infra import slurm_records as rec
+from jupyter_sky.transport.forward import ForwardSet
+from jupyter_sky.transport.remote_kernel import PORTS
+from jupyter_sky.transport.ssh import SshConnection
+
+START_TIMEOUT = 60.0  # from RUNNING to a kernel that answers
+POLL_SECONDS = 0.05
+WATCH_SECONDS = 1.0
+
+_BATCH = r"""#!/bin/bash
+d={base}/$SLURM_JOB_ID
+mkdir -p -m 700 "$d" && cd {cwd} || exit 5
+umask 077
+addr=$(hostname -I 2>/dev/null | awk '{{print $1}}')
+[ -n "$addr" ] || addr=$(hostname -i | awk '{{print $1}}')
+export {env} JUPYTER_SKY_EXIT_FILE="$d/exit.txt"
+while :; do
+    rm -f "$d/kernel.json" "$d/restart"
+    {python} -m jupyter_sky.remote.kernel -f "$d/kernel.json" --ip "$addr" {args} \
+        >> "$d/kernel.log" 2>&1 < /dev/null &
+    pid=$!
+    echo "$pid $(hostname -s) $addr" > "$d/pid.tmp" && mv "$d/pid.tmp" "$d/pid"
+    wait $pid
+    [ -e "$d/restart" ] || break
+done
+rm -f "$d/kernel.json"
+"""
+
+
+def batch_script(python: str, base: str, cwd: str, args: list[str], env: dict[str, str]) -> str:
+    """The ``sbatch`` script that runs the kernel (see the module docstring).
+
+    Parameters
+    ----------
+    python : str
+        The interpreter on the nodes (the login host's bootstrapped venv; shared filesystem).
+    base : str
+        Absolute ``~/.jupyter_sky/slurm``; the job's files go to ``<base>/<job>/``.
+    cwd : str
+        The kernel's working directory.
+    args : list of str
+        Extra kernel options (``--idle-minutes``, ``--autostop-minutes``).
+    env : dict
+        Variables for the kernel's environment.
+
+    Returns
+    -------
+    str
+        The script text.
+    """
+    q = shlex.quote
+    return _BATCH.format(
+        base=q(base),
+        cwd=q(cwd),
+        python=q(python),
+        args=" ".join(q(a) for a in args),
+        env=" ".join(q(f"{k}={v}") for k, v in env.items()) or "JUPYTER_SKY_BATCH=1",
+    )
+
+
+def _probe(handle: dict[str, Any]) -> str:
+    d = shlex.quote(handle["dir"])
+    job = shlex.quote(str(handle["job"]))
+    return (
+        f"squeue -h -j {job} -o {shlex.quote(rec.SQUEUE_FORMAT)} 2>/dev/null; echo ---; "
+        f"cat {d}/pid 2>/dev/null; echo ---; grep -c hb_port {d}/kernel.json 2>/dev/null"
+    )
+
+
+def wait_running(
+    conn: SshConnection,
+    handle: dict[str, Any],
+    notify: Callable[[str], None],
+    not_pid: int | None = None,
+) -> dict[str, Any]:
+    """Poll until the job runs and its kernel wrote its connection file.
+
+    Parameters
+    ----------
+    conn : SshConnection
+        The login host's connection.
+    handle : dict
+        The cluster's handle (``job``, ``dir``).
+    notify : callable
+        Receives the queue state and pending reason whenever they change.
+    not_pid : int, optional
+        After a restart: wait for a kernel other than this one.
+
+    Returns
+    -------
+    dict
+        ``node``, ``addr`` and ``pid`` of the kernel.
+
+    Raises
+    ------
+    InfraError
+        When the job leaves the queue or the kernel does not start in time.
+    """
+    said = ""
+    started: float | None = None
+    while True:
+        res = conn.run(_probe(handle), timeout=30)
+        queue, _, rest = res.out.partition("---\n")
+        pid_line, _, ready = rest.partition("---\n")
+        state = rec.parse_squeue(queue)
+        if not state.state:
+            raise InfraError(
+                f"Slurm job {handle['job']} ended before its kernel started{_tail(conn, handle)}."
+            )
+        if not state.running:
+            text = f"slurm/{handle['cluster']}: job {handle['job']} {state.state}"
+            text += f" ({state.reason})" if state.reason else ""
+            if text != said:
+                notify(text)
+                said = text
+            time.sleep(POLL_SECONDS)
+            continue
+        started = started or time.monotonic()
+        fields = pid_line.split()
+        if len(fields) == 3 and ready.strip() not in ("", "0") and int(fields[0]) != not_pid:
+            return {"pid": int(fields[0]), "node": fields[1], "addr": fields[2]}
+        if time.monotonic() - started > START_TIMEOUT:
+            raise InfraError(
+                f"The kernel of Slurm job {handle['job']} did not start within "
+                f"{START_TIMEOUT:g} s; see {handle['dir']}/kernel.log on the cluster."
+            )
+        time.sleep(POLL_SECONDS)
+
+
+def _tail(conn: SshConnection, handle: dict[str, Any]) -> str:
+    d = handle["dir"]
+    res = conn.run(f"tail -n 3 {shlex.quote(d)}.out {shlex.quote(d)}/kernel.log 2>/dev/null")
+    lines = [ln.strip() for ln in res.out.splitlines() if ln.strip() and "==>" not in ln]
+    return f" ({lines[-1].rstrip('.')})" if lines else ""
+
+
+def read_kernel(conn: SshConnection, handle: dict[str, Any]) -> dict[str, Any]:
+    """The kernel's connection info, read over SFTP."""
+    with conn.lock, conn.sftp().open(handle["connection_file"]) as fh:
+        return json.loads(fh.read())  # type: ignore[no-any-return]
+
+
+@dataclass
+class NodeKernel:
+    """This process's view of a kernel on a compute node: forwards and cached liveness."""
+
+    conn: SshConnection
+    handle: dict[str, Any]
+    info: dict[str, Any]
+    alive: bool = True
+    forwards: ForwardSet | None = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def local_info(self) -> dict[str, Any]:
+        """The connection info with the ports of local forwards to ``<node>:<port>``."""
+        if self.forwards is None:
+            ports = {name: int(self.info[name]) for name in PORTS}
+            addr = str(self.info.get("ip") or self.handle["addr"])
+            self.forwards = ForwardSet(self.conn.open_channel, addr, ports)
+        local = {**self.info, "ip": "127.0.0.1", "transport": "tcp"}
+        local.update(self.forwards.local_ports())
+        return local
+
+    def watch(self) -> None:
+        """Start the background liveness check (idempotent): job RUNNING and kernel file."""
+        if self._thread is None:
+            name = f"jupyter-sky-slurm-{self.handle['job']}"
+            self._thread = threading.Thread(target=self._watch, name=name, daemon=True)
+            self._thread.start()
+
+    def check(self) -> bool:
+        """One round trip: is the job running this kernel (same pid, file present)?"""
+        res = self.conn.run(_probe(self.handle), timeout=15)
+        queue, _, rest = res.out.partition("---\n")
+        pid_line, _, ready = rest.partition("---\n")
+        fields = pid_line.split()
+        return (
+            rec.parse_squeue(queue).running
+            and bool(fields)
+            and fields[0] == str(self.handle["pid"])
+            and ready.strip() not in ("", "0")
+        )
+
+    def _watch(self) -> None:
+        while not self._stop.wait(WATCH_SECONDS):
+            try:
+                self.alive = self.check()
+            except Exception:  # noqa: BLE001 - reconnect failed: not alive, keep trying
+                self.alive = False
+                continue
+            if not self.alive:
+                return
+
+    def close(self) -> None:
+        """Stop watching and cut the forwards (the job itself is not touched)."""
+        self._stop.set()
+        if self.forwards is not None:
+            self.forwards.close()
+            self.forwards = None

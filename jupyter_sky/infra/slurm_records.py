@@ -1,0 +1,167 @@
+"""Slurm's separator-delimited output parsed into typed records, and the GRES a cell asks for.
+
+Only machine formats are read (``sinfo -h -o '%P|...'``, ``squeue -h -o '%T|%r|%N'``,
+``scontrol show job -o``); human tables are never scraped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from jupyter_sky.errors import InfraError
+
+if TYPE_CHECKING:
+    from jupyter_sky.spec import Resources
+
+#: ``sinfo`` format of one partition's node group: name, CPUs, memory (MB), GRES, availability.
+SINFO_FORMAT = "%P|%c|%m|%G|%a"
+#: ``squeue`` format of one job: state, reason, node list.
+SQUEUE_FORMAT = "%T|%r|%N"
+
+#: Job states that end a job, with how to say why.
+END_REASONS = {
+    "TIMEOUT": "the job hit its time limit",
+    "CANCELLED": "the job was cancelled (scancel)",
+    "PREEMPTED": "the job was preempted",
+    "NODE_FAIL": "the job's node failed",
+    "OUT_OF_MEMORY": "the job ran out of memory",
+    "FAILED": "the job failed",
+    "DEADLINE": "the job hit its deadline",
+}
+
+
+@dataclass(frozen=True)
+class NodeGroup:
+    """One ``sinfo`` row: nodes of a partition with the same CPUs, memory and GRES."""
+
+    partition: str
+    default: bool
+    cpus: int
+    memory_mb: int
+    gpus: dict[str, int] = field(default_factory=dict)  # type (lower case, "" untyped) -> count
+    up: bool = True
+
+    @property
+    def gpu_count(self) -> int:
+        return sum(self.gpus.values())
+
+
+@dataclass(frozen=True)
+class JobState:
+    """One ``squeue`` row for a job; ``state`` is "" once the job has left the queue."""
+
+    state: str
+    reason: str = ""
+    nodes: str = ""
+
+    @property
+    def running(self) -> bool:
+        return self.state == "RUNNING"
+
+
+def parse_gres(text: str) -> dict[str, int]:
+    """``gpu:a100:1,gpu:t4:1(S:0)`` -> ``{"a100": 1, "t4": 1}``; ``gpu:2`` -> ``{"": 2}``."""
+    out: dict[str, int] = {}
+    for item in re.sub(r"\([^)]*\)", "", text).split(","):
+        parts = item.strip().split(":")
+        if not parts or parts[0] != "gpu" or len(parts) < 2:
+            continue
+        kind, count = (parts[1], parts[2]) if len(parts) >= 3 else ("", parts[1])
+        digits = re.match(r"\d+", count)
+        out[kind.lower()] = out.get(kind.lower(), 0) + (int(digits.group()) if digits else 1)
+    return out
+
+
+def parse_sinfo(text: str) -> list[NodeGroup]:
+    """Rows of ``sinfo -h -o SINFO_FORMAT`` as :class:`NodeGroup` records."""
+    rows = []
+    for line in text.splitlines():
+        fields = line.strip().split("|")
+        if len(fields) != 5:
+            continue
+        name, cpus, mem, gres, avail = fields
+        rows.append(
+            NodeGroup(
+                partition=name.rstrip("*"),
+                default=name.endswith("*"),
+                cpus=int(re.sub(r"\D", "", cpus) or 0),
+                memory_mb=int(re.sub(r"\D", "", mem) or 0),
+                gpus=parse_gres(gres),
+                up=avail.strip() == "up",
+            )
+        )
+    return rows
+
+
+def parse_squeue(text: str) -> JobState:
+    """The first row of ``squeue -h -j JOB -o SQUEUE_FORMAT`` (empty: the job is gone)."""
+    line = next((ln for ln in text.splitlines() if ln.strip()), "")
+    if not line:
+        return JobState("")
+    state, _, rest = line.strip().partition("|")
+    reason, _, nodes = rest.partition("|")
+    return JobState(state, "" if reason == "None" else reason, nodes)
+
+
+def parse_scontrol(text: str) -> dict[str, str]:
+    """``scontrol show job -o JOB`` as a dict of its ``Key=Value`` fields."""
+    return dict(kv.split("=", 1) for kv in text.split() if "=" in kv)
+
+
+def gres_flag(resources: Resources, groups: list[NodeGroup], cluster: str) -> str:
+    """The ``--gres`` value for the cell's GPUs, in the cluster's own spelling.
+
+    Parameters
+    ----------
+    resources : Resources
+        What the cell asks for.
+    groups : list of NodeGroup
+        The cluster's node groups (of the chosen partition).
+    cluster : str
+        For the error message.
+
+    Returns
+    -------
+    str
+        ``""`` without GPUs, ``gpu:N`` untyped, ``gpu:<type>:N`` typed.
+
+    Raises
+    ------
+    InfraError
+        When the cluster has no GPU of the asked type.
+    """
+    count = resources.accelerator_count
+    if not count:
+        return ""
+    if not resources.accelerator:
+        return f"gpu:{count}"
+    wanted = resources.accelerator.lower()
+    types = sorted({t for g in groups for t in g.gpus if t})
+    if wanted not in types:
+        have = ", ".join(types) if types else "no typed GPUs"
+        raise InfraError(
+            f"Slurm cluster '{cluster}' has no {resources.accelerator} GPUs (it declares "
+            f"{have}); choose one of those in --gpus or drop the type."
+        )
+    return f"gpu:{wanted}:{count}"
+
+
+def missing(resources: Resources, group: NodeGroup) -> str:
+    """What one node group lacks for ``resources``, as the end of a sentence, or ``""``."""
+    count = resources.accelerator_count
+    wanted = (resources.accelerator or "").lower()
+    have = group.gpus.get(wanted, 0) if wanted else group.gpu_count
+    if count and have < count:
+        kind = f"{resources.accelerator} " if wanted else ""
+        return f"has at most {have} {kind}GPUs per node"
+    if resources.cpus and resources.cpus > group.cpus:
+        return f"has at most {group.cpus} CPUs per node; lower --cpus"
+    if resources.memory_gb and resources.memory_gb * 1024 > group.memory_mb:
+        return f"has at most {group.memory_mb / 1024:g} GB of memory per node; lower --memory"
+    if resources.spot:
+        return "has no spot capacity; drop --spot"
+    if resources.instance_type:
+        return "has no instance types; drop --instance-type"
+    return ""

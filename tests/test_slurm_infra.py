@@ -1,0 +1,303 @@
+"""The ``slurm`` infra on the lab's real Slurm (two compute nodes in their own network
+namespaces, the login host = this machine, reached over sshd 127.0.0.1:2222 as ``skyuser``).
+
+The infra contract suite runs here unchanged (imported from test_contract with a slurm
+``infra`` fixture), then what only Slurm has: the kernel on a compute node reached through the
+login host, typed and untyped GRES, restart inside the same allocation, ``scancel`` on down,
+and one sentence (nothing queued) for a GPU type or partition the cluster lacks.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from slurm.conftest import LabShell, SlurmLab, lab_ssh, slurm_lab  # noqa: F401 - lab fixtures
+from test_contract import (  # noqa: F401 - the contract suite, run on slurm
+    _connected,
+    _run,
+    launched,
+    test_check_is_a_sentence_or_empty,
+    test_interrupt_keeps_the_kernel,
+    test_launch_connect_run_and_down,
+    test_offerings_describe_the_target,
+    test_restart_replaces_the_kernel_in_place,
+    test_unmet_names_what_is_missing,
+)
+
+import jupyter_sky.infra
+from jupyter_sky.errors import InfraError
+from jupyter_sky.infra.base import Infra, Launch
+
+pytestmark = [pytest.mark.slurm, pytest.mark.timeout(300)]
+
+jupyter_sky.infra.register("slurm", "jupyter_sky.infra.slurm:SlurmInfra", "slurm")
+
+
+@pytest.fixture(scope="module")
+def lab(slurm_lab: SlurmLab) -> SlurmLab:  # noqa: F811
+    pytest.importorskip("paramiko")
+    return slurm_lab
+
+
+@pytest.fixture
+def notes() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def infra(lab: SlurmLab, session_home: Path, notes: list[str]) -> Iterator[Infra]:
+    from jupyter_sky.infra.slurm import SlurmInfra
+
+    yield SlurmInfra(
+        {"config_file": str(lab.ssh_config)}, default_cluster=lab.ssh_alias, notify=notes.append
+    )
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_leftover_jobs(lab: SlurmLab, session_home: Path) -> Iterator[None]:
+    """Cancel (by id) any job of this module left in the queue; the tests should leave none."""
+    yield
+    client = lab.connect()
+    try:
+        _, out, _ = client.exec_command(f"squeue -h -u {lab.user} -o '%i|%j'")
+        left = [
+            line.split("|")[0]
+            for line in out.read().decode().splitlines()
+            if line.split("|")[-1].startswith("sky-")
+        ]
+        if left:
+            client.exec_command(f"scancel {' '.join(left)}")
+    finally:
+        client.close()
+    assert not left, f"jobs left in the queue: {left}"
+
+
+def _request(name: str, tmp_path: Path, flags: str = "") -> Launch:
+    from jupyter_sky.config import Config
+    from jupyter_sky.spec import parse_line, task_from_args
+
+    task = task_from_args(parse_line(f"--name {name} {flags}"), "pass", tmp_path)
+    return Launch(name, task, Config())
+
+
+def _texts(msgs: list[dict]) -> str:
+    return "".join(m["content"].get("text", "") for m in msgs)
+
+
+def _sky_jobs(shell: LabShell) -> list[str]:
+    out = shell.run(f"squeue -h -u {shell.lab.user} -o '%i|%j'").out
+    return [ln.split("|")[0] for ln in out.splitlines() if ln.split("|")[-1].startswith("sky-")]
+
+
+# ---- the kernel is on a compute node, reached through the login host -------------------
+def test_kernel_runs_on_a_compute_node_and_down_scancels(
+    infra: Any,
+    lab: SlurmLab,
+    lab_ssh: LabShell,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    t0 = time.monotonic()
+    handle = infra.launch(_request("node", tmp_path))
+    try:
+        live = _connected(infra, "node", handle)
+        text = _texts(_run(live, "import os, socket\nprint(socket.gethostname(), os.getpid())"))
+        first = time.monotonic() - t0
+        print(f"\nfirst cell output of a new Slurm cluster: {first:.2f} s")
+        host, pid = text.split()
+        assert host in lab.nodes and host != lab.login_host
+        assert int(pid) == handle["pid"] and host == handle["node"]
+        assert handle["addr"] == lab.nodes[host]["addr"]
+        assert infra.where(handle) == f"slurm/lab job {handle['job']} on {host} pid {pid}"
+        assert lab_ssh.state(int(handle["job"])) == "RUNNING"
+        live.detach()
+    finally:
+        infra.down(handle)
+    assert not infra.is_alive(handle)
+    lab_ssh.wait_gone(int(handle["job"]))
+    assert infra.exit_reason(handle) == "the job was cancelled (scancel)"
+
+
+@pytest.mark.parametrize(
+    ("flags", "visible"),
+    [("--gpus 1", 1), ("--gpus A100:1", 1), ("--gpus t4:2", 2)],
+)
+def test_gres_reaches_the_cell(
+    infra: Any, lab: SlurmLab, tmp_path: Path, flags: str, visible: int
+) -> None:
+    handle = infra.launch(_request("gres", tmp_path, f"--infra slurm/lab/gpu {flags}"))
+    try:
+        live = _connected(infra, "gres", handle)
+        text = _texts(_run(live, "import os\nprint(os.environ['CUDA_VISIBLE_DEVICES'])"))
+        assert len(text.strip().split(",")) == visible
+        if "A100" in flags:
+            assert handle["node"] == "n1"  # the only node with an a100
+        if "t4:2" in flags:
+            assert handle["node"] == "n2"  # the only node with two t4
+        live.detach()
+    finally:
+        infra.down(handle)
+
+
+def test_restart_keeps_the_allocation(infra: Any, tmp_path: Path, lab_ssh: LabShell) -> None:  # noqa: F811
+    request = _request("again", tmp_path)
+    handle = infra.launch(request)
+    new = handle
+    try:
+        live = _connected(infra, "again", handle)
+        _run(live, "x = 1")
+        live.detach()
+        new = infra.restart(handle, request)
+        assert new["job"] == handle["job"] and new["pid"] != handle["pid"]
+        assert lab_ssh.state(int(new["job"])) == "RUNNING"
+        fresh = _connected(infra, "again", new)
+        assert _texts(_run(fresh, "print('x' in globals())")) == "False\n"
+        fresh.detach()
+    finally:
+        infra.down(new)
+
+
+# ---- bad input: one sentence, nothing queued ------------------------------------------
+def test_a_gpu_type_the_cluster_lacks_is_one_sentence(
+    infra: Any,
+    tmp_path: Path,
+    lab_ssh: LabShell,  # noqa: F811
+) -> None:
+    before = _sky_jobs(lab_ssh)
+    with pytest.raises(InfraError) as err:
+        infra.launch(_request("h", tmp_path, "--infra slurm/lab --gpus H100:1"))
+    text = str(err.value)
+    assert text == (
+        "Slurm cluster 'lab' has no H100 GPUs (it declares a100, t4); choose one of those "
+        "in --gpus or drop the type."
+    )
+    assert set(_sky_jobs(lab_ssh)) <= set(before)  # nothing new (a job ending may leave)
+
+
+def test_an_unknown_partition_is_one_sentence(infra: Any, tmp_path: Path) -> None:
+    with pytest.raises(InfraError) as err:
+        infra.launch(_request("p", tmp_path, "--infra slurm/lab/nosuch"))
+    assert (
+        str(err.value)
+        == "Slurm cluster 'lab' has no partition 'nosuch'; its partitions are cpu, gpu."
+    )
+
+
+def test_too_many_gpus_per_node_is_unmet(infra: Any, tmp_path: Path) -> None:
+    resources = _request("u", tmp_path, "--infra slurm/lab --gpus A100:2").task.resources
+    assert infra.unmet(resources) == (
+        "This cell asks for A100:2, but Slurm cluster 'lab' has at most 1 A100 GPUs per node."
+    )
+
+
+def test_offerings_are_the_partitions_unpriced(infra: Any) -> None:
+    offers = infra.live()
+    assert {(o.instance_type, o.accelerator) for o in offers} == {
+        ("cpu", "A100"),
+        ("cpu", "T4"),
+        ("gpu", "A100"),
+        ("gpu", "T4"),
+    }
+    assert all(o.infra == "slurm" and o.price_per_hour == 0 and not o.priced for o in offers)
+
+
+# ---- records --------------------------------------------------------------------------
+def test_slurm_output_is_parsed_into_records() -> None:
+    from jupyter_sky.infra import slurm_records as rec
+
+    rows = rec.parse_sinfo("cpu*|4|4000|gpu:a100:1,gpu:t4:1(S:0)|up\ngpu|8+|16000|gpu:2|down\n")
+    assert rows[0].partition == "cpu" and rows[0].default and rows[0].gpus == {"a100": 1, "t4": 1}
+    assert rows[1].cpus == 8 and rows[1].gpus == {"": 2} and not rows[1].up
+    assert rec.parse_gres("(null)") == {}
+    job = rec.parse_squeue("PENDING|Resources|\n")
+    assert job.state == "PENDING" and job.reason == "Resources" and not job.running
+    assert rec.parse_squeue("RUNNING|None|n1").reason == ""
+    assert rec.parse_squeue("").state == ""
+
+
+def test_pending_shows_the_reason_live(
+    infra: Any,
+    tmp_path: Path,
+    notes: list[str],
+    lab_ssh: LabShell,  # noqa: F811
+) -> None:
+    blocker, _ = lab_ssh.sbatch("sleep 60", "-p", "gpu", "--gres=gpu:a100:1", "-J", "sky-blocker")
+    box: dict[str, Any] = {}
+
+    def launch() -> None:
+        try:
+            box["handle"] = infra.launch(_request("wait", tmp_path, "--gpus A100:1"))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            box["error"] = exc
+
+    import threading
+
+    thread = threading.Thread(target=launch)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not any("PENDING (Resources)" in n for n in notes):
+            assert time.monotonic() < deadline, notes
+            time.sleep(0.05)
+    finally:
+        lab_ssh.run(f"scancel {blocker}")
+        thread.join(30)
+    assert "error" not in box, box.get("error")
+    handle = box["handle"]
+    infra.down(handle)
+    pending = [n for n in notes if "PENDING" in n]
+    assert f"slurm/lab: job {handle['job']} PENDING (Resources)" in pending
+    assert len(pending) == len(set(pending))  # said when it changes, not every poll
+
+
+def test_idle_watchdog_ends_the_job(
+    infra: Any,
+    tmp_path: Path,
+    lab_ssh: LabShell,  # noqa: F811
+) -> None:
+    import dataclasses
+
+    request = _request("idle", tmp_path)
+    defaults = dataclasses.replace(request.config.defaults, idle_minutes=0.03)
+    request.config = dataclasses.replace(request.config, defaults=defaults)  # ~2 s, no client
+    handle = infra.launch(request)
+    try:
+        lab_ssh.wait_gone(int(handle["job"]), timeout=30)
+        assert not infra.is_alive(handle)
+        assert infra.exit_reason(handle).startswith("idle watchdog: no notebook client")
+    finally:
+        infra.down(handle)
+
+
+def test_sky_cell_on_slurm_like_local(
+    lab: SlurmLab,
+    fresh_nb: Any,
+    lab_ssh: LabShell,  # noqa: F811
+) -> None:
+    """The magic end to end: a variable goes, the cell runs on a node with its GPU, the
+    result comes back, and ``%sky down`` cancels the job."""
+    setup = (
+        "from jupyter_sky.infra import _loaded, register\n"
+        "from jupyter_sky.infra.slurm import SlurmInfra\n"
+        "register('slurm', 'jupyter_sky.infra.slurm:SlurmInfra', 'slurm')\n"
+        f"_loaded['slurm'] = SlurmInfra({{'config_file': {str(lab.ssh_config)!r}}}, 'lab')\n"
+        "base = 20\n"
+    )
+    assert fresh_nb.run(setup).status == "ok"
+    res = fresh_nb.run(
+        "%%sky --infra slurm/lab --gpus 1 --name nb-slurm\nimport os, socket\n"
+        "result = base * 2 + 2\n"
+        "print('on', socket.gethostname(), 'job', os.environ['SLURM_JOB_ID'],"
+        " 'gpus', os.environ['CUDA_VISIBLE_DEVICES'])"
+    )
+    assert res.status == "ok", res.error_text
+    words = res.stdout.split()
+    on, job = words[words.index("on") + 1], words[words.index("job") + 1]
+    assert on in lab.nodes and "gpus" in words
+    assert fresh_nb.value("result") == "42"
+    assert lab_ssh.state(int(job)) == "RUNNING"
+    assert fresh_nb.run("%sky down nb-slurm").status == "ok"
+    lab_ssh.wait_gone(int(job))
