@@ -101,7 +101,7 @@ def test_kernel_runs_on_a_compute_node_and_down_scancels(
     tmp_path: Path,
 ) -> None:
     t0 = time.monotonic()
-    handle = infra.launch(_request("node", tmp_path))
+    handle = infra.launch(_request("node", tmp_path, "--time 90m --cpus 2 --memory 1"))
     try:
         live = _connected(infra, "node", handle)
         text = _texts(_run(live, "import os, socket\nprint(socket.gethostname(), os.getpid())"))
@@ -112,7 +112,9 @@ def test_kernel_runs_on_a_compute_node_and_down_scancels(
         assert int(pid) == handle["pid"] and host == handle["node"]
         assert handle["addr"] == lab.nodes[host]["addr"]
         assert infra.where(handle) == f"slurm/lab job {handle['job']} on {host} pid {pid}"
-        assert lab_ssh.state(int(handle["job"])) == "RUNNING"
+        job = lab_ssh.job_info(int(handle["job"]))
+        assert job["JobState"] == "RUNNING" and job["TimeLimit"] == "01:30:00"
+        assert job["NumCPUs"] == "2" and job["MinMemoryNode"] == "1G"
         live.detach()
     finally:
         infra.down(handle)
@@ -175,6 +177,28 @@ def test_a_gpu_type_the_cluster_lacks_is_one_sentence(
         "in --gpus or drop the type."
     )
     assert set(_sky_jobs(lab_ssh)) <= set(before)  # nothing new (a job ending may leave)
+
+
+def test_a_request_no_node_can_hold_is_rejected_up_front(
+    infra: Any,
+    tmp_path: Path,
+    lab_ssh: LabShell,  # noqa: F811
+) -> None:
+    before = _sky_jobs(lab_ssh)
+    with pytest.raises(InfraError) as err:
+        infra.launch(_request("big", tmp_path, "--infra slurm/lab/gpu --gpus T4:3"))
+    assert str(err.value) == (
+        "This cell asks for T4:3, but partition 'gpu' of Slurm cluster 'lab' has at most "
+        "2 T4 GPUs per node."
+    )
+    assert set(_sky_jobs(lab_ssh)) <= set(before)
+
+
+def test_an_unknown_cluster_is_one_sentence(infra: Any, tmp_path: Path) -> None:
+    with pytest.raises(InfraError) as err:
+        infra.launch(_request("c", tmp_path, "--infra slurm/nosuchcluster"))
+    text = str(err.value)
+    assert text.startswith("Unknown SSH host 'nosuchcluster'") and text.count(".") == 1
 
 
 def test_an_unknown_partition_is_one_sentence(infra: Any, tmp_path: Path) -> None:

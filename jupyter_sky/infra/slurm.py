@@ -18,6 +18,7 @@ Signals reach the node through ``srun --jobid JOB --overlap``.
 from __future__ import annotations
 
 import importlib.util
+import math
 import shlex
 import threading
 from collections.abc import Callable
@@ -164,9 +165,9 @@ class SlurmInfra(Infra):
         if not cluster:
             return ""
         groups = self._partition_groups(cluster, partition)
-        reasons = [rec.missing(resources, g) for g in groups]
+        reasons = [rec.missing(resources, g) for g in sorted(groups, key=_size(resources))]
         if not groups or "" in reasons:
-            return ""
+            return ""  # the largest node group is judged: its shortfall is the real one
         where = f"partition '{partition}' of " if partition else ""
         return (
             f"This cell asks for {resources.describe()}, but {where}Slurm cluster "
@@ -203,6 +204,8 @@ class SlurmInfra(Infra):
             opts.append(f"--cpus-per-task={int(resources.cpus + 0.999)}")
         if resources.memory_gb:
             opts.append(f"--mem={int(resources.memory_gb * 1024)}M")
+        if request.task.hours:
+            opts.append(f"--time={math.ceil(request.task.hours * 60)}")
         script = batch_script(python, base, conn.home(), _kernel_args(request), _env(request))
         cmd = f"mkdir -p -m 700 {shlex.quote(base)} && sbatch --parsable " + " ".join(
             shlex.quote(o) for o in opts
@@ -316,6 +319,16 @@ class SlurmInfra(Infra):
 
 def _key(handle: dict[str, Any]) -> str:
     return f"{handle['cluster']}:{handle['job']}"
+
+
+def _size(resources: Resources) -> Callable[[rec.NodeGroup], tuple[int, int, int]]:
+    wanted = (resources.accelerator or "").lower()
+
+    def size(g: rec.NodeGroup) -> tuple[int, int, int]:
+        gpus = g.gpus.get(wanted, 0) if wanted else g.gpu_count
+        return (-gpus, -g.cpus, -g.memory_mb)
+
+    return size
 
 
 def _offering(cluster: str, group: rec.NodeGroup) -> Offering:
