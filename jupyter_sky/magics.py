@@ -137,7 +137,8 @@ def _where(shell: Any, mgr: Any, name: str, task: Any) -> tuple[Any, Any, Any]:
             f"--name or run %sky down {name} first."
         )
     infra = get_infra(kind)
-    reason = infra.check() or infra.unmet(task.resources)
+    # With alternatives the planner matched the row to one of them; check that one's infra.
+    reason = infra.check() or ("" if task.alternatives else infra.unmet(task.resources))
     if reason:
         raise InfraError(reason)
     decision.widget.status = f"provisioning on {row.where()} …"

@@ -63,13 +63,21 @@ def make_plan(task: Task) -> Plan:
     """Rank the placements for ``task`` over the catalog and the live offerings."""
     from jupyter_sky.optimizer import rank
 
-    return rank(
-        task.resources,
-        live=live_offerings(task.resources),
-        status=statuses(),
-        hours=task.hours,
-        output_gb=task.output_gb,
-    )
+    live, status = live_offerings(task.resources), statuses()
+
+    def ranked(request: Any) -> Plan:
+        return rank(request, live=live, status=status, hours=task.hours, output_gb=task.output_gb)
+
+    if not task.alternatives:
+        return ranked(task.resources)
+    if not task.ordered:  # any_of: every alternative competes, the cheapest usable wins
+        return ranked(list(task.alternatives))
+    plan = ranked(task.alternatives[0])
+    for alternative in task.alternatives:  # ordered: the first with a usable placement
+        plan = ranked(alternative)
+        if plan.chosen is not None:
+            break
+    return plan
 
 
 def decide(plan: Plan, task: Task, interactive: bool) -> Decision:

@@ -264,6 +264,8 @@ class Task:
     confirm: bool = False
     pick: int | None = None
     replan: bool = False
+    alternatives: tuple[Resources, ...] = ()  # task.yaml resources.any_of / ordered
+    ordered: bool = False  # alternatives in order of preference (ordered), else cheapest
     task_name: str | None = None  # --task: this cell is a task of the notebook's pipeline
     after: tuple[str, ...] = ()
 
@@ -295,11 +297,12 @@ def task_from_args(
     SpecError
         For a missing or invalid task file, or a workdir that does not exist.
     """
-    from jupyter_sky.config import read_task_file
+    from jupyter_sky.taskfile import read_task_file
 
     cwd = Path(cwd)
     raw = read_task_file(args.file, cwd) if args.file else {}
-    file = {key: _CHECKS[key](v, label) if key in _CHECKS else v for key, (v, label) in raw.items()}
+    alternatives, mode = raw.pop("alternatives", ([], ""))
+    file = _checked(raw)
     given = {key: value for key, value in vars(args).items() if value is not None}
     merged = {**file, **given, "spot": bool(args.spot or file.get("spot"))}
     workdir_label = "--workdir" if args.workdir is not None else raw.get("workdir", ("", ""))[1]
@@ -323,9 +326,18 @@ def task_from_args(
         confirm=bool(args.confirm or (defaults is not None and defaults.confirm)),
         pick=args.pick,
         replan=bool(args.replan),
+        alternatives=tuple(
+            _resources({**merged, **_checked(alt)}, defaults) for alt in alternatives
+        ),
+        ordered=mode == "ordered",
         task_name=args.task,
         after=args.after or (),
     )
+
+
+def _checked(raw: dict[str, tuple[Any, str]]) -> dict[str, Any]:
+    """Task-file values through the same checks as the flags (``{attr: (value, label)}``)."""
+    return {key: _CHECKS[key](v, label) if key in _CHECKS else v for key, (v, label) in raw.items()}
 
 
 def _resources(merged: dict[str, Any], defaults: Defaults | None) -> Resources:

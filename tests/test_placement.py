@@ -97,3 +97,22 @@ def test_task_cells_form_a_pipeline_placed_as_a_whole(nb: Notebook) -> None:
     )
     nb.run("%sky down task-prep")
     nb.run("%sky down task-train")
+
+
+def test_task_yaml_alternatives_any_of_and_ordered(nb: Notebook, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """any_of: the cheapest usable alternative wins; ordered: the first usable one. Here no
+    A100 is usable (no credentials, no GPU), so both land on this machine's CPU alternative."""
+    from jupyter_sky.spec import parse_line, task_from_args
+
+    for mode in ("any_of", "ordered"):
+        path = tmp_path / f"{mode}.yaml"
+        path.write_text(f"resources:\n  {mode}:\n    - accelerators: A100:1\n    - cpus: 1+\n")
+        task = task_from_args(parse_line(f"-f {path}"), "", tmp_path)
+        assert [r.describe() for r in task.alternatives] == ["A100:1", "1+ CPUs"]
+        assert task.ordered == (mode == "ordered")
+        res = nb.run(
+            f"%%sky --name alt-{mode.replace('_', '')} -f {path}\nimport os\nprint(os.environ['JUPYTER_SKY_INFRA'])"
+        )
+        assert res.status == "ok", res.error_text
+        assert res.stdout.strip().splitlines()[-1] == "local"
+        nb.run(f"%sky down alt-{mode.replace('_', '')}")
