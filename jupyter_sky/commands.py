@@ -99,10 +99,13 @@ def _plan(rest: list[str], mgr: Any) -> None:
     from jupyter_sky.gpus import plan_text
     from jupyter_sky.widget import PlacementWidget
 
-    if not rest:  # the pipeline declared by %%sky --task cells
+    if not rest or rest[0] == "--minimize":  # the pipeline declared by %%sky --task cells
         from jupyter_sky import pipeline
 
-        display(pipeline.plan())
+        objective = rest[1] if len(rest) == 2 else "cost"
+        if rest and (len(rest) != 2 or objective not in ("cost", "time")):
+            raise SpecError("Usage: %sky plan --minimize cost|time (for the --task pipeline).")
+        display(pipeline.plan(objective))
         return
     display(PlacementWidget(plan_text(shlex.join(rest))))  # the same table a new cluster shows
 

@@ -183,11 +183,29 @@ class GcpConfig:
     api_key: str | None = field(default=None, metadata=_check(_optional_text))
 
 
+def _speeds(value: Any, label: str) -> dict:
+    ok = isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
+        for k, v in value.items()
+    )
+    if not ok:
+        raise _bad(label, "a mapping of accelerator name to a positive relative speed", value)
+    return {str(k).lower(): float(v) for k, v in value.items()}
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    """``optimizer:`` — relative speed per accelerator, for ``%sky plan --minimize time``."""
+
+    speed: dict = field(default_factory=dict, metadata=_check(_speeds))
+
+
 SECTIONS: dict[str, type] = {
     "defaults": Defaults,
     "local": LocalConfig,
     "ssh": SshConfig,
     "gcp": GcpConfig,
+    "optimizer": OptimizerConfig,
 }
 
 
@@ -199,6 +217,7 @@ class Config:
     local: LocalConfig = field(default_factory=LocalConfig)
     ssh: SshConfig = field(default_factory=SshConfig)
     gcp: GcpConfig = field(default_factory=GcpConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     sources: list[Path] = field(default_factory=list)
 
 

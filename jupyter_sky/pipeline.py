@@ -40,15 +40,21 @@ def declare(task: Task) -> DagPlan:
     return plan()
 
 
-def plan() -> DagPlan:
-    """The placement of every declared task (one sentence if none is declared)."""
+def plan(objective: str = "cost") -> DagPlan:
+    """The placement of every declared task, by cost or by time (one sentence if none)."""
+    from pathlib import Path
+
+    from jupyter_sky.config import load_config
     from jupyter_sky.optimizer import plan_dag
     from jupyter_sky.placement import live_offerings, statuses
 
     if not _tasks:
         raise SpecError("No pipeline yet: mark cells with %%sky --task NAME [--after A,B] first.")
     edges = [(up, down) for down, ups in _edges.items() for up in ups]
-    return plan_dag(dict(_tasks), edges, status=statuses(), live=live_offerings())
+    speed = load_config(Path.cwd()).optimizer.speed
+    return plan_dag(
+        dict(_tasks), edges, objective, status=statuses(), live=live_offerings(), speed=speed
+    )
 
 
 def reset() -> None:

@@ -116,3 +116,16 @@ def test_task_yaml_alternatives_any_of_and_ordered(nb: Notebook, tmp_path) -> No
         assert res.status == "ok", res.error_text
         assert res.stdout.strip().splitlines()[-1] == "local"
         nb.run(f"%sky down alt-{mode.replace('_', '')}")
+
+
+def test_pipeline_minimises_time_only_with_runtime_estimates(nb: Notebook) -> None:
+    nb.run("%%sky --task quick --time 30m\npass")
+    res = nb.run("%sky plan --minimize time")
+    assert res.status == "ok", res.error_text
+    assert "time" in res.of_type("display_data")[0].text
+    nb.run("%%sky --task unknown_length --after quick\npass")
+    res = nb.run("%sky plan --minimize time")
+    assert res.status == "error"
+    assert "unknown_length" in res.error_text and "--time" in res.error_text
+    nb.run("%sky down task-quick")
+    nb.run("%sky down task-unknown_length")
