@@ -200,12 +200,50 @@ class OptimizerConfig:
     speed: dict = field(default_factory=dict, metadata=_check(_speeds))
 
 
+def _pricing(value: Any, label: str) -> dict:
+    """SkyPilot's ``kubernetes.pricing`` shape: ``{cpu: $/vCPU-h, memory: $/GB-h,
+    accelerators: {NAME: $/h}}``, every price 0 or more."""
+
+    def number(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0
+
+    accs = value.get("accelerators", {}) if isinstance(value, dict) else None
+    ok = (
+        isinstance(value, dict)
+        and set(value) <= {"cpu", "memory", "accelerators"}
+        and all(number(value[k]) for k in ("cpu", "memory") if k in value)
+        and isinstance(accs, dict)
+        and all(number(v) for v in accs.values())
+    )
+    if not ok:
+        raise _bad(
+            label, "a mapping such as {cpu: 0.02, memory: 0.003, accelerators: {A100: 1.5}}", value
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class PricesConfig:
+    """``prices:`` — what live infras cost (shown as "$0 (unpriced)" when not set)."""
+
+    local: dict = field(default_factory=dict, metadata=_check(_pricing))
+    ssh: dict = field(default_factory=dict, metadata=_check(_pricing))
+    slurm: dict = field(default_factory=dict, metadata=_check(_pricing))
+    k8s: dict = field(default_factory=dict, metadata=_check(_pricing))
+
+    @property
+    def infras(self) -> dict[str, dict]:
+        """Infra kind -> its pricing, for the infras that have one."""
+        return {k: v for k, v in vars(self).items() if v}
+
+
 SECTIONS: dict[str, type] = {
     "defaults": Defaults,
     "local": LocalConfig,
     "ssh": SshConfig,
     "gcp": GcpConfig,
     "optimizer": OptimizerConfig,
+    "prices": PricesConfig,
 }
 
 
@@ -218,6 +256,7 @@ class Config:
     ssh: SshConfig = field(default_factory=SshConfig)
     gcp: GcpConfig = field(default_factory=GcpConfig)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    prices: PricesConfig = field(default_factory=PricesConfig)
     sources: list[Path] = field(default_factory=list)
 
 

@@ -61,12 +61,19 @@ def statuses() -> dict[str, str]:
 
 def make_plan(task: Task) -> Plan:
     """Rank the placements for ``task`` over the catalog and the live offerings."""
+    from pathlib import Path
+
+    from jupyter_sky.config import load_config
     from jupyter_sky.optimizer import rank
 
     live, status = live_offerings(task.resources), statuses()
+    prices = load_config(Path.cwd()).prices.infras  # $0 (unpriced) for infras not listed
 
     def ranked(request: Any) -> Plan:
-        return rank(request, live=live, status=status, hours=task.hours, output_gb=task.output_gb)
+        return rank(
+            request, live=live, status=status, hours=task.hours, output_gb=task.output_gb,
+            prices=prices,
+        )  # fmt: skip
 
     if not task.alternatives:
         return ranked(task.resources)

@@ -129,3 +129,17 @@ def test_pipeline_minimises_time_only_with_runtime_estimates(nb: Notebook) -> No
     assert "unknown_length" in res.error_text and "--time" in res.error_text
     nb.run("%sky down task-quick")
     nb.run("%sky down task-unknown_length")
+
+
+def test_configured_prices_turn_unpriced_live_rows_into_priced_ones(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from jupyter_sky.config import load_config
+    from jupyter_sky.placement import make_plan
+    from jupyter_sky.spec import parse_line, task_from_args
+
+    monkeypatch.chdir(tmp_path)
+    task = task_from_args(parse_line("--cpus 1+ --infra local"), "", tmp_path)
+    assert make_plan(task).chosen.price_text() == "$0 (unpriced)"
+    (tmp_path / "jupyter_sky.yaml").write_text("prices:\n  local:\n    cpu: 0.5\n    memory: 0.0\n")
+    assert load_config(tmp_path).prices.infras == {"local": {"cpu": 0.5, "memory": 0.0}}
+    chosen = make_plan(task).chosen
+    assert chosen.priced and chosen.price_per_hour == 0.5  # 1 vCPU asked for, at $0.5
