@@ -101,12 +101,19 @@ def test_kernel_runs_on_a_compute_node_and_down_scancels(
     tmp_path: Path,
 ) -> None:
     t0 = time.monotonic()
+    lab_ssh.run("srun -N1 hostname")
+    srun = time.monotonic() - t0
+    t0 = time.monotonic()
     handle = infra.launch(_request("node", tmp_path, "--time 90m --cpus 2 --memory 1"))
     try:
         live = _connected(infra, "node", handle)
         text = _texts(_run(live, "import os, socket\nprint(socket.gethostname(), os.getpid())"))
         first = time.monotonic() - t0
-        print(f"\nfirst cell output of a new Slurm cluster: {first:.2f} s")
+        print(
+            f"\nfirst cell output of a new Slurm cluster: {first:.2f} s (srun hostname {srun:.2f} s)"
+        )
+        modes = lab_ssh.run(f"stat -c %a {handle['connection_file']} {handle['dir']}").out
+        assert [m[-3:] for m in modes.split()] == ["600", "700"]
         host, pid = text.split()
         assert host in lab.nodes and host != lab.login_host
         assert int(pid) == handle["pid"] and host == handle["node"]

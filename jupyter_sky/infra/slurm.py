@@ -31,6 +31,8 @@ from jupyter_sky.infra.base import Infra, Launch, Offering
 from jupyter_sky.infra.slurm_kernel import (
     NodeKernel,
     batch_script,
+    kernel_args,
+    kernel_env,
     read_kernel,
     wait_running,
 )
@@ -206,7 +208,7 @@ class SlurmInfra(Infra):
             opts.append(f"--mem={int(resources.memory_gb * 1024)}M")
         if request.task.hours:
             opts.append(f"--time={math.ceil(request.task.hours * 60)}")
-        script = batch_script(python, base, conn.home(), _kernel_args(request), _env(request))
+        script = batch_script(python, base, conn.home(), kernel_args(request), kernel_env(request))
         cmd = f"mkdir -p -m 700 {shlex.quote(base)} && sbatch --parsable " + " ".join(
             shlex.quote(o) for o in opts
         )
@@ -345,28 +347,3 @@ def _offering(cluster: str, group: rec.NodeGroup) -> Offering:
         price_per_hour=0.0,
         priced=False,
     )
-
-
-def _kernel_args(request: Launch) -> list[str]:
-    config, task = request.config, request.task
-    args = ["--idle-minutes", str(config.defaults.idle_minutes)]
-    autostop = task.autostop_minutes or config.defaults.autostop_minutes
-    if autostop:
-        args += ["--autostop-minutes", str(autostop)]
-    return args
-
-
-def _env(request: Launch) -> dict[str, str]:
-    import os
-
-    knobs = {
-        k: v
-        for k, v in os.environ.items()
-        if k.startswith("JUPYTER_SKY_") and k not in ("JUPYTER_SKY_HOME", "JUPYTER_SKY_LAB")
-    }
-    return {
-        **knobs,
-        **request.task.envs,
-        "JUPYTER_SKY_INFRA": "slurm",
-        "JUPYTER_SKY_CLUSTER": request.cluster,
-    }

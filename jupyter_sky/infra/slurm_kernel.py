@@ -8,6 +8,7 @@ address, records ``<pid> <node> <addr>`` in ``pid``, and starts a new kernel whe
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import threading
 import time
@@ -17,6 +18,7 @@ from typing import Any
 
 from jupyter_sky.errors import InfraError
 from jupyter_sky.infra import slurm_records as rec
+from jupyter_sky.infra.base import Launch
 from jupyter_sky.transport.forward import ForwardSet
 from jupyter_sky.transport.remote_kernel import PORTS
 from jupyter_sky.transport.ssh import SshConnection
@@ -216,3 +218,28 @@ class NodeKernel:
         if self.forwards is not None:
             self.forwards.close()
             self.forwards = None
+
+
+def kernel_args(request: Launch) -> list[str]:
+    """The kernel's watchdog options from the config and the task."""
+    config, task = request.config, request.task
+    args = ["--idle-minutes", str(config.defaults.idle_minutes)]
+    autostop = task.autostop_minutes or config.defaults.autostop_minutes
+    if autostop:
+        args += ["--autostop-minutes", str(autostop)]
+    return args
+
+
+def kernel_env(request: Launch) -> dict[str, str]:
+    """The kernel's variables: the task's and the jupyter-sky knobs (not this process's)."""
+    knobs = {
+        k: v
+        for k, v in os.environ.items()
+        if k.startswith("JUPYTER_SKY_") and k not in ("JUPYTER_SKY_HOME", "JUPYTER_SKY_LAB")
+    }
+    return {
+        **knobs,
+        **request.task.envs,
+        "JUPYTER_SKY_INFRA": "slurm",
+        "JUPYTER_SKY_CLUSTER": request.cluster,
+    }
