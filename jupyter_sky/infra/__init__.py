@@ -20,10 +20,11 @@ if TYPE_CHECKING:
 KNOWN: dict[str, tuple[str, str]] = {
     "local": ("jupyter_sky.infra.local:LocalInfra", ""),
     "ssh": ("jupyter_sky.infra.ssh:SshInfra", "ssh"),
+    "slurm": ("jupyter_sky.infra.slurm:SlurmInfra", "ssh"),
 }
 
 #: Kinds the flag table accepts but that have no launcher yet.
-PLANNED = ("aws", "gcp", "azure", "k8s", "slurm")
+PLANNED = ("aws", "gcp", "azure", "k8s")
 
 _loaded: dict[str, Infra] = {}
 
