@@ -13,7 +13,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from jupyter_sky.errors import SpecError
-from jupyter_sky.optimizer.model import Placement
+from jupyter_sky.optimizer.model import Placement, Tabular
 from jupyter_sky.optimizer.ranking import Entry, Found, build, match, statuses
 from jupyter_sky.optimizer.rows import Pricing, RowContext, live_price
 from jupyter_sky.optimizer.status import egress_hours, egress_rate
@@ -36,7 +36,7 @@ class DagTask:
 
 
 @dataclass(frozen=True)
-class DagPlan:
+class DagPlan(Tabular):
     """The placement of every task, with compute, task-to-task and home egress costs."""
 
     order: tuple[str, ...]
@@ -87,15 +87,6 @@ class DagPlan:
         from jupyter_sky.optimizer.render import dag_html
 
         return dag_html(self)
-
-    def _repr_html_(self) -> str:
-        return self.to_html()
-
-    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
-        printer.text(self.to_text())
-
-    def __str__(self) -> str:
-        return self.to_text()
 
 
 @dataclass(frozen=True)

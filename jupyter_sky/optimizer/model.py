@@ -70,8 +70,27 @@ class Placement:
         )
 
 
+class Tabular:
+    """Shows a plan as HTML in notebooks and as text elsewhere (``to_html``/``to_text``)."""
+
+    def to_text(self) -> str:
+        raise NotImplementedError
+
+    def to_html(self) -> str:
+        raise NotImplementedError
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(self.to_text())
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+
 @dataclass(frozen=True)
-class Plan:
+class Plan(Tabular):
     """Ranked placements for one task.
 
     ``rows`` come cheapest first; flagged prices and live offerings that do not fit follow the
@@ -123,12 +142,3 @@ class Plan:
         from jupyter_sky.optimizer.render import plan_html
 
         return plan_html(self)
-
-    def _repr_html_(self) -> str:
-        return self.to_html()
-
-    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
-        printer.text(self.to_text())
-
-    def __str__(self) -> str:
-        return self.to_text()
