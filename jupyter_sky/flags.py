@@ -40,6 +40,9 @@ FLAGS: list[tuple[tuple[str, ...], dict]] = [
     _row(
         "--replan", action="store_true", help="Show the placements again for an existing cluster."
     ),
+    _row("--partition", metavar="NAME", help="Slurm partition (same as slurm/<cluster>/NAME)."),
+    _row("--account", metavar="NAME", help="Slurm account to charge the allocation to."),
+    _row("--qos", metavar="NAME", help="Slurm quality of service for the allocation."),
     _row(
         "--task", metavar="NAME", help="Name this cell as a task of a pipeline, placed as a whole."
     ),
@@ -50,9 +53,6 @@ _SLURM = "arrive with the Slurm infra"
 RESERVED: dict[str, str] = {
     "--num-nodes": f"--num-nodes is not available yet: multi-node cells {_SLURM}.",
     "--detach": f"--detach is not available yet: detached cells {_SLURM}.",
-    "--partition": f"--partition is not available yet: Slurm partitions {_SLURM}.",
-    "--account": f"--account is not available yet: Slurm accounts {_SLURM}.",
-    "--qos": f"--qos is not available yet: Slurm QOS levels {_SLURM}.",
     "--max-cost": "--max-cost is not available yet: spending limits arrive with budgets.",
 }
 _RESERVED_SWITCHES = ("--detach",)
@@ -60,7 +60,8 @@ _EXAMPLES = {"--infra": "aws/us-east-1", "--name": "train", "--gpus": "A100:1", 
              "--memory": "16+", "--instance-type": "p3.2xlarge", "--max-price": "2.5",
              "--push": "df,model", "--pull": "result", "--exclude": "secret", "--env": "KEY=VALUE",
              "--workdir": "./src", "--autostop": "30", "--file": "task.yaml", "--time": "2h",
-             "--output-gb": "5", "--pick": "2", "--task": "train", "--after": "prep"}  # fmt: skip
+             "--output-gb": "5", "--pick": "2", "--task": "train", "--after": "prep",
+             "--partition": "gpu", "--account": "myproject", "--qos": "normal"}  # fmt: skip
 
 
 def _reserved_rows() -> list[tuple[tuple[str, ...], dict]]:

@@ -161,6 +161,12 @@ def _task_name(value: Any, label: str) -> str:
     return value
 
 
+def _slurm_name(value: Any, label: str) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", value):
+        raise _bad(label, "a Slurm name such as gpu (letters, digits, _, ., -)", value)
+    return value
+
+
 def _pick(value: Any, label: str) -> int:
     if not str(value).isdigit() or int(value) < 1:
         raise _bad(label, "a row number of the placement table such as 2", value)
@@ -195,6 +201,9 @@ _CHECKS: dict[str, Callable[[Any, str], Any]] = {
     "time": _hours,
     "output_gb": _number("a number of GB of 0 or more, such as 5", strict=False),
     "pick": _pick,
+    "partition": _slurm_name,
+    "account": _slurm_name,
+    "qos": _slurm_name,
     "task": lambda value, label: _task_name(value, label),
     "after": _names,
     "infra": normalize_infra,
@@ -266,6 +275,8 @@ class Task:
     replan: bool = False
     alternatives: tuple[Resources, ...] = ()  # task.yaml resources.any_of / ordered
     ordered: bool = False  # alternatives in order of preference (ordered), else cheapest
+    account: str | None = None  # Slurm --account
+    qos: str | None = None  # Slurm --qos
     task_name: str | None = None  # --task: this cell is a task of the notebook's pipeline
     after: tuple[str, ...] = ()
 
@@ -330,6 +341,8 @@ def task_from_args(
             _resources({**merged, **_checked(alt)}, defaults) for alt in alternatives
         ),
         ordered=mode == "ordered",
+        account=args.account,
+        qos=args.qos,
         task_name=args.task,
         after=args.after or (),
     )
@@ -340,12 +353,31 @@ def _checked(raw: dict[str, tuple[Any, str]]) -> dict[str, Any]:
     return {key: _CHECKS[key](v, label) if key in _CHECKS else v for key, (v, label) in raw.items()}
 
 
+def _slurm_infra(infra: str | None, partition: str | None, slurm_only: bool) -> str | None:
+    """Fold ``--partition`` into ``slurm/<cluster>/<partition>``; Slurm flags need Slurm."""
+    kind, _, rest = (infra or "").partition("/")
+    if (partition or slurm_only) and kind != "slurm":
+        raise SpecError("--partition, --account and --qos go with --infra slurm/<cluster>.")
+    if not partition:
+        return infra
+    cluster, _, named = rest.partition("/")
+    if not cluster:
+        raise SpecError("--partition needs the cluster too: --infra slurm/<cluster>.")
+    if named and named != partition:
+        raise SpecError(
+            f"--infra names partition '{named}' but --partition says '{partition}'; keep one of them."
+        )
+    return f"slurm/{cluster}/{partition}"
+
+
 def _resources(merged: dict[str, Any], defaults: Defaults | None) -> Resources:
     gpus = merged.get("gpus") or (None, 0)
     cpus = merged.get("cpus") or (None, False)
     memory = merged.get("memory") or (None, False)
+    infra = merged.get("infra") or (defaults.infra if defaults else None)
+    slurm_only = bool(merged.get("account") or merged.get("qos"))
     return Resources(
-        infra=merged.get("infra") or (defaults.infra if defaults else None),
+        infra=_slurm_infra(infra, merged.get("partition"), slurm_only),
         accelerator=gpus[0],
         accelerator_count=gpus[1],
         cpus=cpus[0],

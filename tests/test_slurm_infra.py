@@ -332,3 +332,18 @@ def test_sky_cell_on_slurm_like_local(
     assert lab_ssh.state(int(job)) == "RUNNING"
     assert fresh_nb.run("%sky down nb-slurm").status == "ok"
     lab_ssh.wait_gone(int(job))
+
+
+def test_partition_and_account_flags_reach_sbatch(
+    infra: Any,
+    tmp_path: Path,
+    lab_ssh: LabShell,  # noqa: F811
+) -> None:
+    flags = "--infra slurm/lab --partition gpu --account acct1 --gpus 1"
+    handle = infra.launch(_request("acct", tmp_path, flags))
+    try:
+        job = lab_ssh.job_info(int(handle["job"]))
+        assert (job["Partition"], job["Account"]) == ("gpu", "acct1")
+    finally:
+        infra.down(handle)
+    lab_ssh.wait_gone(int(handle["job"]))

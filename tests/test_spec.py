@@ -104,6 +104,10 @@ BAD_LINES = [
     ("--pick", "--pick needs a value, such as --pick 2."),
     ("--output-gb -1", "--output-gb must be a number of GB of 0 or more, such as 5, not '-1'."),
     ("--max-cost 10", "--max-cost is not available yet: spending limits arrive with budgets."),
+    (
+        "--infra slurm/lab --qos 'a b'",
+        "--qos must be a Slurm name such as gpu (letters, digits, _, ., -), not 'a b'.",
+    ),
 ]
 
 
@@ -343,3 +347,29 @@ def test_yaml_is_not_imported_by_parsing() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("--partition gpu", "--partition, --account and --qos go with --infra slurm/<cluster>."),
+        ("--account a1", "--partition, --account and --qos go with --infra slurm/<cluster>."),
+        (
+            "--infra slurm --partition gpu",
+            "--partition needs the cluster too: --infra slurm/<cluster>.",
+        ),
+        (
+            "--infra slurm/lab/cpu --partition gpu",
+            "--infra names partition 'cpu' but --partition says 'gpu'; keep one of them.",
+        ),
+    ],
+)
+def test_slurm_flags_need_a_slurm_cluster(line: str, message: str, tmp_path: Path) -> None:
+    with pytest.raises(SpecError) as err:
+        task_from_args(parse_line(line), "pass", tmp_path)
+    assert str(err.value) == message
+
+
+def test_partition_folds_into_the_infra(tmp_path: Path) -> None:
+    task = task_from_args(parse_line("--infra slurm/lab --partition gpu --qos high"), "", tmp_path)
+    assert (task.resources.infra, task.qos, task.account) == ("slurm/lab/gpu", "high", None)

@@ -208,6 +208,7 @@ class SlurmInfra(Infra):
             opts.append(f"--mem={int(resources.memory_gb * 1024)}M")
         if request.task.hours:
             opts.append(f"--time={math.ceil(request.task.hours * 60)}")
+        opts += [f"--{key}={value}" for key, value in _accounting(request.task)]
         script = batch_script(python, base, conn.home(), kernel_args(request), kernel_env(request))
         cmd = f"mkdir -p -m 700 {shlex.quote(base)} && sbatch --parsable " + " ".join(
             shlex.quote(o) for o in opts
@@ -347,3 +348,10 @@ def _offering(cluster: str, group: rec.NodeGroup) -> Offering:
         price_per_hour=0.0,
         priced=False,
     )
+
+
+def _accounting(task: Any) -> list[tuple[str, str]]:
+    """``--account`` and ``--qos`` of the cell, for sbatch."""
+    return [
+        (key, str(getattr(task, key))) for key in ("account", "qos") if getattr(task, key, None)
+    ]
