@@ -20,7 +20,6 @@ from __future__ import annotations
 import importlib.util
 import math
 import shlex
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,9 +32,10 @@ from jupyter_sky.infra.slurm_kernel import (
     batch_script,
     kernel_args,
     kernel_env,
-    read_kernel,
+    node_kernel,
     wait_running,
 )
+from jupyter_sky.transport.kernels import KernelCache
 
 if TYPE_CHECKING:
     from jupyter_sky.config import Config
@@ -73,9 +73,7 @@ class SlurmInfra(Infra):
         self.default_cluster = default_cluster
         self.notify = notify or _print
         self._groups: dict[str, list[rec.NodeGroup]] = {}
-        self._kernels: dict[str, NodeKernel] = {}
-        self._ended: set[str] = set()
-        self._lock = threading.Lock()
+        self._kernels = KernelCache()
 
     # ---- where ----------------------------------------------------------------------
     def settings(self, config: Config | None = None) -> SshSettings:
@@ -235,35 +233,18 @@ class SlurmInfra(Infra):
         handle.update(node_pid)
         return handle
 
-    def _kernel(self, handle: dict[str, Any]) -> NodeKernel:
-        key = _key(handle)
-        with self._lock:
-            kernel = self._kernels.get(key)
-        if kernel is not None:
-            return kernel
-        conn = self._conn(handle["cluster"])
-        kernel = NodeKernel(conn, handle, read_kernel(conn, handle))
-        kernel.watch()
-        with self._lock:
-            return self._kernels.setdefault(key, kernel)
+    def _open_kernel(self, handle: dict[str, Any]) -> NodeKernel:
+        return node_kernel(self._conn(handle["cluster"]), handle)
 
     def connection_info(self, handle: dict[str, Any]) -> dict[str, Any]:
-        try:
-            return self._kernel(handle).local_info()
-        except OSError:
-            raise InfraError(
-                f"The kernel of Slurm job {handle['job']} has no connection file any more "
-                f"({handle['connection_file']}); it has ended."
-            ) from None
+        gone = (
+            f"The kernel of Slurm job {handle['job']} has no connection file any more "
+            f"({handle['connection_file']}); it has ended."
+        )
+        return self._kernels.local_info(_key(handle), lambda: self._open_kernel(handle), gone)
 
     def is_alive(self, handle: dict[str, Any]) -> bool:
-        key = _key(handle)
-        if key in self._ended:
-            return False
-        try:
-            return self._kernel(handle).alive
-        except (InfraError, OSError):
-            return False
+        return self._kernels.is_alive(_key(handle), lambda: self._open_kernel(handle))
 
     def _srun(self, handle: dict[str, Any], command: str) -> None:
         job = shlex.quote(str(handle["job"]))
@@ -273,11 +254,7 @@ class SlurmInfra(Infra):
         self._srun(handle, f"kill -INT {int(handle['pid'])}")
 
     def restart(self, handle: dict[str, Any], request: Launch) -> dict[str, Any]:
-        key = _key(handle)
-        with self._lock:
-            kernel = self._kernels.pop(key, None)
-        if kernel is not None:
-            kernel.close()
+        self._kernels.forget(_key(handle))
         conn = self._conn(handle["cluster"])
         marker = shlex.quote(f"{handle['dir']}/restart")
         self._sh(handle["cluster"], f"touch {marker}")
@@ -290,13 +267,10 @@ class SlurmInfra(Infra):
         if not handle:
             return
         key = _key(handle)
-        with self._lock:
-            kernel = self._kernels.pop(key, None)
-        if kernel is not None:
-            kernel.close()
-        if key not in self._ended:
+        self._kernels.forget(key)
+        if not self._kernels.ended(key):
             self._conn(handle["cluster"]).run(f"scancel {shlex.quote(str(handle['job']))}")
-            self._ended.add(key)
+            self._kernels.mark_ended(key)
 
     def where(self, handle: dict[str, Any]) -> str:
         return (

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,13 +18,11 @@ from typing import Any
 from jupyter_sky.errors import InfraError
 from jupyter_sky.infra import slurm_records as rec
 from jupyter_sky.infra.base import Launch
-from jupyter_sky.transport.forward import ForwardSet
-from jupyter_sky.transport.remote_kernel import PORTS
+from jupyter_sky.transport.remote_kernel import RemoteKernel
 from jupyter_sky.transport.ssh import SshConnection
 
 START_TIMEOUT = 60.0  # from RUNNING to a kernel that answers
 POLL_SECONDS = 0.05
-WATCH_SECONDS = 1.0
 
 _BATCH = r"""#!/bin/bash
 d={base}/$SLURM_JOB_ID
@@ -161,33 +158,10 @@ def read_kernel(conn: SshConnection, handle: dict[str, Any]) -> dict[str, Any]:
 
 
 @dataclass
-class NodeKernel:
-    """This process's view of a kernel on a compute node: forwards and cached liveness."""
+class NodeKernel(RemoteKernel):
+    """A kernel on a compute node, reached through the login host; alive while its job runs."""
 
-    conn: SshConnection
-    handle: dict[str, Any]
-    info: dict[str, Any]
-    alive: bool = True
-    forwards: ForwardSet | None = None
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-
-    def local_info(self) -> dict[str, Any]:
-        """The connection info with the ports of local forwards to ``<node>:<port>``."""
-        if self.forwards is None:
-            ports = {name: int(self.info[name]) for name in PORTS}
-            addr = str(self.info.get("ip") or self.handle["addr"])
-            self.forwards = ForwardSet(self.conn.open_channel, addr, ports)
-        local = {**self.info, "ip": "127.0.0.1", "transport": "tcp"}
-        local.update(self.forwards.local_ports())
-        return local
-
-    def watch(self) -> None:
-        """Start the background liveness check (idempotent): job RUNNING and kernel file."""
-        if self._thread is None:
-            name = f"jupyter-sky-slurm-{self.handle['job']}"
-            self._thread = threading.Thread(target=self._watch, name=name, daemon=True)
-            self._thread.start()
+    handle: dict[str, Any] = field(default_factory=dict)
 
     def check(self) -> bool:
         """One round trip: is the job running this kernel (same pid, file present)?"""
@@ -202,22 +176,13 @@ class NodeKernel:
             and ready.strip() not in ("", "0")
         )
 
-    def _watch(self) -> None:
-        while not self._stop.wait(WATCH_SECONDS):
-            try:
-                self.alive = self.check()
-            except Exception:  # noqa: BLE001 - reconnect failed: not alive, keep trying
-                self.alive = False
-                continue
-            if not self.alive:
-                return
 
-    def close(self) -> None:
-        """Stop watching and cut the forwards (the job itself is not touched)."""
-        self._stop.set()
-        if self.forwards is not None:
-            self.forwards.close()
-            self.forwards = None
+def node_kernel(conn: SshConnection, handle: dict[str, Any]) -> NodeKernel:
+    """This process's view of the handle's kernel: forwards to ``<node>:<port>``."""
+    info = read_kernel(conn, handle)
+    address = str(info.get("ip") or handle["addr"])
+    pid, conn_file = int(handle["pid"]), handle["connection_file"]
+    return NodeKernel(conn, pid, conn_file, info, address=address, handle=handle)
 
 
 def kernel_args(request: Launch) -> list[str]:

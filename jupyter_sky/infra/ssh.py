@@ -21,13 +21,13 @@ import importlib.util
 import json
 import os
 import socket
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jupyter_sky.errors import InfraError
 from jupyter_sky.infra.base import Infra, Launch, Offering
+from jupyter_sky.transport.kernels import KernelCache
 
 if TYPE_CHECKING:
     from jupyter_sky.config import Config
@@ -71,10 +71,8 @@ class SshInfra(Infra):
         self._settings = settings
         self.default_host = default_host
         self.notify = notify or _print
-        self._kernels: dict[str, RemoteKernel] = {}
-        self._ended: set[str] = set()
+        self._kernels = KernelCache()
         self._facts: dict[str, Offering] = {}
-        self._lock = threading.Lock()
 
     # ---- where ----------------------------------------------------------------------
     def settings(self, config: Config | None = None) -> SshSettings:
@@ -227,10 +225,7 @@ class SshInfra(Infra):
             "workdir": workdir,  # where --workdir trees are synced to
             "python": python,
         }
-        kernel = RemoteKernel(conn, pid, handle["connection_file"], info)
-        kernel.watch()
-        with self._lock:
-            self._kernels[_key(handle)] = kernel
+        self._kernels.put(_key(handle), RemoteKernel(conn, pid, handle["connection_file"], info))
         return handle
 
     def _sync(self, conn: SshConnection, local: Path, remote: str) -> None:
@@ -264,42 +259,27 @@ class SshInfra(Infra):
 
     def _kernel(self, handle: dict[str, Any]) -> RemoteKernel:
         """This process's view of the handle's kernel (another kernel may have started it)."""
+        return self._kernels.get(_key(handle), lambda: self._open_kernel(handle))
+
+    def _open_kernel(self, handle: dict[str, Any]) -> RemoteKernel:
         from jupyter_sky.transport.remote_kernel import RemoteKernel, kernel_running
 
-        key = _key(handle)
-        with self._lock:
-            kernel = self._kernels.get(key)
-        if kernel is not None:
-            return kernel
         conn = self._conn(handle["host"])
         with conn.lock, conn.sftp().open(handle["connection_file"]) as fh:
             info = json.loads(fh.read())
         kernel = RemoteKernel(conn, int(handle["pid"]), handle["connection_file"], info)
         kernel.alive = kernel_running(conn, kernel.pid, kernel.conn_file)
-        kernel.watch()
-        with self._lock:
-            return self._kernels.setdefault(key, kernel)
+        return kernel
 
     def connection_info(self, handle: dict[str, Any]) -> dict[str, Any]:
-        try:
-            return self._kernel(handle).local_info()
-        except OSError:
-            raise InfraError(
-                f"The kernel of SSH host '{handle['host']}' has no connection file any more "
-                f"({handle['connection_file']}); it has ended."
-            ) from None
+        gone = (
+            f"The kernel of SSH host '{handle['host']}' has no connection file any more "
+            f"({handle['connection_file']}); it has ended."
+        )
+        return self._kernels.local_info(_key(handle), lambda: self._open_kernel(handle), gone)
 
     def is_alive(self, handle: dict[str, Any]) -> bool:
-        key = _key(handle)
-        if key in self._ended:
-            return False
-        kernel = self._kernels.get(key)
-        if kernel is None:
-            try:
-                kernel = self._kernel(handle)
-            except (InfraError, OSError):
-                return False
-        return kernel.alive
+        return self._kernels.is_alive(_key(handle), lambda: self._open_kernel(handle))
 
     def interrupt(self, handle: dict[str, Any]) -> None:
         from jupyter_sky.transport.remote_kernel import signal_kernel
@@ -316,14 +296,11 @@ class SshInfra(Infra):
         if not handle:
             return
         key = _key(handle)
-        with self._lock:
-            kernel = self._kernels.pop(key, None)
-        if kernel is not None:
-            kernel.close()
-        if key not in self._ended:
+        kernel = self._kernels.forget(key)
+        if not self._kernels.ended(key):
             conn = kernel.conn if kernel is not None else self._conn(handle["host"])
             stop_kernel(conn, int(handle["pid"]), handle["connection_file"])
-            self._ended.add(key)
+            self._kernels.mark_ended(key)
 
     def where(self, handle: dict[str, Any]) -> str:
         return f"ssh/{handle.get('host', '?')} pid {handle.get('pid', '?')}"

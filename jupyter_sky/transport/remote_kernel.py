@@ -127,6 +127,7 @@ class RemoteKernel:
     pid: int
     conn_file: str
     info: dict[str, Any]
+    address: str = "127.0.0.1"  # where the kernel listens, as seen from the SSH host
     alive: bool = True
     forwards: ForwardSet | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -136,7 +137,7 @@ class RemoteKernel:
         """The connection info with the ports of local forwards (opened on first use)."""
         if self.forwards is None:
             ports = {name: int(self.info[name]) for name in PORTS}
-            self.forwards = ForwardSet(self.conn.open_channel, "127.0.0.1", ports)
+            self.forwards = ForwardSet(self.conn.open_channel, self.address, ports)
         local = {**self.info, "ip": "127.0.0.1", "transport": "tcp"}
         local.update(self.forwards.local_ports())
         return local
@@ -148,10 +149,14 @@ class RemoteKernel:
             self._thread = threading.Thread(target=self._watch, name=name, daemon=True)
             self._thread.start()
 
+    def check(self) -> bool:
+        """One round trip: is the kernel still running?"""
+        return kernel_running(self.conn, self.pid, self.conn_file)
+
     def _watch(self) -> None:
         while not self._stop.wait(WATCH_SECONDS):
             try:
-                self.alive = kernel_running(self.conn, self.pid, self.conn_file)
+                self.alive = self.check()
             except Exception:  # noqa: BLE001 - reconnect failed: not alive, keep trying
                 self.alive = False
                 continue
