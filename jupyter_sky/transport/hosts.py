@@ -3,8 +3,8 @@ config section, a pool of those, or a literal ``[user@]host[:port]``.
 
 OpenSSH's own config is read with paramiko's ``SSHConfig`` (HostName, Port, User,
 IdentityFile, IdentitiesOnly, ProxyJump, ProxyCommand, UserKnownHostsFile,
-StrictHostKeyChecking, HostKeyAlias, BatchMode); an entry of the ``ssh:`` section overrides it
-key by key, so a host can be configured in either place or both.
+StrictHostKeyChecking, HostKeyAlias, BatchMode, ControlPath); an entry of the ``ssh:`` section
+overrides it key by key, so a host can be configured in either place or both.
 """
 
 from __future__ import annotations
@@ -24,7 +24,16 @@ DEFAULT_SSH_CONFIG = "~/.ssh/config"
 DEFAULT_KNOWN_HOSTS = ("~/.ssh/known_hosts", "~/.ssh/known_hosts2")
 GLOBAL_KNOWN_HOSTS = ("/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2")
 DEFAULT_KEYS = ("~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa")
-HOST_KEYS = ("hostname", "port", "user", "identity_file", "proxy_jump", "python", "bootstrap")
+HOST_KEYS = (
+    "hostname",
+    "port",
+    "user",
+    "identity_file",
+    "proxy_jump",
+    "control_path",
+    "python",
+    "bootstrap",
+)
 
 
 @dataclass(frozen=True)
@@ -81,6 +90,9 @@ class HostSpec:
     strict_host_keys: bool = False  # StrictHostKeyChecking yes: never pin an unknown host
     batch_mode: bool = False  # BatchMode yes: never ask for a passphrase
     host_key_alias: str = ""
+    # ControlPath as written (tokens unexpanded by us; OpenSSH's `ssh -G` expands it): when
+    # an OpenSSH master is live there, everything goes through it (transport/openssh.py).
+    control_path: str = ""
     python: str = "python3"
     bootstrap: bool = True
 
@@ -191,6 +203,7 @@ def _spec(
     global_known = looked.get("globalknownhostsfile", "")
     known_files += tuple(global_known.split()) if global_known else GLOBAL_KNOWN_HOSTS
     jump = str(entry.get("proxy_jump") or looked.get("proxyjump") or "")
+    control = str(entry.get("control_path") or looked.get("controlpath") or "")
     return HostSpec(
         name=name,
         hostname=str(entry.get("hostname") or looked.get("hostname") or host),
@@ -204,6 +217,7 @@ def _spec(
         strict_host_keys=_yes(looked.get("stricthostkeychecking")),
         batch_mode=_yes(looked.get("batchmode")),
         host_key_alias=str(looked.get("hostkeyalias") or ""),
+        control_path="" if control.lower() == "none" else control,
         python=str(entry.get("python") or settings.python),
         bootstrap=bool(entry.get("bootstrap", settings.bootstrap)),
     )

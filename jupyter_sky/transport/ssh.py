@@ -257,6 +257,10 @@ _pool_lock = threading.Lock()
 def connection(spec: HostSpec, settings: SshSettings, notify: Notify = print) -> SshConnection:
     """The shared connection to ``spec``'s host, logged in (opened on first use).
 
+    When the host has a ControlPath and an OpenSSH master is live on it, the connection
+    goes through that master (:class:`~jupyter_sky.transport.openssh.MuxConnection`): no
+    new login, so no MFA prompt. Otherwise paramiko logs in.
+
     Parameters
     ----------
     spec : HostSpec
@@ -264,7 +268,7 @@ def connection(spec: HostSpec, settings: SshSettings, notify: Notify = print) ->
     settings : SshSettings
         Where pinned host keys live and how aliases resolve (for ProxyJump).
     notify : callable
-        Receives one-line reports (a host key pinned on first use).
+        Receives one-line reports (a host key pinned on first use, a master reused).
 
     Returns
     -------
@@ -274,21 +278,44 @@ def connection(spec: HostSpec, settings: SshSettings, notify: Notify = print) ->
     Raises
     ------
     InfraError
-        One sentence: unreachable, refused key, changed host key, ...
+        One sentence: unreachable, refused key, changed host key, master gone, ...
     """
     with _pool_lock:
         conn = _pool.get(spec.pool_key)
-        if conn is None:
-            conn = _pool[spec.pool_key] = SshConnection(spec, settings, notify)
+    if conn is None:
+        made = _new_connection(spec, settings, notify)
+        with _pool_lock:
+            conn = _pool.setdefault(spec.pool_key, made)
     conn.notify = notify
     try:
-        conn.transport()
+        _log_in(conn)
     except BaseException:
         with _pool_lock:
             if _pool.get(spec.pool_key) is conn and not conn._ever_connected:
                 _pool.pop(spec.pool_key, None)
         raise
     return conn
+
+
+def _new_connection(spec: HostSpec, settings: SshSettings, notify: Notify) -> SshConnection:
+    if spec.control_path:
+        from jupyter_sky.transport import openssh
+
+        path = openssh.live_master(spec, settings)
+        if path:
+            notify(f"ssh/{spec.name}: using the OpenSSH master at {path}")
+            return openssh.MuxConnection(spec, settings, notify, path)
+    return SshConnection(spec, settings, notify)
+
+
+def _log_in(conn: SshConnection) -> None:
+    if conn.spec.control_path:
+        from jupyter_sky.transport.openssh import MuxConnection
+
+        if isinstance(conn, MuxConnection):
+            conn.check()
+            return
+    conn.transport()
 
 
 def close_all() -> None:
