@@ -176,6 +176,59 @@ class SshConfig:
     pools: dict = field(default_factory=dict, metadata=_check(_mapping))
 
 
+def _duration(value: Any, label: str) -> float | None:
+    """Minutes from ``90``, ``90m``, ``1.5h`` or Slurm's ``[D-]HH:MM:SS``; None stays None."""
+    if value is None:
+        return None
+    from jupyter_sky.infra.slurm_records import parse_duration
+
+    text = str(value).strip().lower()
+    seconds = parse_duration(text)
+    if seconds is not None and seconds > 0:
+        return seconds / 60
+    scale = 60.0 if text.endswith("h") else 1.0
+    try:
+        minutes = float(text.rstrip("hm")) * scale
+    except ValueError:
+        minutes = 0.0
+    if isinstance(value, bool) or not minutes > 0:
+        raise _bad(label, "a time limit such as 90 (minutes), 2h or 1-00:00:00", value)
+    return minutes
+
+
+_CLUSTER_KEYS = ("login", "partition", "account", "qos", "time")
+
+
+def _clusters(value: Any, label: str) -> dict:
+    """``{name: {login: alias, partition, account, qos, time}}``, each key optional."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, entry in _mapping(value, label).items():
+        where = f"{label} (cluster '{name}')"
+        entry = _mapping(entry or {}, where)
+        if not set(entry) <= set(_CLUSTER_KEYS):
+            raise _bad(where, f"a mapping of {', '.join(_CLUSTER_KEYS)}", entry)
+        checked: dict[str, Any] = {k: str(v) for k, v in entry.items() if k != "time" and v}
+        checked["time"] = _duration(entry.get("time"), f"{where} time")
+        out[str(name)] = checked
+    return out
+
+
+@dataclass(frozen=True)
+class SlurmConfig:
+    """``slurm:`` — Slurm clusters by name and the defaults of their allocations."""
+
+    # Cluster for a bare ``--infra slurm``.
+    cluster: str | None = field(default=None, metadata=_check(_optional_text))
+    # Default ``--time`` of an allocation, in minutes, when the cell gives no --time.
+    time: float | None = field(default=None, metadata=_check(_duration))
+    # name -> {login: ssh alias (default: the name), partition, account, qos, time}.
+    clusters: dict = field(default_factory=dict, metadata=_check(_clusters))
+
+    def cluster_entry(self, name: str) -> dict[str, Any]:
+        """The named cluster's entry (empty when it has none: the name is its login alias)."""
+        return dict(self.clusters.get(name) or {})
+
+
 @dataclass(frozen=True)
 class GcpConfig:
     """``gcp:`` — the Cloud Billing Catalog API key used by ``jupyter-sky catalog refresh``."""
@@ -241,6 +294,7 @@ SECTIONS: dict[str, type] = {
     "defaults": Defaults,
     "local": LocalConfig,
     "ssh": SshConfig,
+    "slurm": SlurmConfig,
     "gcp": GcpConfig,
     "optimizer": OptimizerConfig,
     "prices": PricesConfig,
@@ -254,6 +308,7 @@ class Config:
     defaults: Defaults = field(default_factory=Defaults)
     local: LocalConfig = field(default_factory=LocalConfig)
     ssh: SshConfig = field(default_factory=SshConfig)
+    slurm: SlurmConfig = field(default_factory=SlurmConfig)
     gcp: GcpConfig = field(default_factory=GcpConfig)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     prices: PricesConfig = field(default_factory=PricesConfig)

@@ -43,25 +43,28 @@ FLAGS: list[tuple[tuple[str, ...], dict]] = [
     _row("--partition", metavar="NAME", help="Slurm partition (same as slurm/<cluster>/NAME)."),
     _row("--account", metavar="NAME", help="Slurm account to charge the allocation to."),
     _row("--qos", metavar="NAME", help="Slurm quality of service for the allocation."),
+    _row("--num-nodes", metavar="N", help="Slurm nodes in the allocation (the cell can srun)."),
+    _row(
+        "--detach",
+        action="store_true",
+        help="Submit the cell as a Slurm batch job; %sky attach JOB brings it back.",
+    ),
     _row(
         "--task", metavar="NAME", help="Name this cell as a task of a pipeline, placed as a whole."
     ),
     _row("--after", metavar="A,B", help="Tasks whose outputs this task reads (pipeline edges)."),
 ]
 
-_SLURM = "arrive with the Slurm infra"
 RESERVED: dict[str, str] = {
-    "--num-nodes": f"--num-nodes is not available yet: multi-node cells {_SLURM}.",
-    "--detach": f"--detach is not available yet: detached cells {_SLURM}.",
     "--max-cost": "--max-cost is not available yet: spending limits arrive with budgets.",
 }
-_RESERVED_SWITCHES = ("--detach",)
+_RESERVED_SWITCHES: tuple[str, ...] = ()
 _EXAMPLES = {"--infra": "aws/us-east-1", "--name": "train", "--gpus": "A100:1", "--cpus": "4+",
              "--memory": "16+", "--instance-type": "p3.2xlarge", "--max-price": "2.5",
              "--push": "df,model", "--pull": "result", "--exclude": "secret", "--env": "KEY=VALUE",
              "--workdir": "./src", "--autostop": "30", "--file": "task.yaml", "--time": "2h",
              "--output-gb": "5", "--pick": "2", "--task": "train", "--after": "prep",
-             "--partition": "gpu", "--account": "myproject", "--qos": "normal"}  # fmt: skip
+             "--partition": "gpu", "--account": "myproject", "--qos": "normal", "--num-nodes": "2"}  # fmt: skip
 
 
 def _reserved_rows() -> list[tuple[tuple[str, ...], dict]]:

@@ -84,6 +84,11 @@ def run_sky_cell(shell: Any, line: str, cell: str) -> None:
     task = spec.task_from_args(args, cell, cwd, config.defaults)
     mgr = manager()
     mgr.shell = shell
+    if task.detach:
+        from jupyter_sky.detach import submit_cell
+
+        submit_cell(shell, mgr, task, config)
+        return
     name = task.cluster or (f"task-{task.task_name}" if task.task_name else mgr.default_name())
     names = transfer.analyse(cell)
     ns, hidden = shell.user_ns, set(getattr(shell, "user_ns_hidden", ()))

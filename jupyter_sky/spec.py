@@ -167,6 +167,12 @@ def _slurm_name(value: Any, label: str) -> str:
     return value
 
 
+def _count(value: Any, label: str) -> int:
+    if not str(value).isdigit() or int(value) < 1:
+        raise _bad(label, "a whole number of nodes of 1 or more, such as 2", value)
+    return int(value)
+
+
 def _pick(value: Any, label: str) -> int:
     if not str(value).isdigit() or int(value) < 1:
         raise _bad(label, "a row number of the placement table such as 2", value)
@@ -204,6 +210,7 @@ _CHECKS: dict[str, Callable[[Any, str], Any]] = {
     "partition": _slurm_name,
     "account": _slurm_name,
     "qos": _slurm_name,
+    "num_nodes": lambda value, label: _count(value, label),
     "task": lambda value, label: _task_name(value, label),
     "after": _names,
     "infra": normalize_infra,
@@ -277,6 +284,8 @@ class Task:
     ordered: bool = False  # alternatives in order of preference (ordered), else cheapest
     account: str | None = None  # Slurm --account
     qos: str | None = None  # Slurm --qos
+    num_nodes: int = 1  # Slurm --nodes; the kernel runs on the first
+    detach: bool = False  # --detach: a batch job that records its output (Slurm)
     task_name: str | None = None  # --task: this cell is a task of the notebook's pipeline
     after: tuple[str, ...] = ()
 
@@ -343,6 +352,8 @@ def task_from_args(
         ordered=mode == "ordered",
         account=args.account,
         qos=args.qos,
+        num_nodes=merged.get("num_nodes") or 1,
+        detach=bool(args.detach),
         task_name=args.task,
         after=args.after or (),
     )
@@ -357,7 +368,10 @@ def _slurm_infra(infra: str | None, partition: str | None, slurm_only: bool) -> 
     """Fold ``--partition`` into ``slurm/<cluster>/<partition>``; Slurm flags need Slurm."""
     kind, _, rest = (infra or "").partition("/")
     if (partition or slurm_only) and kind != "slurm":
-        raise SpecError("--partition, --account and --qos go with --infra slurm/<cluster>.")
+        raise SpecError(
+            "--partition, --account, --qos, --num-nodes and --detach go with "
+            "--infra slurm/<cluster>."
+        )
     if not partition:
         return infra
     cluster, _, named = rest.partition("/")
@@ -375,7 +389,12 @@ def _resources(merged: dict[str, Any], defaults: Defaults | None) -> Resources:
     cpus = merged.get("cpus") or (None, False)
     memory = merged.get("memory") or (None, False)
     infra = merged.get("infra") or (defaults.infra if defaults else None)
-    slurm_only = bool(merged.get("account") or merged.get("qos"))
+    slurm_only = bool(
+        merged.get("account")
+        or merged.get("qos")
+        or (merged.get("num_nodes") or 1) > 1
+        or merged.get("detach")
+    )
     return Resources(
         infra=_slurm_infra(infra, merged.get("partition"), slurm_only),
         accelerator=gpus[0],

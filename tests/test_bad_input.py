@@ -78,7 +78,7 @@ CASES = [
     (
         "--detach",
         "pass",
-        "--detach is not available yet: detached cells arrive with the Slurm infra.",
+        "--partition, --account, --qos, --num-nodes and --detach go with --infra slurm/<cluster>.",
     ),
     (
         "--task prep --after prep",
@@ -103,7 +103,7 @@ CASES = [
     (
         "--num-nodes 2",
         "pass",
-        "--num-nodes is not available yet: multi-node cells arrive with the Slurm infra.",
+        "--partition, --account, --qos, --num-nodes and --detach go with --infra slurm/<cluster>.",
     ),
     (
         "-f {tmp}/missing.yaml",

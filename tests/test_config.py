@@ -72,6 +72,18 @@ def test_notebook_file_wins_per_key(home: Path, tmp_path: Path) -> None:
     assert load_config(tmp_path / "elsewhere").defaults.autostop_minutes == 10.0
 
 
+def test_slurm_section_names_clusters_and_default_time(home: Path, tmp_path: Path) -> None:
+    _write(
+        tmp_path / "jupyter_sky.yaml",
+        "slurm:\n  cluster: lab\n  time: 2h\n"
+        "  clusters:\n    lab: {login: lab-login, partition: gpu, time: '0-00:30:00'}\n",
+    )
+    slurm = load_config(tmp_path).slurm
+    assert (slurm.cluster, slurm.time) == ("lab", 120.0)
+    assert slurm.cluster_entry("lab") == {"login": "lab-login", "partition": "gpu", "time": 30.0}
+    assert slurm.cluster_entry("other") == {}
+
+
 def test_only_notebook_file(home: Path, tmp_path: Path) -> None:
     project = _write(tmp_path / "jupyter_sky.yaml", "local:\n  python: python3.11\n")
     cfg = load_config(tmp_path)
@@ -100,7 +112,7 @@ def test_cached_until_the_file_changes(
 
 
 BAD = [
-    ("budget:\n  aws: 1\n", "Unknown section 'budget' in {f}; valid sections are defaults, gcp, local, optimizer, prices, ssh."),
+    ("budget:\n  aws: 1\n", "Unknown section 'budget' in {f}; valid sections are defaults, gcp, local, optimizer, prices, slurm, ssh."),
     ("prices:\n  aws: 1\n", "Unknown key 'prices.aws' in {f}; valid keys in prices are k8s, local, slurm, ssh."),
     ("prices:\n  local: {cpu: -1}\n", "prices.local in {f} must be a mapping such as {{cpu: 0.02, memory: 0.003, accelerators: {{A100: 1.5}}}}, not {{'cpu': -1}}."),
     ("defaults:\n  idel_minutes: 5\n", "Unknown key 'defaults.idel_minutes' in {f}; valid keys in defaults are autostop_minutes, confirm, idle_minutes, infra."),
@@ -114,6 +126,8 @@ BAD = [
     ("defaults:\n  infra: mars\n", "defaults.infra in {f} names unknown infra 'mars'; valid kinds are local, aws, gcp, azure, k8s (or kubernetes), slurm and ssh."),
     ("defaults:\n  infra: ssh\n", "defaults.infra in {f} must be ssh/<host>, not 'ssh'."),
     ("local:\n  python: ''\n", "local.python in {f} must be a non-empty string or null, not ''."),
+    ("slurm:\n  time: soon\n", "slurm.time in {f} must be a time limit such as 90 (minutes), 2h or 1-00:00:00, not 'soon'."),
+    ("slurm:\n  clusters: {lab: {host: x}}\n", "slurm.clusters in {f} (cluster 'lab') must be a mapping of login, partition, account, qos, time, not {{'host': 'x'}}."),
     ("defaults: 3\n", "defaults in {f} must be a mapping of key: value lines, not 3."),
     ("- defaults\n", "Config file {f} must be a mapping of sections such as defaults:, not ['defaults']."),
     ("defaults:\n  infra: aws\n  idle_minutes: [1\n", "Config file {f} is not valid YAML at line 4 (expected ',' or ']', but got '<stream end>'); fix the syntax there."),

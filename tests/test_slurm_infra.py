@@ -118,7 +118,8 @@ def test_kernel_runs_on_a_compute_node_and_down_scancels(
         assert host in lab.nodes and host != lab.login_host
         assert int(pid) == handle["pid"] and host == handle["node"]
         assert handle["addr"] == lab.nodes[host]["addr"]
-        assert infra.where(handle) == f"slurm/lab job {handle['job']} on {host} pid {pid}"
+        where = f"slurm/lab job {handle['job']} on {host} pid {pid} · 1 h 29 min left"
+        assert infra.where(handle) == where  # the allocation's remaining time, for the status
         job = lab_ssh.job_info(int(handle["job"]))
         assert job["JobState"] == "RUNNING" and job["TimeLimit"] == "01:30:00"
         assert job["NumCPUs"] == "2" and job["MinMemoryNode"] == "1G"
@@ -347,3 +348,75 @@ def test_partition_and_account_flags_reach_sbatch(
     finally:
         infra.down(handle)
     lab_ssh.wait_gone(int(handle["job"]))
+
+
+def test_two_nodes_srun_across_both_with_torchrun_variables(
+    infra: Any,
+    lab: SlurmLab,
+    tmp_path: Path,
+    lab_ssh: LabShell,  # noqa: F811
+) -> None:
+    """``--num-nodes 2``: the kernel is on the first node; ``srun`` from the cell reaches both,
+    each task with its rank and the rendezvous variables torchrun expects."""
+    handle = infra.launch(_request("pair", tmp_path, "--infra slurm/lab/cpu --num-nodes 2"))
+    try:
+        assert lab_ssh.job_info(int(handle["job"]))["NumNodes"] == "2"
+        live = _connected(infra, "pair", handle)
+        code = (
+            "import subprocess\n"
+            "print(subprocess.run(['srun', '-N2', '-n2', 'bash', '-c', "
+            "'echo $SLURM_PROCID $(hostname -s) $MASTER_ADDR $MASTER_PORT $WORLD_SIZE'], "
+            "capture_output=True, text=True, check=True).stdout)"
+        )
+        rows = sorted(line.split() for line in _texts(_run(live, code)).split("\n") if line)
+        assert [r[0] for r in rows] == ["0", "1"]
+        assert {r[1] for r in rows} == set(lab.nodes)  # both nodes ran a task
+        assert {r[2] for r in rows} == {handle["addr"]}  # the kernel's node is the master
+        assert {r[4] for r in rows} == {"2"} and int(rows[0][3]) >= 20000
+        live.detach()
+    finally:
+        infra.down(handle)
+    lab_ssh.wait_gone(int(handle["job"]))
+
+
+def test_a_job_killed_by_its_time_limit_is_reported_as_such(
+    infra: Any,
+    tmp_path: Path,
+    lab_ssh: LabShell,  # noqa: F811
+) -> None:
+    """``--time 1m`` (Slurm's shortest limit); a cell still running then dies with the reason."""
+    from jupyter_sky.execute import KernelDied, run_cell
+    from jupyter_sky.relay import CellRelay
+
+    handle = infra.launch(_request("short", tmp_path, "--time 1m"))
+    try:
+        assert lab_ssh.job_info(int(handle["job"]))["TimeLimit"] == "00:01:00"
+        assert infra.where(handle).endswith((" s left", " 1 min left"))
+        live = _connected(infra, "short", handle)
+        with pytest.raises(KernelDied) as died:
+            run_cell(live, "import time\ntime.sleep(600)", CellRelay(None))
+        assert died.value.args[0] == "the job hit its time limit"
+        live.detach()
+    finally:
+        infra.down(handle)
+
+
+def test_sbatch_options_fold_in_the_slurm_config(tmp_path: Path) -> None:
+    from jupyter_sky.infra.slurm_kernel import sbatch_options
+
+    task = _request("o", tmp_path, "--infra slurm/lab --num-nodes 2 --qos q1").task
+    entry = {"time": 90.0, "account": "a1", "qos": "ignored"}
+    assert sbatch_options(task, "gpu", "gpu:t4:1", entry) == [
+        "--partition=gpu", "--gres=gpu:t4:1", "--nodes=2", "--time=90",
+        "--account=a1", "--qos=q1",
+    ]  # fmt: skip
+    timed = _request("o", tmp_path, "--infra slurm/lab --time 2h").task
+    assert sbatch_options(timed, "", "", entry) == ["--time=120", "--account=a1", "--qos=ignored"]
+
+
+def test_time_left_is_parsed_from_squeue() -> None:
+    from jupyter_sky.infra import slurm_records as rec
+
+    assert rec.parse_squeue("RUNNING|None|n1|1-02:03:04").seconds_left == 93784
+    assert rec.parse_squeue("RUNNING|None|n1|59:58").seconds_left == 3598
+    assert rec.parse_squeue("RUNNING|None|n1|UNLIMITED").seconds_left is None

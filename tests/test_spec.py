@@ -98,7 +98,7 @@ BAD_LINES = [
         "--env must be KEY=VALUE with KEY made of letters, digits and _, not '1X=2'.",
     ),
     ("--env PATH", "--env must be KEY=VALUE with KEY made of letters, digits and _, not 'PATH'."),
-    ("--detach", "--detach is not available yet: detached cells arrive with the Slurm infra."),
+    ("--num-nodes 0", "--num-nodes must be a whole number of nodes of 1 or more, such as 2, not '0'."),
     ("--time 0", "--time must be a positive run time such as 1.5, 90m or 2h, not '0'."),
     ("--pick 0", "--pick must be a row number of the placement table such as 2, not '0'."),
     ("--pick", "--pick needs a value, such as --pick 2."),
@@ -349,11 +349,19 @@ def test_yaml_is_not_imported_by_parsing() -> None:
     assert out.stdout.strip() == ""
 
 
+SLURM_ONLY = "--partition, --account, --qos, --num-nodes and --detach go with --infra slurm/<cluster>."
+NODES_BAD = "--num-nodes must be a whole number of nodes of 1 or more, such as 2, not {}."
+
+
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ("--partition gpu", "--partition, --account and --qos go with --infra slurm/<cluster>."),
-        ("--account a1", "--partition, --account and --qos go with --infra slurm/<cluster>."),
+        ("--partition gpu", SLURM_ONLY),
+        ("--account a1", SLURM_ONLY),
+        ("--num-nodes 2 --infra local", SLURM_ONLY),
+        ("--detach", SLURM_ONLY),
+        ("--infra slurm/lab --num-nodes 0", NODES_BAD.format("'0'")),
+        ("--infra slurm/lab --num-nodes two", NODES_BAD.format("'two'")),
         (
             "--infra slurm --partition gpu",
             "--partition needs the cluster too: --infra slurm/<cluster>.",
@@ -373,3 +381,10 @@ def test_slurm_flags_need_a_slurm_cluster(line: str, message: str, tmp_path: Pat
 def test_partition_folds_into_the_infra(tmp_path: Path) -> None:
     task = task_from_args(parse_line("--infra slurm/lab --partition gpu --qos high"), "", tmp_path)
     assert (task.resources.infra, task.qos, task.account) == ("slurm/lab/gpu", "high", None)
+
+
+def test_num_nodes_and_detach_reach_the_task(tmp_path: Path) -> None:
+    task = task_from_args(parse_line("--infra slurm/lab --num-nodes 2 --detach"), "pass", tmp_path)
+    assert (task.num_nodes, task.detach) == (2, True)
+    plain = task_from_args(parse_line("--infra slurm/lab"), "pass", tmp_path)
+    assert (plain.num_nodes, plain.detach) == (1, False)

@@ -18,8 +18,8 @@ Signals reach the node through ``srun --jobid JOB --overlap``.
 from __future__ import annotations
 
 import importlib.util
-import math
 import shlex
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +33,7 @@ from jupyter_sky.infra.slurm_kernel import (
     kernel_args,
     kernel_env,
     node_kernel,
+    sbatch_options,
     wait_running,
 )
 from jupyter_sky.transport.kernels import KernelCache
@@ -42,6 +43,9 @@ if TYPE_CHECKING:
     from jupyter_sky.spec import Resources
     from jupyter_sky.transport.hosts import SshSettings
     from jupyter_sky.transport.ssh import SshConnection
+
+
+EXIT_REASON_WAIT = 10.0  # seconds to wait for Slurm's final verdict on a job
 
 
 def _print(line: str) -> None:
@@ -98,16 +102,32 @@ class SlurmInfra(Infra):
         if not (kind == "slurm" and rest):
             if offering is not None and offering.infra == "slurm":
                 return offering.region, offering.instance_type
-            rest = self.default_cluster or ""
+            rest = self.default_cluster or self.slurm_config().cluster or ""
         cluster, _, partition = rest.partition("/")
+        if cluster and not partition:
+            partition = self._entry(cluster).get("partition", "")
         return cluster, partition
+
+    def slurm_config(self, config: Config | None = None) -> Any:
+        """The ``slurm:`` section (clusters by name, default time)."""
+        if config is None:
+            from jupyter_sky.config import load_config
+
+            config = load_config(Path.cwd())
+        return config.slurm
+
+    def _entry(self, cluster: str, config: Config | None = None) -> dict[str, Any]:
+        entry: dict[str, Any] = self.slurm_config(config).cluster_entry(cluster)
+        entry.setdefault("time", self.slurm_config(config).time)
+        return entry
 
     def _conn(self, cluster: str, settings: SshSettings | None = None) -> SshConnection:
         from jupyter_sky.transport.hosts import resolve
         from jupyter_sky.transport.ssh import connection
 
         settings = settings or self.settings()
-        return connection(resolve(cluster, settings), settings, self.notify)
+        login = self._entry(cluster).get("login") or cluster
+        return connection(resolve(login, settings), settings, self.notify)
 
     def _sh(self, cluster: str, command: str, timeout: float = 30) -> str:
         res = self._conn(cluster).run(command, timeout=timeout)
@@ -196,17 +216,7 @@ class SlurmInfra(Infra):
         python = ensure_python(conn, resolve(cluster, settings), self.notify)
         base = f"{conn.home()}/.jupyter_sky/slurm"
         opts = [f"--job-name=sky-{request.cluster}", f"--output={base}/%j.out"]
-        if partition:
-            opts.append(f"--partition={partition}")
-        if gres:
-            opts.append(f"--gres={gres}")
-        if resources.cpus:
-            opts.append(f"--cpus-per-task={int(resources.cpus + 0.999)}")
-        if resources.memory_gb:
-            opts.append(f"--mem={int(resources.memory_gb * 1024)}M")
-        if request.task.hours:
-            opts.append(f"--time={math.ceil(request.task.hours * 60)}")
-        opts += [f"--{key}={value}" for key, value in _accounting(request.task)]
+        opts += sbatch_options(request.task, partition, gres, self._entry(cluster, request.config))
         script = batch_script(python, base, conn.home(), kernel_args(request), kernel_env(request))
         cmd = f"mkdir -p -m 700 {shlex.quote(base)} && sbatch --parsable " + " ".join(
             shlex.quote(o) for o in opts
@@ -273,25 +283,50 @@ class SlurmInfra(Infra):
             self._kernels.mark_ended(key)
 
     def where(self, handle: dict[str, Any]) -> str:
-        return (
+        text = (
             f"slurm/{handle.get('cluster', '?')} job {handle.get('job', '?')} on "
             f"{handle.get('node', '?')} pid {handle.get('pid', '?')}"
         )
+        if handle.get("ends_at"):
+            text += f" · {_left(float(handle['ends_at']) - time.time())} left"
+        return text
 
     def exit_reason(self, handle: dict[str, Any]) -> str:
-        try:
-            conn = self._conn(handle["cluster"])
-            job = shlex.quote(str(handle["job"]))
-            res = conn.run(
-                f"cat {shlex.quote(handle['dir'])}/exit.txt 2>/dev/null; echo; "
-                f"scontrol show job -o {job} 2>/dev/null",
-                timeout=15,
-            )
-        except (InfraError, KeyError):
-            return ""
+        """Why the job's kernel ended: Slurm's verdict (time limit, scancel ...) or its own.
+
+        A kernel killed by Slurm dies while the job is still RUNNING or COMPLETING; the final
+        state follows within seconds, so it is polled for a little while.
+        """
+        deadline = time.monotonic() + EXIT_REASON_WAIT
+        while True:
+            try:
+                own, fields = self._job_end(handle)
+            except (InfraError, KeyError):
+                return ""
+            state = fields.get("JobState", "")
+            verdict = rec.END_REASONS.get(state) or rec.END_REASONS.get(fields.get("Reason", ""))
+            if verdict or own or state not in rec.STILL_GOING or time.monotonic() > deadline:
+                return verdict or own
+            time.sleep(0.25)
+
+    def _job_end(self, handle: dict[str, Any]) -> tuple[str, dict[str, str]]:
+        job = shlex.quote(str(handle["job"]))
+        res = self._conn(handle["cluster"]).run(
+            f"cat {shlex.quote(handle['dir'])}/exit.txt 2>/dev/null; echo; "
+            f"scontrol show job -o {job} 2>/dev/null",
+            timeout=15,
+        )
         own, _, job_line = res.out.partition("\n")
-        state = rec.parse_scontrol(job_line).get("JobState", "")
-        return rec.END_REASONS.get(state, "") or own.strip()
+        return own.strip(), rec.parse_scontrol(job_line)
+
+
+def _left(seconds: float) -> str:
+    """The allocation's remaining time: ``1 h 05 min``, ``12 min``, ``40 s``."""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    hours, minutes = divmod(seconds // 60, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
 
 
 def _key(handle: dict[str, Any]) -> str:
@@ -322,10 +357,3 @@ def _offering(cluster: str, group: rec.NodeGroup) -> Offering:
         price_per_hour=0.0,
         priced=False,
     )
-
-
-def _accounting(task: Any) -> list[tuple[str, str]]:
-    """``--account`` and ``--qos`` of the cell, for sbatch."""
-    return [
-        (key, str(getattr(task, key))) for key in ("account", "qos") if getattr(task, key, None)
-    ]

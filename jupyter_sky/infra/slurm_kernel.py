@@ -8,6 +8,7 @@ address, records ``<pid> <node> <addr>`` in ``pid``, and starts a new kernel whe
 from __future__ import annotations
 
 import json
+import math
 import os
 import shlex
 import time
@@ -30,6 +31,9 @@ mkdir -p -m 700 "$d" && cd {cwd} || exit 5
 umask 077
 addr=$(hostname -I 2>/dev/null | awk '{{print $1}}')
 [ -n "$addr" ] || addr=$(hostname -i | awk '{{print $1}}')
+# torchrun-style rendezvous for `srun` across the allocation (a cell's --env wins)
+export MASTER_ADDR="$addr" MASTER_PORT=$((20000 + SLURM_JOB_ID % 20000)) \
+    WORLD_SIZE="${{SLURM_NNODES:-1}}" NNODES="${{SLURM_NNODES:-1}}"
 export {env} JUPYTER_SKY_EXIT_FILE="$d/exit.txt"
 while :; do
     rm -f "$d/kernel.json" "$d/restart"
@@ -135,7 +139,10 @@ def wait_running(
         started = started or time.monotonic()
         fields = pid_line.split()
         if len(fields) == 3 and ready.strip() not in ("", "0") and int(fields[0]) != not_pid:
-            return {"pid": int(fields[0]), "node": fields[1], "addr": fields[2]}
+            found: dict[str, Any] = {"pid": int(fields[0]), "node": fields[1], "addr": fields[2]}
+            if state.seconds_left is not None:  # wall clock: the handle outlives this process
+                found["ends_at"] = time.time() + state.seconds_left
+            return found
         if time.monotonic() - started > START_TIMEOUT:
             raise InfraError(
                 f"The kernel of Slurm job {handle['job']} did not start within "
@@ -183,6 +190,49 @@ def node_kernel(conn: SshConnection, handle: dict[str, Any]) -> NodeKernel:
     address = str(info.get("ip") or handle["addr"])
     pid, conn_file = int(handle["pid"]), handle["connection_file"]
     return NodeKernel(conn, pid, conn_file, info, address=address, handle=handle)
+
+
+def sbatch_options(
+    task: Any, partition: str, gres: str, entry: dict[str, Any] | None = None
+) -> list[str]:
+    """``sbatch`` options for a task's allocation.
+
+    Parameters
+    ----------
+    task : spec.Task
+        Its resources, ``--time`` (hours), ``--num-nodes``, ``--account`` and ``--qos``.
+    partition : str
+        The partition, or "" for the cluster's default.
+    gres : str
+        The ``--gres`` value (see :func:`slurm_records.gres_flag`), or "".
+    entry : dict, optional
+        The cluster's ``slurm.clusters`` entry; its ``time`` (minutes, with the section's
+        ``time`` folded in), ``account`` and ``qos`` apply when the cell gives none.
+
+    Returns
+    -------
+    list of str
+        Options such as ``--partition=gpu``, ``--time=90``.
+    """
+    entry = entry or {}
+    resources = task.resources
+    opts = [f"--partition={partition}"] if partition else []
+    if gres:
+        opts.append(f"--gres={gres}")
+    if resources.cpus:
+        opts.append(f"--cpus-per-task={math.ceil(resources.cpus)}")
+    if resources.memory_gb:
+        opts.append(f"--mem={int(resources.memory_gb * 1024)}M")
+    if getattr(task, "num_nodes", 1) > 1:
+        opts.append(f"--nodes={task.num_nodes}")
+    minutes = task.hours * 60 if task.hours else entry.get("time")
+    if minutes:
+        opts.append(f"--time={math.ceil(minutes)}")  # Slurm keeps whole minutes
+    for key in ("account", "qos"):
+        value = getattr(task, key, None) or entry.get(key)
+        if value:
+            opts.append(f"--{key}={value}")
+    return opts
 
 
 def kernel_args(request: Launch) -> list[str]:

@@ -17,8 +17,8 @@ if TYPE_CHECKING:
 
 #: ``sinfo`` format of one partition's node group: name, CPUs, memory (MB), GRES, availability.
 SINFO_FORMAT = "%P|%c|%m|%G|%a"
-#: ``squeue`` format of one job: state, reason, node list.
-SQUEUE_FORMAT = "%T|%r|%N"
+#: ``squeue`` format of one job: state, reason, node list, time left.
+SQUEUE_FORMAT = "%T|%r|%N|%L"
 
 #: Job states that end a job, with how to say why.
 END_REASONS = {
@@ -29,7 +29,10 @@ END_REASONS = {
     "OUT_OF_MEMORY": "the job ran out of memory",
     "FAILED": "the job failed",
     "DEADLINE": "the job hit its deadline",
+    "TimeLimit": "the job hit its time limit",  # scontrol's Reason while COMPLETING
 }
+#: States of a job that has not reached its final state yet.
+STILL_GOING = ("RUNNING", "COMPLETING", "CONFIGURING", "STOPPED", "SUSPENDED")
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ class JobState:
     state: str
     reason: str = ""
     nodes: str = ""
+    seconds_left: float | None = None  # None: no time limit (or not known)
 
     @property
     def running(self) -> bool:
@@ -100,9 +104,20 @@ def parse_squeue(text: str) -> JobState:
     line = next((ln for ln in text.splitlines() if ln.strip()), "")
     if not line:
         return JobState("")
-    state, _, rest = line.strip().partition("|")
-    reason, _, nodes = rest.partition("|")
-    return JobState(state, "" if reason == "None" else reason, nodes)
+    state, reason, nodes, left = (line.strip().split("|") + ["", "", ""])[:4]
+    return JobState(state, "" if reason == "None" else reason, nodes, parse_duration(left))
+
+
+def parse_duration(text: str) -> float | None:
+    """Slurm's ``[days-]hours:minutes:seconds`` (or ``minutes:seconds``) in seconds.
+
+    ``UNLIMITED``, ``NOT_SET``, ``INVALID`` and anything else not a duration give None.
+    """
+    match = re.fullmatch(r"(?:(\d+)-)?(?:(\d+):)?(\d+):(\d+)", text.strip())
+    if not match:
+        return None
+    days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    return float(((days * 24 + hours) * 60 + minutes) * 60 + seconds)
 
 
 def parse_scontrol(text: str) -> dict[str, str]:
