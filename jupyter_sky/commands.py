@@ -1,4 +1,4 @@
-"""``%sky <subcommand>``: status, down, check."""
+"""``%sky <subcommand>``: status, down, check, gpus, plan; attach and jobs (detached cells)."""
 
 from __future__ import annotations
 
@@ -10,17 +10,20 @@ from typing import Any
 from jupyter_sky.errors import SkyError, SpecError
 
 SUBCOMMANDS = ("status", "down", "check", "gpus", "plan")
+#: Detached cells (``%%sky --detach``): ``%sky jobs`` lists them, ``%sky attach JOB`` brings
+#: one back into the current cell.
+DETACHED = ("attach", "jobs")
 
 
 def run_subcommand(line: str, mgr: Any) -> None:
-    """Dispatch ``%sky status|down|check``; unknown words get one sentence."""
+    """Dispatch ``%sky status|down|check|gpus|plan|attach|jobs``; unknown words get one sentence."""
     words = shlex.split(line)
     if not words:
         raise SpecError(
             f"%sky needs a subcommand: {', '.join(SUBCOMMANDS)} (or use %%sky on a cell)."
         )
     command, rest = words[0], words[1:]
-    if command not in SUBCOMMANDS:
+    if command not in SUBCOMMANDS + DETACHED:
         raise SpecError(
             f"Unknown %sky subcommand '{command}'; choose one of {', '.join(SUBCOMMANDS)}."
         )
@@ -57,6 +60,23 @@ def status_rows(mgr: Any) -> list[tuple[str, ...]]:
         cost = rec.cost_per_hour * max(0.0, now - rec.created_at) / 3600
         rows.append((rec.name, rec.infra, state, uptime, str(rec.cells_run), idle, f"${cost:.2f}"))
     return rows
+
+
+def _attach(rest: list[str], mgr: Any) -> None:
+    from jupyter_sky.detach import attach
+
+    if len(rest) != 1 or rest[0].startswith("-"):
+        raise SpecError("Usage: %sky attach JOB, where JOB is a job id %sky jobs lists.")
+    attach(rest[0], mgr)
+
+
+def _jobs(rest: list[str], mgr: Any) -> None:
+    from jupyter_sky.detach_jobs import jobs_table
+    from jupyter_sky.infra import get_infra
+
+    if rest:
+        raise SpecError("Usage: %sky jobs (it lists every detached job).")
+    print(jobs_table(mgr.store, get_infra("slurm")))
 
 
 def _down(rest: list[str], mgr: Any) -> None:

@@ -1,0 +1,183 @@
+"""Detached jobs as the notebook side knows them: their table in the state store, their
+state on the cluster, and ``%sky jobs``.
+
+The ``detached_jobs`` table lives in the same ``state.db`` as clusters and runs (created
+on first use), so every notebook kernel of the user — after a restart, tomorrow — sees the
+same jobs. A job's final state (``DONE``, ``ERROR``, or Slurm's ``CANCELLED``, ``TIMEOUT``
+...) is stored once known, so listing old jobs asks the cluster nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from jupyter_sky.infra import slurm_records as rec
+
+RUNNING = "RUNNING"
+FINAL = ("DONE", "ERROR", "DIED", "FAILED", "ENDED")  # plus Slurm's states in END_REASONS
+
+_SCHEMA = """CREATE TABLE IF NOT EXISTS detached_jobs (
+    id TEXT PRIMARY KEY,
+    job TEXT NOT NULL,
+    cluster TEXT NOT NULL,
+    dir TEXT NOT NULL,
+    name TEXT NOT NULL,
+    pulls TEXT NOT NULL DEFAULT '[]',
+    submitted_at REAL NOT NULL,
+    first_line TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL DEFAULT 'SUBMITTED',
+    elapsed REAL
+)"""
+_ready: set[str] = set()
+
+
+@dataclass
+class Job:
+    """One detached job: our id, Slurm's job id, where its files are, what comes home."""
+
+    id: str
+    job: str
+    cluster: str
+    dir: str
+    name: str
+    pulls: list[str] = field(default_factory=list)  # names the cell rebinds
+    submitted_at: float = field(default_factory=time.time)
+    first_line: str = ""
+    state: str = "SUBMITTED"
+    elapsed: float | None = None
+
+    @property
+    def final(self) -> bool:
+        return self.state in FINAL or self.state in rec.END_REASONS
+
+
+def _table(store: Any) -> Any:
+    if str(store.path) not in _ready:
+        store._execute(_SCHEMA)
+        _ready.add(str(store.path))
+    return store
+
+
+def add(store: Any, job: Job) -> None:
+    """Record a submitted job."""
+    _table(store)._execute(
+        "INSERT OR REPLACE INTO detached_jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (job.id, job.job, job.cluster, job.dir, job.name, json.dumps(job.pulls),
+         job.submitted_at, job.first_line, job.state, job.elapsed),
+    )  # fmt: skip
+
+
+def find(store: Any, ref: str) -> Job | None:
+    """The job whose id or Slurm job id is ``ref`` (the newest, if several clusters share it)."""
+    rows = _table(store)._query(
+        "SELECT * FROM detached_jobs WHERE id = ? OR job = ? ORDER BY submitted_at DESC",
+        (ref, ref),
+    )
+    return _job(rows[0]) if rows else None
+
+
+def all_jobs(store: Any) -> list[Job]:
+    """Every detached job, oldest first."""
+    rows = _table(store)._query("SELECT * FROM detached_jobs ORDER BY submitted_at, id")
+    return [_job(row) for row in rows]
+
+
+def settle(store: Any, job: Job, state: str, elapsed: float | None) -> None:
+    """Store a job's final state and run time."""
+    job.state, job.elapsed = state, elapsed
+    _table(store)._execute(
+        "UPDATE detached_jobs SET state = ?, elapsed = ? WHERE id = ?", (state, elapsed, job.id)
+    )
+
+
+def _job(row: Any) -> Job:
+    values = dict(row)
+    values["pulls"] = json.loads(values["pulls"])
+    return Job(**values)
+
+
+# ---- state on the cluster -----------------------------------------------------------------
+def done_state(done: dict[str, Any]) -> tuple[str, float]:
+    """A ``done.json`` as (state, elapsed seconds)."""
+    state = {"ok": "DONE", "interrupted": "ERROR"}.get(done.get("status", ""), "")
+    state = state or str(done.get("status", "failed")).upper()
+    return state, float(done.get("ended", 0)) - float(done.get("started", 0))
+
+
+def refresh(store: Any, conn: Any, jobs: list[Job]) -> dict[str, float]:
+    """Bring the states of ``jobs`` (all on one cluster) up to date in one round trip.
+
+    Returns
+    -------
+    dict
+        Seconds run so far of each job still running, by our id.
+    """
+    dirs = " ".join(shlex.quote(j.dir) for j in jobs)
+    res = conn.run(
+        "squeue -h -u \"$(id -un)\" -o '%i|%T|%M' 2>/dev/null; printf '\\036\\n'; "
+        f'for d in {dirs}; do cat "$d/done.json" 2>/dev/null; echo; done',
+        timeout=30,
+    )
+    queue, _, dones = res.out.partition("\x1e\n")
+    queued = {}
+    for line in queue.splitlines():
+        parts = line.strip().split("|")
+        if len(parts) == 3:
+            queued[parts[0]] = (parts[1], rec.parse_duration(parts[2]))
+    running: dict[str, float] = {}
+    for job, done_line in zip(jobs, dones.split("\n"), strict=False):
+        if done_line.strip():
+            settle(store, job, *done_state(json.loads(done_line)))
+        elif job.job in queued:
+            job.state = queued[job.job][0]
+            running[job.id] = queued[job.job][1] or 0.0
+        else:
+            state, seconds = ended(conn, job.job)
+            settle(store, job, state, seconds)
+    return running
+
+
+def ended(conn: Any, job: str) -> tuple[str, float | None]:
+    """Slurm's final state and run time of a job that left the queue without a verdict."""
+    res = conn.run(f"scontrol show job -o {shlex.quote(job)} 2>/dev/null", timeout=15)
+    fields = rec.parse_scontrol(res.out)
+    state = fields.get("JobState", "")
+    if state not in rec.END_REASONS:
+        state = "ENDED"
+    return state, rec.parse_duration(fields.get("RunTime", ""))
+
+
+def why_ended(conn: Any, job: str) -> str:
+    """Why a job ended, as the end of a sentence ("the job was cancelled (scancel)")."""
+    res = conn.run(f"scontrol show job -o {shlex.quote(job)} 2>/dev/null", timeout=15)
+    fields = rec.parse_scontrol(res.out)
+    return (
+        rec.END_REASONS.get(fields.get("JobState", ""))
+        or rec.END_REASONS.get(fields.get("Reason", ""))
+        or "the job ended"
+    )
+
+
+# ---- %sky jobs ------------------------------------------------------------------------------
+def jobs_table(store: Any, infra: Any) -> str:
+    """The ``%sky jobs`` table: id, name, cluster, Slurm job, state, elapsed, first line."""
+    from jupyter_sky.commands import _duration, _table
+
+    jobs = all_jobs(store)
+    if not jobs:
+        return "No detached jobs. %%sky --detach --infra slurm/<cluster> submits one."
+    running: dict[str, float] = {}
+    for cluster in sorted({j.cluster for j in jobs if not j.final}):
+        live = [j for j in jobs if j.cluster == cluster and not j.final]
+        running.update(refresh(store, infra._conn(cluster), live))
+    header = ("ID", "NAME", "CLUSTER", "JOB", "STATE", "ELAPSED", "FIRST LINE")
+    rows: list[tuple[str, ...]] = [header]
+    for j in jobs:
+        seconds = running.get(j.id, j.elapsed)
+        elapsed = _duration(seconds) if seconds is not None and j.state != "PENDING" else "-"
+        rows.append((j.id, j.name, j.cluster, j.job, j.state, elapsed, j.first_line[:40]))
+    return _table(rows)
