@@ -72,11 +72,10 @@ def _attach(rest: list[str], mgr: Any) -> None:
 
 def _jobs(rest: list[str], mgr: Any) -> None:
     from jupyter_sky.detach_jobs import jobs_table
-    from jupyter_sky.infra import get_infra
 
     if rest:
         raise SpecError("Usage: %sky jobs (it lists every detached job).")
-    print(jobs_table(mgr.store, get_infra("slurm")))
+    print(jobs_table(mgr.store))
 
 
 def _down(rest: list[str], mgr: Any) -> None:

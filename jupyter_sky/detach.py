@@ -60,9 +60,9 @@ def submit_cell(shell: Any, mgr: Any, task: Any, config: Any) -> None:
     plan = transfer.plan_push(
         names, shell.user_ns, {}, push=task.push, exclude=task.exclude, hidden=hidden
     )
-    payload = _payload(task, cell, names, plan)
     ident = uuid.uuid4().hex[:8]
     name = task.cluster or f"detached-{ident[:4]}"
+    payload = _payload(task, cell, names, plan, {"JUPYTER_SKY_CLUSTER": name})
     conn = infra._conn(cluster, infra.settings(config))
     python = _python(infra, conn, cluster, config)
     directory = f"{conn.home()}/.jupyter_sky/detached/{ident}"
@@ -98,7 +98,7 @@ def _checked_target(infra: Any, task: Any, gres_flag: Any) -> tuple[str, str, st
     return cluster, partition, gres
 
 
-def _payload(task: Any, cell: str, names: Any, plan: Any) -> bytes:
+def _payload(task: Any, cell: str, names: Any, plan: Any, where: dict[str, str]) -> bytes:
     """``push.bin``: the cell, its prepare message and the pushed frames."""
     from jupyter_sky.magics import _prepare_message
     from jupyter_sky.remote.detached import pack_frames
@@ -106,6 +106,8 @@ def _payload(task: Any, cell: str, names: Any, plan: Any) -> bytes:
     # The runner's own client id replaces the stand-in's; nothing was relayed yet (ack 0).
     stand_in = SimpleNamespace(client_id="", ack=lambda: 0)
     prepare = _prepare_message(stand_in, task, names, plan, task.workdir)
+    if prepare is not None:  # the cell can tell where it runs, as in a normal slurm cell
+        prepare["env"] = {"JUPYTER_SKY_INFRA": "slurm", **where, **prepare["env"]}
     header = {"cell": cell, "prepare": prepare, "setup": task.setup, "cwd": task.workdir}
     return pack_frames(header, plan.frames)
 

@@ -163,9 +163,14 @@ def why_ended(conn: Any, job: str) -> str:
 
 
 # ---- %sky jobs ------------------------------------------------------------------------------
-def jobs_table(store: Any, infra: Any) -> str:
-    """The ``%sky jobs`` table: id, name, cluster, Slurm job, state, elapsed, first line."""
+def jobs_table(store: Any) -> str:
+    """The ``%sky jobs`` table: id, name, cluster, Slurm job, state, elapsed, first line.
+
+    Only jobs not known to be over are looked up, one round trip per cluster; with none,
+    the cluster is not contacted at all.
+    """
     from jupyter_sky.commands import _duration, _table
+    from jupyter_sky.infra import get_infra
 
     jobs = all_jobs(store)
     if not jobs:
@@ -173,6 +178,7 @@ def jobs_table(store: Any, infra: Any) -> str:
     running: dict[str, float] = {}
     for cluster in sorted({j.cluster for j in jobs if not j.final}):
         live = [j for j in jobs if j.cluster == cluster and not j.final]
+        infra: Any = get_infra("slurm")
         running.update(refresh(store, infra._conn(cluster), live))
     header = ("ID", "NAME", "CLUSTER", "JOB", "STATE", "ELAPSED", "FIRST LINE")
     rows: list[tuple[str, ...]] = [header]

@@ -58,12 +58,20 @@ def notebook(lab: SlurmLab, session_home: Path, tmp_path: Path) -> Iterator[Call
         nb.shutdown()
 
 
+def _queued(lab: SlurmLab, lab_ssh: LabShell) -> list[str]:  # noqa: F811
+    """Ids of this module's jobs (named sky-dt) in the queue."""
+    out = lab_ssh.run(f"squeue -h -u {lab.user} -o '%i|%j'").out
+    return [ln.split("|")[0] for ln in out.splitlines() if ln.endswith("|sky-dt")]
+
+
 @pytest.fixture(scope="module", autouse=True)
 def no_leftover_jobs(lab: SlurmLab, lab_ssh: LabShell) -> Iterator[None]:  # noqa: F811
-    """Cancel (by id) any detached job of this module still queued."""
+    """Every job of this module ends by itself (a finished one leaves the queue in moments)."""
     yield
-    out = lab_ssh.run(f"squeue -h -u {lab.user} -o '%i|%j'").out
-    left = [ln.split("|")[0] for ln in out.splitlines() if ln.endswith("|sky-dt")]
+    deadline = time.monotonic() + 10
+    while _queued(lab, lab_ssh) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = _queued(lab, lab_ssh)
     if left:
         lab_ssh.run(f"scancel {' '.join(left)}", check=False)
     assert not left, f"detached jobs left in the queue: {left}"
@@ -159,6 +167,38 @@ def test_a_cancelled_job_is_one_sentence_after_its_recorded_lines(
     assert len(shown) >= 3 and shown == [f"line {i}" for i in range(len(shown))]
     row = _row(nb.run("%sky jobs").stdout, job)
     assert row[4] == "CANCELLED", row
+
+
+def test_an_error_in_the_cell_comes_back_as_the_cells_error(
+    notebook: Callable[[], Notebook],
+) -> None:
+    nb = notebook()
+    job = _submit(
+        nb, _counting(2, 0.1, "import os\nwhere = os.environ['JUPYTER_SKY_INFRA']\n1 / 0\n")
+    )
+    res = nb.run(f"%sky attach {job}")
+    assert res.status == "error" and res.error is not None
+    assert res.stdout == "line 0\nline 1\n"
+    assert res.error["ename"] == "ZeroDivisionError"
+    assert f"slurm/lab detached job {job}" in res.error_text
+    assert nb.value("where") == "'slurm'"  # names assigned before the error come home too
+    row = _row(nb.run("%sky jobs").stdout, job)
+    assert row[4] == "ERROR", row
+
+
+def test_a_gpu_type_the_cluster_lacks_queues_nothing(
+    notebook: Callable[[], Notebook],
+    lab: SlurmLab,
+    lab_ssh: LabShell,  # noqa: F811
+) -> None:
+    before = set(_queued(lab, lab_ssh))
+    res = notebook().run("%%sky --infra slurm/lab --detach --gpus H100:1 --name dt\nprint(1)")
+    assert res.status == "error"
+    assert res.error_text == (
+        "InfraError: Slurm cluster 'lab' has no H100 GPUs (it declares a100, t4); choose one of "
+        "those in --gpus or drop the type."
+    )
+    assert set(_queued(lab, lab_ssh)) <= before  # nothing new (a job ending may leave)
 
 
 def test_an_unknown_job_is_one_sentence(notebook: Callable[[], Notebook]) -> None:
