@@ -206,6 +206,7 @@ def _finish(conn: Any, job: Job, done: dict[str, Any], relay: Any, shell: Any) -
     where = f"slurm/{job.cluster} detached job {job.job}"
     if done.get("pulled") and shell is not None:
         with conn.lock, conn.sftp().open(f"{job.dir}/{PULLED_FILE}") as fh:
+            fh.prefetch()  # pipelined reads: a large value is not one round trip per 32 KB
             messages = read_pulled(fh.read())
         notes = pull.apply(messages, shell.user_ns, {}, set(job.pulls))
         for note in notes:
