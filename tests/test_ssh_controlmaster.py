@@ -268,3 +268,23 @@ def test_a_master_that_is_gone_is_one_sentence_until_it_is_back(
         assert conn.sftp().normalize(".") == conn.home()
     with contextlib.suppress(Exception):
         conn.close()
+
+
+@pytest.mark.slurm
+@pytest.mark.timeout(120)
+def test_a_proxy_jump_through_the_master(lab: SlurmLab, master: Master, tmp_path: Path) -> None:
+    from jupyter_sky.infra.ssh import SshInfra
+    from jupyter_sky.transport.openssh import MuxConnection
+
+    settings = _sky_settings(lab, master, tmp_path)
+    cfg = Path(settings["config_file"])
+    cfg.write_text(
+        cfg.read_text() + f"Host behind\n    HostName {lab.ssh_host}\n    Port {lab.ssh_port}\n"
+        f"    User {lab.user}\n    IdentityFile {lab.key}\n"
+        f"    UserKnownHostsFile {lab.known_hosts}\n    ProxyJump {ALIAS}\n"
+    )
+    _fresh_connections()
+    conn = SshInfra(settings, notify=lambda _: None)._conn("behind")
+    assert isinstance(conn._jump, MuxConnection)  # the hop is the master; behind logs in itself
+    assert conn.run("echo $USER").out == f"{lab.user}\n"
+    _fresh_connections()

@@ -117,8 +117,8 @@ def live_master(spec: HostSpec, settings: SshSettings) -> str:
 
 class SshPipe:
     """An ``ssh`` process seen as a socket: its stdin and stdout are the other end of a
-    ``socketpair``. Enough of a socket for ``select()``, the forward pump and paramiko's
-    ``SFTPClient``."""
+    ``socketpair``. Enough of a socket for ``select()``, the forward pump, paramiko's
+    ``SFTPClient`` and a paramiko ``Transport`` (a ProxyJump through a master)."""
 
     def __init__(self, argv: list[str]) -> None:
         mine, theirs = socket.socketpair()
@@ -161,6 +161,10 @@ class SshPipe:
 
     def get_name(self) -> str:
         return f"ssh pid {self.proc.pid}"
+
+    @property
+    def _closed(self) -> bool:  # paramiko's Transport looks at it (ProxyJump through a master)
+        return self.sock.fileno() == -1
 
     @property
     def running(self) -> bool:
