@@ -10,6 +10,7 @@ from typing import Any
 
 from jupyter_sky.bridge import Bridge
 from jupyter_sky.infra.base import Infra
+from jupyter_sky.replay import Replay
 from jupyter_sky.session import Channels, Handler, Waiter, wait_for_reply
 
 CONNECT_TIMEOUT = 30.0
@@ -29,13 +30,17 @@ class LiveCluster:
     bridge: Bridge | None = None
     comm_id: str = ""
     lease_seconds: float = 30.0
+    replay: Replay | None = None
     _lease_stop: threading.Event = field(default_factory=threading.Event)
 
     # ---- connecting ----------------------------------------------------------------
     def connect(self, shell: Any = None) -> None:
         """Open the channels, make sure iopub is live, open the transfer comm."""
         self.bridge = Bridge(shell)
-        self.channels = Channels(self.infra.connection_info(self.handle), self.bridge.on_message)
+        self.replay = Replay(self._ask_replay, self._in_flight)
+        self.channels = Channels(
+            self.infra.connection_info(self.handle), self.bridge.on_message, self.replay.admit
+        )
         self.bridge.channels = self.channels
         self._wait_until_iopub_live()
         self.comm_id = uuid.uuid4().hex
@@ -49,6 +54,7 @@ class LiveCluster:
         hello = self._wait_for(waiter, lambda m: _comm_op(m) == "hello")
         self.channels.unroute(hello["parent_header"]["msg_id"])
         self.info = hello["content"]["data"]["info"]
+        self.replay.start(hello)
         self.synced.clear()
         self._start_lease()
 
@@ -94,6 +100,19 @@ class LiveCluster:
     def is_alive(self) -> bool:
         return self.infra.is_alive(self.handle)
 
+    def ack(self) -> int:
+        """The number up to which this notebook holds the kernel's output (0: unnumbered)."""
+        return self.replay.mark if self.replay is not None and self.replay.active else 0
+
+    def _ask_replay(self, after: int, requests: list[str]) -> None:
+        # On control: the kernel's control thread answers even while a cell runs.
+        if self.channels is not None and not self.channels.closed:
+            content = {"after": after, "replies": requests}
+            self.channels.send("control", "jupyter_sky_replay_request", content)
+
+    def _in_flight(self) -> list[str]:
+        return self.channels.waiting() if self.channels is not None else []
+
     def where(self) -> str:
         return self.infra.where(self.handle)
 
@@ -106,7 +125,7 @@ class LiveCluster:
         while not self._lease_stop.wait(self.lease_seconds):
             if self.channels is None or self.channels.closed:
                 return
-            self.comm_send({"op": "lease", "client": self.client_id})
+            self.comm_send({"op": "lease", "client": self.client_id, "ack": self.ack()})
 
     def detach(self) -> None:
         """Close this notebook's connection; the cluster keeps running."""

@@ -107,7 +107,7 @@ def _wait(
                 raise KernelDied(cluster.infra.exit_reason(cluster.handle))
             continue
         channel, msg = got
-        if channel == "shell" and msg["header"]["msg_type"] == "execute_reply":
+        if msg["header"]["msg_type"] == "execute_reply":  # shell, or control when re-sent
             got_reply = True
             outcome.reply = msg["content"]
         elif channel == "stdin":

@@ -273,10 +273,12 @@ def _prepare_message(
     if task.no_pull:
         check = []
     envs = dict(task.envs)
-    if not (plan.items or check or envs or task.workdir):
+    ack = live.ack()  # lets a remote kernel that numbers its output forget what arrived
+    if not (plan.items or check or envs or task.workdir or ack):
         return None
     return {
         "op": "prepare",
+        "ack": ack,
         "client": live.client_id,
         "push": plan.items,
         "check": check,

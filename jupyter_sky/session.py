@@ -21,6 +21,8 @@ import zmq
 from jupyter_client.session import Session
 
 Handler = Callable[[str, dict[str, Any]], None]
+# Sees every message first; returns the ones to route now (none for a duplicate).
+Gate = Callable[[str, dict[str, Any]], list[dict[str, Any]]]
 CHANNELS = ("shell", "iopub", "control", "stdin")
 _SOCKET_TYPES = {"shell": zmq.DEALER, "iopub": zmq.SUB, "control": zmq.DEALER, "stdin": zmq.DEALER}
 
@@ -28,13 +30,16 @@ _SOCKET_TYPES = {"shell": zmq.DEALER, "iopub": zmq.SUB, "control": zmq.DEALER, "
 class Channels:
     """The I/O thread that owns a kernel's shell, iopub, control and stdin sockets."""
 
-    def __init__(self, info: dict[str, Any], on_stray: Handler | None = None) -> None:
+    def __init__(
+        self, info: dict[str, Any], on_stray: Handler | None = None, gate: Gate | None = None
+    ) -> None:
         key = info["key"].encode() if isinstance(info["key"], str) else info["key"]
         scheme = info.get("signature_scheme", "hmac-sha256")
         self.session = Session(key=key, signature_scheme=scheme, username="jupyter-sky")
         self._info = info
         self._routes: dict[str, Handler] = {}
         self._on_stray = on_stray
+        self._gate = gate
         self._outbox: queue.SimpleQueue = queue.SimpleQueue()
         self._wake_r, self._wake_w = os.pipe()
         self._closed = False
@@ -71,6 +76,10 @@ class Channels:
 
     def unroute(self, msg_id: str) -> None:
         self._routes.pop(msg_id, None)
+
+    def waiting(self) -> list[str]:
+        """The msg_ids whose replies are still routed somewhere (requests in flight)."""
+        return list(self._routes)
 
     def close(self) -> None:
         """Stop the I/O thread and close the sockets (the kernel keeps running)."""
@@ -147,10 +156,11 @@ class Channels:
                 msg = self.session.deserialize(parts, content=True, copy=False)
             except Exception:  # a bad signature or a message from a stranger: drop it
                 continue
-            parent = msg.get("parent_header", {}).get("msg_id", "")
-            handler = self._routes.get(parent) or self._on_stray
-            if handler is not None:
-                handler(channel, msg)
+            for each in self._gate(channel, msg) if self._gate is not None else (msg,):
+                parent = each.get("parent_header", {}).get("msg_id", "")
+                handler = self._routes.get(parent) or self._on_stray
+                if handler is not None:
+                    handler(channel, each)
 
 
 class Waiter:

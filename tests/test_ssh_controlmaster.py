@@ -200,6 +200,8 @@ def test_everything_goes_through_the_master_without_a_login(
     (master_port,) = [p for p, users in _tcp_to_sshd(lab).items() if f"pid={master_pid}," in users]
     logins_before = _logins(lab)
     assert any(f" port {master_port} " in line for line in logins_before)  # the log is the witness
+    # Connections this process already holds (the session's lab shell) are not new logins.
+    held_before = {p for p, users in _tcp_to_sshd(lab).items() if _ours(users)}
     notes: list[str] = []
     infra = SshInfra(settings, default_host=ALIAS, notify=notes.append)
     conn = infra._conn(ALIAS)
@@ -224,7 +226,7 @@ def test_everything_goes_through_the_master_without_a_login(
         # no TCP connection to the sshd, and the sshd logged no login of ours.
         assert master.pid() == master_pid
         tcp = _tcp_to_sshd(lab)
-        assert not [port for port, users in tcp.items() if _ours(users)], tcp
+        assert not [p for p, users in tcp.items() if _ours(users) and p not in held_before], tcp
         new = _logins(lab)[len(logins_before) :]
         # Another test session may log in meanwhile: its connection is open and not ours.
         theirs = {p for p, users in tcp.items() if users and not _ours(users)}

@@ -8,6 +8,7 @@ built once per Python version on the host and reused by later runs.
 
 from __future__ import annotations
 
+import re
 import shlex
 import socket
 import stat
@@ -358,6 +359,89 @@ def test_a_dropped_connection_heals(launched: tuple[Infra, dict, Launch]) -> Non
     assert any(m["content"].get("text") == "42\n" for m in msgs)
     assert infra.is_alive(handle)
     live.detach()
+
+
+def _session_pids(conn: Any) -> list[int]:
+    """The sshd processes serving this paramiko connection (found by its local port)."""
+    port = conn._transport.sock.getsockname()[1]
+    out = subprocess.run(
+        ["ss", "-Htnp", "state", "established", f"( dport = :{port} )"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return sorted({int(pid) for pid in re.findall(r"pid=(\d+)", out)})
+
+
+@pytest.mark.timeout(90)
+def test_killing_the_ssh_session_mid_stream_loses_no_line_and_duplicates_none(
+    launched: tuple[Infra, dict, Launch],  # noqa: F811
+) -> None:
+    """The sshd process carrying the kernel's forwards is SIGKILLed while a cell prints: the
+    connection heals, the kernel re-sends what was published meanwhile (numbered output),
+    and the notebook drops what it already had — every line arrives once, in order."""
+    import threading
+
+    from jupyter_sky.execute import run_cell
+    from jupyter_sky.relay import CellRelay
+
+    infra, handle, _ = launched
+    live = _connected(infra, "kill", handle)
+    conn = infra._conn("lab")
+    texts: list[str] = []
+
+    class Lines(CellRelay):
+        def handle(self, msg: dict) -> None:
+            texts.append(msg["content"].get("text", ""))
+
+    code = "import time\nfor i in range(400):\n    print(f'line {i}', flush=True)\n    time.sleep(0.005)"
+    box: dict[str, Any] = {}
+    cell = threading.Thread(target=lambda: box.update(out=run_cell(live, code, Lines(None))))
+    cell.start()
+    _wait_for(lambda: "".join(texts).count("\n") >= 40, 20)
+    pids = _session_pids(conn)
+    assert pids, "no sshd process found for the connection"
+    old = conn._transport
+    subprocess.run(["kill", "-9", *map(str, pids)], check=True)  # the SSH session dies
+    cell.join(60)
+    assert not cell.is_alive() and box["out"].status == "ok", box
+    assert conn._transport is not old  # it really reconnected
+    assert "".join(texts).splitlines() == [f"line {i}" for i in range(400)]
+    live.detach()
+
+
+def test_replay_drops_duplicates_and_asks_for_gaps() -> None:
+    """The notebook side of numbered output, fed by hand: duplicates are dropped, a gap or a
+    second iopub welcome asks for what came after the last complete number."""
+    from jupyter_sky.replay import SEQ, Replay
+
+    asked: list[tuple[int, list[str]]] = []
+    replay = Replay(lambda after, ids: asked.append((after, ids)), lambda: ["req-1"], print)
+
+    def msg(seq: int, msg_type: str = "stream", data: Any = None) -> dict:
+        content = {"data": data} if data is not None else {"text": str(seq)}
+        return {"header": {"msg_type": msg_type}, "metadata": {SEQ: seq}, "content": content}
+
+    replay.start(msg(10, "comm_msg", {"op": "hello"}))
+    welcome = {"header": {"msg_type": "iopub_welcome"}, "content": {}}
+
+    def seqs(m: dict) -> list[int]:
+        return [x["metadata"][SEQ] for x in replay.admit("iopub", m)]
+
+    assert seqs(welcome) == [] and asked == []  # the first welcome: connecting
+    assert [seqs(msg(n)) for n in (11, 12, 12, 9)] == [[11], [12], [], []]  # duplicates out
+    assert replay.mark == 12 and asked == []
+    assert seqs(msg(15)) == [] and asked == [(12, ["req-1"])]  # a gap: held, and asked for
+    assert seqs(welcome) == [] and len(asked) == 2  # reconnected: asked again
+    assert [seqs(msg(n)) for n in (14, 13, 15)] == [[], [13, 14, 15], []]  # in order
+    done = msg(16, "comm_msg", {"op": "replayed", "upto": 15, "lost": 0, "evicted": 0})
+    assert seqs(done) == [] and replay.mark == 16 and len(asked) == 2
+    gone = msg(20, "comm_msg", {"op": "replayed", "upto": 19, "lost": 2, "evicted": 18})
+    assert seqs(msg(19)) == [] and seqs(gone) == [19] and replay.mark == 20  # 17, 18 gone
+    reply = {"header": {"msg_type": "execute_reply", "msg_id": "r1"}, "content": {}}
+    assert replay.admit("shell", reply) == [reply] and replay.admit("control", reply) == []
+    early = Replay(lambda after, ids: asked.append((after, ids)), list, print)
+    assert early.admit("iopub", msg(6)) != []  # routed before the hello was read ...
+    early.start(msg(5, "comm_msg", {"op": "hello"}))
+    assert early.mark == 6  # ... so it is not asked for again
 
 
 def test_a_host_that_stays_away_is_not_alive_then_comes_back(

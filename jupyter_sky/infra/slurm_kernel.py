@@ -256,5 +256,6 @@ def kernel_env(request: Launch) -> dict[str, str]:
         **knobs,
         **request.task.envs,
         "JUPYTER_SKY_INFRA": "slurm",
+        "JUPYTER_SKY_REPLAY": "1",  # number output for replay after a drop (remote/numbering)
         "JUPYTER_SKY_CLUSTER": request.cluster,
     }

@@ -347,6 +347,7 @@ def _kernel_env(request: Launch, cluster_dir: str) -> dict[str, str]:
         **request.task.envs,
         "JUPYTER_SKY_EXIT_FILE": f"{cluster_dir}/exit.txt",
         "JUPYTER_SKY_INFRA": "ssh",
+        "JUPYTER_SKY_REPLAY": "1",  # number output for replay after a drop (remote/numbering)
         "JUPYTER_SKY_CLUSTER": request.cluster,
     }
 

@@ -46,10 +46,18 @@ class Agent:
         self.autostop_s = autostop_minutes * 60 if autostop_minutes else None
         self.executing = False
         self.last_client = self.last_cell = time.monotonic()
+        self.numbering: Any = None  # see remote/numbering.py; on for ssh and slurm kernels
 
     # ---- wiring ------------------------------------------------------------------
     def install(self, kernel: Any) -> None:
         self.kernel = kernel
+        if os.environ.get("JUPYTER_SKY_REPLAY") == "1":
+            from jupyter_sky.remote.numbering import Numbering
+
+            self.numbering = Numbering(kernel)
+            self.numbering.install()
+            # On the control channel: its thread answers while a cell keeps the shell busy.
+            kernel.control_handlers["jupyter_sky_replay_request"] = self._on_replay
         serialize.set_namespace(self.ns)
         kernel.comm_manager.register_target("jupyter_sky", self._on_open)
         self.shell.events.register("pre_run_cell", self._pre_run)
@@ -79,10 +87,24 @@ class Agent:
         op = data.get("op")
         if op == "forget":
             self.synced.pop(data["client"], None)
+        elif self.numbering is None:
+            return
+        elif op == "lease" and data.get("ack"):
+            self.numbering.ack(int(data["ack"]))
+
+    def _on_replay(self, stream: Any, ident: Any, msg: dict[str, Any]) -> None:
+        """Re-send what the notebook missed (see remote/numbering.py), then say so on iopub."""
+        content = msg["content"]
+        requests = list(content.get("replies", []))
+        done = self.numbering.replay(int(content.get("after", 0)), requests, stream)
+        if self.comm is not None:
+            self.comm.send({"op": "replayed", **done})
 
     # ---- before the cell -----------------------------------------------------------
     def _prepare(self, data: dict[str, Any], buffers: list[Any]) -> None:
         self.pending = data
+        if data.get("ack") and self.numbering is not None:
+            self.numbering.ack(int(data["ack"]))
         synced = self.synced.setdefault(data["client"], {})
         for key, value in data.get("env", {}).items():
             os.environ[key] = value

@@ -18,6 +18,7 @@ from typing import Any
 
 Opener = Callable[[tuple[str, int], tuple[str, int]], Any]  # (dest, src) -> paramiko Channel
 CHUNK = 1 << 16
+MAX_BACKOFF = 2.0  # seconds a connection to an unreachable port is held before it is closed
 
 
 class Forward:
@@ -27,6 +28,7 @@ class Forward:
         self.remote = remote
         self._opener = opener
         self._closed = threading.Event()
+        self._failures = 0  # channel opens that failed in a row
         self._pairs: set[tuple[socket.socket, Any]] = set()
         self._lock = threading.Lock()
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -49,8 +51,13 @@ class Forward:
         try:
             chan = self._opener(self.remote, peer)
         except Exception:  # noqa: BLE001 - host gone: the client sees a closed socket and retries
+            # ZMQ reconnects every 100 ms per socket; to a kernel that is gone, each attempt is
+            # a failed channel open on the shared SSH connection. Hold the socket a while first.
+            self._failures += 1
+            self._closed.wait(min(MAX_BACKOFF, 0.05 * 2**self._failures))
             conn.close()
             return
+        self._failures = 0
         pair = (conn, chan)
         with self._lock:
             if self._closed.is_set():

@@ -179,12 +179,29 @@ class SshConnection:
             lambda t: t.open_channel("direct-tcpip", dest, src, timeout=CONNECT_TIMEOUT)
         )
 
+    def _exec(self, command: str) -> Any:
+        """A session channel running ``command``; a refused exec is tried once more."""
+        import paramiko
+
+        for attempt in (1, 2):
+            chan = self._channel(lambda t: t.open_session(timeout=CONNECT_TIMEOUT))
+            try:
+                chan.exec_command(command)
+                return chan
+            except paramiko.SSHException as exc:  # "Channel closed.": the server said no
+                chan.close()
+                if attempt == 2:
+                    raise InfraError(
+                        f"SSH host '{self.spec.name}' refused to run a command "
+                        f"({_undot(str(exc))})."
+                    ) from None
+        raise AssertionError("unreachable")
+
     def run(self, command: str, timeout: float = 60.0, stdin: bytes | None = None) -> Result:
         """Run ``command`` through the login shell's ``sh -c``; stdout is read to its end."""
-        chan = self._channel(lambda t: t.open_session(timeout=CONNECT_TIMEOUT))
+        chan = self._exec(command)
         try:
             chan.settimeout(timeout)
-            chan.exec_command(command)
             if stdin is not None:
                 # A command that ends at once (not found) closes the channel under us.
                 with contextlib.suppress(OSError):
