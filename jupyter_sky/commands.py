@@ -1,4 +1,5 @@
-"""``%sky <subcommand>``: status, down, check, gpus, plan; attach and jobs (detached cells)."""
+"""``%sky <subcommand>``: status, down, check, gpus, plan; jobs and attach (detached cells:
+``%sky jobs`` lists them, ``%sky attach JOB`` brings one back into the current cell)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,7 @@ from typing import Any
 
 from jupyter_sky.errors import SkyError, SpecError
 
-SUBCOMMANDS = ("status", "down", "check", "gpus", "plan")
-#: Detached cells (``%%sky --detach``): ``%sky jobs`` lists them, ``%sky attach JOB`` brings
-#: one back into the current cell.
-DETACHED = ("attach", "jobs")
+SUBCOMMANDS = ("status", "down", "check", "gpus", "plan", "jobs", "attach")
 
 
 def run_subcommand(line: str, mgr: Any) -> None:
@@ -23,7 +21,7 @@ def run_subcommand(line: str, mgr: Any) -> None:
             f"%sky needs a subcommand: {', '.join(SUBCOMMANDS)} (or use %%sky on a cell)."
         )
     command, rest = words[0], words[1:]
-    if command not in SUBCOMMANDS + DETACHED:
+    if command not in SUBCOMMANDS:
         raise SpecError(
             f"Unknown %sky subcommand '{command}'; choose one of {', '.join(SUBCOMMANDS)}."
         )

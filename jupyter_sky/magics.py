@@ -65,7 +65,8 @@ class SkyMagics(Magics):
     def sky(self, line: str, cell: str | None = None) -> Any:
         """Run this cell on a remote IPython kernel (see the flags below), or with no cell
         body: ``%sky status``, ``%sky down NAME|--all``, ``%sky check``,
-        ``%sky gpus [NAME[:N]]``, ``%sky plan [FLAGS]``."""
+        ``%sky gpus [NAME[:N]]``, ``%sky plan [FLAGS]``, ``%sky jobs`` (detached cells),
+        ``%sky attach JOB`` (replay a detached cell's output, bring its variables home)."""
         if cell is None:
             from jupyter_sky.commands import run_subcommand
 

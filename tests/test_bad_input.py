@@ -169,8 +169,8 @@ CASES = [
     ),
 ]
 LINE_CASES = [
-    ("", "%sky needs a subcommand: status, down, check, gpus, plan (or use %%sky on a cell)."),
-    ("stat", "Unknown %sky subcommand 'stat'; choose one of status, down, check, gpus, plan."),
+    ("", "%sky needs a subcommand: status, down, check, gpus, plan, jobs, attach (or use %%sky on a cell)."),
+    ("stat", "Unknown %sky subcommand 'stat'; choose one of status, down, check, gpus, plan, jobs, attach."),
     ("down", "Usage: %sky down NAME, or %sky down --all."),
     ("down nosuchcluster", "There is no cluster named 'nosuchcluster'; %sky status lists them."),
 ]

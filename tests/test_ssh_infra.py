@@ -348,8 +348,7 @@ def test_a_dropped_connection_heals(launched: tuple[Infra, dict, Launch]) -> Non
     assert before["shell_port"] == before["iopub_port"] == 1
     old = conn._transport
     old.close()  # what a VPN flap or laptop sleep does to the TCP connection
-    # Bytes in flight during a drop are lost (replaying them is a later step), so wait for
-    # ZMQ to reconnect through the forwards, which log in again on their own.
+    # Wait for ZMQ to reconnect through the forwards, which log in again on their own.
     deadline = time.monotonic() + 20
     while not _healed(conn, old, forwards, before) and time.monotonic() < deadline:
         time.sleep(0.02)

@@ -5,12 +5,9 @@ them, or ``[user@]host[:port]``. The kernel binds to the host's 127.0.0.1; its f
 reached through local forwards over one reused SSH connection (see
 :mod:`jupyter_sky.transport`), so the client connects to 127.0.0.1 here as for ``local``.
 
-Not yet: output numbered and replayed after a reconnect. A plan: the agent wraps iopub
-sends with a sequence number in the header metadata and keeps them in a ring buffer until
-the client acknowledges a number (piggybacked on the lease message); after a transport drop
-the client sends ``{"op": "replay", "after": n}`` on the comm and the agent re-sends what
-follows n, in order; the client's relay drops numbers it has seen. ZMQ's PUB socket loses
-what is published while no subscriber is connected, which is exactly the gap this closes.
+After a dropped connection the forwards log in again on their own, and output published
+meanwhile is sent again: the kernel numbers its messages (``JUPYTER_SKY_REPLAY=1``, see
+:mod:`jupyter_sky.remote.numbering` and :mod:`jupyter_sky.replay`).
 """
 
 from __future__ import annotations
