@@ -116,7 +116,8 @@ def _python(infra: Any, conn: Any, cluster: str, config: Any) -> str:
     from jupyter_sky.transport.bootstrap import ensure_python
     from jupyter_sky.transport.hosts import resolve
 
-    return ensure_python(conn, resolve(cluster, infra.settings(config)), infra.notify)
+    spec = resolve(infra.login(cluster, config), infra.settings(config))
+    return ensure_python(conn, spec, infra.notify)
 
 
 def _options(task: Any, partition: str, gres: str, entry: dict, name: str) -> list[str]:
@@ -130,7 +131,9 @@ def _sbatch(
 ) -> str:
     """Write ``push.bin`` from stdin and submit the runner, in one command; the job id."""
     q = shlex.quote
-    wrap = f"exec {q(python)} -m {RUNNER} {q(directory)}"
+    from jupyter_sky.infra.slurm_kernel import NODE_ADDR, RENDEZVOUS
+
+    wrap = f"{NODE_ADDR}; {RENDEZVOUS}; exec {q(python)} -m {RUNNER} {q(directory)}"
     home = directory.rsplit("/", 3)[0]
     opts = [*opts, f"--output={directory}/slurm.out", f"--chdir={home}"]
     cmd = (

@@ -207,3 +207,23 @@ def test_an_unknown_job_is_one_sentence(notebook: Callable[[], Notebook]) -> Non
     assert res.error_text == (
         "SkyError: There is no detached job '999999'; %sky jobs lists the detached jobs."
     )
+
+
+def test_a_detached_two_node_cell_sruns_across_the_allocation(
+    notebook: Callable[[], Notebook], lab: SlurmLab
+) -> None:
+    """``--num-nodes 2`` with ``--detach``: the runner's node is MASTER_ADDR for both tasks."""
+    nb = notebook()
+    cell = (
+        "%%sky --infra slurm/lab --detach --name dt --num-nodes 2\nimport subprocess\n"
+        "out = subprocess.run(['srun', '-N2', '-n2', 'bash', '-c', "
+        "'echo $SLURM_PROCID $(hostname -s) $MASTER_ADDR $WORLD_SIZE'], "
+        "capture_output=True, text=True, check=True).stdout\nprint(out, end='')"
+    )
+    job = _submit(nb, cell)
+    res = nb.run(f"%sky attach {job}")
+    assert res.status == "ok", res.error_text
+    rows = sorted(line.split() for line in res.stdout.splitlines())
+    assert [r[0] for r in rows] == ["0", "1"] and {r[1] for r in rows} == set(lab.nodes)
+    addrs = {info["addr"] for info in lab.nodes.values()}
+    assert len({r[2] for r in rows}) == 1 and rows[0][2] in addrs and {r[3] for r in rows} == {"2"}

@@ -126,8 +126,11 @@ class SlurmInfra(Infra):
         from jupyter_sky.transport.ssh import connection
 
         settings = settings or self.settings()
-        login = self._entry(cluster).get("login") or cluster
-        return connection(resolve(login, settings), settings, self.notify)
+        return connection(resolve(self.login(cluster), settings), settings, self.notify)
+
+    def login(self, cluster: str, config: Config | None = None) -> str:
+        """The SSH alias of the cluster's login host (``slurm.clusters.<name>.login``)."""
+        return str(self._entry(cluster, config).get("login") or cluster)
 
     def _sh(self, cluster: str, command: str, timeout: float = 30) -> str:
         res = self._conn(cluster).run(command, timeout=timeout)
@@ -213,7 +216,7 @@ class SlurmInfra(Infra):
         if reason:
             raise InfraError(reason)
         conn = self._conn(cluster, settings)
-        python = ensure_python(conn, resolve(cluster, settings), self.notify)
+        python = ensure_python(conn, resolve(self.login(cluster), settings), self.notify)
         base = f"{conn.home()}/.jupyter_sky/slurm"
         opts = [f"--job-name=sky-{request.cluster}", f"--output={base}/%j.out"]
         opts += sbatch_options(request.task, partition, gres, self._entry(cluster, request.config))

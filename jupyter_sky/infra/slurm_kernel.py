@@ -29,11 +29,8 @@ _BATCH = r"""#!/bin/bash
 d={base}/$SLURM_JOB_ID
 mkdir -p -m 700 "$d" && cd {cwd} || exit 5
 umask 077
-addr=$(hostname -I 2>/dev/null | awk '{{print $1}}')
-[ -n "$addr" ] || addr=$(hostname -i | awk '{{print $1}}')
-# torchrun-style rendezvous for `srun` across the allocation (a cell's --env wins)
-export MASTER_ADDR="$addr" MASTER_PORT=$((20000 + SLURM_JOB_ID % 20000)) \
-    WORLD_SIZE="${{SLURM_NNODES:-1}}" NNODES="${{SLURM_NNODES:-1}}"
+{node_addr}
+{rendezvous}
 export {env} JUPYTER_SKY_EXIT_FILE="$d/exit.txt"
 while :; do
     rm -f "$d/kernel.json" "$d/restart"
@@ -46,6 +43,19 @@ while :; do
 done
 rm -f "$d/kernel.json"
 """
+
+
+#: torchrun-style rendezvous for ``srun`` across the allocation, exported in the batch step
+#: (``$addr``: the first node's cluster address; a cell's ``--env`` is exported after it, wins).
+RENDEZVOUS = (
+    'export MASTER_ADDR="$addr" MASTER_PORT=$((20000 + SLURM_JOB_ID % 20000)) '
+    'WORLD_SIZE="${SLURM_NNODES:-1}" NNODES="${SLURM_NNODES:-1}"'
+)
+#: The node's first cluster address into ``$addr``.
+NODE_ADDR = (
+    "addr=$(hostname -I 2>/dev/null | awk '{print $1}'); "
+    "[ -n \"$addr\" ] || addr=$(hostname -i | awk '{print $1}')"
+)
 
 
 def batch_script(python: str, base: str, cwd: str, args: list[str], env: dict[str, str]) -> str:
@@ -76,6 +86,8 @@ def batch_script(python: str, base: str, cwd: str, args: list[str], env: dict[st
         python=q(python),
         args=" ".join(q(a) for a in args),
         env=" ".join(q(f"{k}={v}") for k, v in env.items()) or "JUPYTER_SKY_BATCH=1",
+        rendezvous=RENDEZVOUS,
+        node_addr=NODE_ADDR,
     )
 
 
