@@ -29,6 +29,7 @@ from test_contract import (  # noqa: F401 - the contract suite, run on slurm
 )
 
 import jupyter_sky.infra
+from jupyter_sky.cluster import LiveCluster
 from jupyter_sky.errors import InfraError
 from jupyter_sky.infra.base import Infra, Launch
 
@@ -285,7 +286,7 @@ def test_pending_shows_the_reason_live(
     assert len(pending) == len(set(pending))  # said when it changes, not every poll
 
 
-def test_idle_watchdog_ends_the_job(
+def test_closing_the_client_lets_the_idle_watchdog_end_the_job(
     infra: Any,
     tmp_path: Path,
     lab_ssh: LabShell,  # noqa: F811
@@ -297,7 +298,17 @@ def test_idle_watchdog_ends_the_job(
     request.config = dataclasses.replace(request.config, defaults=defaults)  # ~2 s, no client
     handle = infra.launch(request)
     try:
+        live = LiveCluster("idle", infra, handle, lease_seconds=0.5)
+        live.connect()  # a notebook holds it: the watchdog leaves it alone ...
+        for _ in range(4):
+            time.sleep(1)
+            _run(live, "pass")
+        assert lab_ssh.state(int(handle["job"])) == "RUNNING"
+        live.detach()  # ... until the notebook lets go
         lab_ssh.wait_gone(int(handle["job"]), timeout=30)
+        deadline = time.monotonic() + 10  # the cached liveness catches up within a check
+        while infra.is_alive(handle) and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert not infra.is_alive(handle)
         assert infra.exit_reason(handle).startswith("idle watchdog: no notebook client")
     finally:
