@@ -125,7 +125,9 @@ class LiveCluster:
         while not self._lease_stop.wait(self.lease_seconds):
             if self.channels is None or self.channels.closed:
                 return
-            self.comm_send({"op": "lease", "client": self.client_id, "ack": self.ack()})
+            self.comm_send({"op": "lease", "client": self.client_id})
+            if self.ack():  # on control, so a kernel busy with a long cell still forgets
+                self.channels.send("control", "jupyter_sky_ack", {"upto": self.ack()})
 
     def detach(self) -> None:
         """Close this notebook's connection; the cluster keeps running."""

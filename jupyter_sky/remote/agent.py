@@ -58,6 +58,7 @@ class Agent:
             self.numbering.install()
             # On the control channel: its thread answers while a cell keeps the shell busy.
             kernel.control_handlers["jupyter_sky_replay_request"] = self._on_replay
+            kernel.control_handlers["jupyter_sky_ack"] = self._on_ack
         serialize.set_namespace(self.ns)
         kernel.comm_manager.register_target("jupyter_sky", self._on_open)
         self.shell.events.register("pre_run_cell", self._pre_run)
@@ -87,10 +88,10 @@ class Agent:
         op = data.get("op")
         if op == "forget":
             self.synced.pop(data["client"], None)
-        elif self.numbering is None:
-            return
-        elif op == "lease" and data.get("ack"):
-            self.numbering.ack(int(data["ack"]))
+
+    def _on_ack(self, stream: Any, ident: Any, msg: dict[str, Any]) -> None:
+        """The notebook holds everything up to ``upto`` (sent on control: heard mid-cell)."""
+        self.numbering.ack(int(msg["content"].get("upto", 0)))
 
     def _on_replay(self, stream: Any, ident: Any, msg: dict[str, Any]) -> None:
         """Re-send what the notebook missed (see remote/numbering.py), then say so on iopub."""
