@@ -26,12 +26,11 @@ from typing import TYPE_CHECKING, Any
 
 from jupyter_sky.errors import InfraError
 from jupyter_sky.infra import slurm_records as rec
-from jupyter_sky.infra.base import Infra, Launch, Offering
+from jupyter_sky.infra.base import Launch, Offering
+from jupyter_sky.infra.over_ssh import OverSsh, kernel_args, kernel_env
 from jupyter_sky.infra.slurm_kernel import (
     NodeKernel,
     batch_script,
-    kernel_args,
-    kernel_env,
     node_kernel,
     sbatch_options,
     wait_running,
@@ -52,7 +51,7 @@ def _print(line: str) -> None:
     print(line, flush=True)
 
 
-class SlurmInfra(Infra):
+class SlurmInfra(OverSsh):
     """Kernels in Slurm allocations, one batch job per cluster name.
 
     Parameters
@@ -80,18 +79,6 @@ class SlurmInfra(Infra):
         self._kernels = KernelCache()
 
     # ---- where ----------------------------------------------------------------------
-    def settings(self, config: Config | None = None) -> SshSettings:
-        """The ``ssh:`` settings: the constructor's, else the config files'."""
-        from jupyter_sky.transport.hosts import SshSettings
-
-        if self._settings is not None:
-            return SshSettings.from_any(self._settings)
-        if config is None:
-            from jupyter_sky.config import load_config
-
-            config = load_config(Path.cwd())
-        return SshSettings.from_any(getattr(config, "ssh", None))
-
     def _target(
         self, resources: Resources | None, offering: Offering | None = None
     ) -> tuple[str, str]:
@@ -220,7 +207,9 @@ class SlurmInfra(Infra):
         base = f"{conn.home()}/.jupyter_sky/slurm"
         opts = [f"--job-name=sky-{request.cluster}", f"--output={base}/%j.out"]
         opts += sbatch_options(request.task, partition, gres, self._entry(cluster, request.config))
-        script = batch_script(python, base, conn.home(), kernel_args(request), kernel_env(request))
+        script = batch_script(
+            python, base, conn.home(), kernel_args(request), kernel_env(request, "slurm")
+        )
         cmd = f"mkdir -p -m 700 {shlex.quote(base)} && sbatch --parsable " + " ".join(
             shlex.quote(o) for o in opts
         )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shlex
 import time
 from collections.abc import Callable
@@ -18,7 +17,6 @@ from typing import Any
 
 from jupyter_sky.errors import InfraError
 from jupyter_sky.infra import slurm_records as rec
-from jupyter_sky.infra.base import Launch
 from jupyter_sky.transport.remote_kernel import RemoteKernel
 from jupyter_sky.transport.ssh import SshConnection
 
@@ -245,29 +243,3 @@ def sbatch_options(
         if value:
             opts.append(f"--{key}={value}")
     return opts
-
-
-def kernel_args(request: Launch) -> list[str]:
-    """The kernel's watchdog options from the config and the task."""
-    config, task = request.config, request.task
-    args = ["--idle-minutes", str(config.defaults.idle_minutes)]
-    autostop = task.autostop_minutes or config.defaults.autostop_minutes
-    if autostop:
-        args += ["--autostop-minutes", str(autostop)]
-    return args
-
-
-def kernel_env(request: Launch) -> dict[str, str]:
-    """The kernel's variables: the task's and the jupyter-sky knobs (not this process's)."""
-    knobs = {
-        k: v
-        for k, v in os.environ.items()
-        if k.startswith("JUPYTER_SKY_") and k not in ("JUPYTER_SKY_HOME", "JUPYTER_SKY_LAB")
-    }
-    return {
-        **knobs,
-        **request.task.envs,
-        "JUPYTER_SKY_INFRA": "slurm",
-        "JUPYTER_SKY_REPLAY": "1",  # number output for replay after a drop (remote/numbering)
-        "JUPYTER_SKY_CLUSTER": request.cluster,
-    }

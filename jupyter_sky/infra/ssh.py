@@ -16,18 +16,17 @@ import contextlib
 import hashlib
 import importlib.util
 import json
-import os
 import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jupyter_sky.errors import InfraError
-from jupyter_sky.infra.base import Infra, Launch, Offering
+from jupyter_sky.infra.base import Launch, Offering
+from jupyter_sky.infra.over_ssh import OverSsh, kernel_args, kernel_env
 from jupyter_sky.transport.kernels import KernelCache
 
 if TYPE_CHECKING:
-    from jupyter_sky.config import Config
     from jupyter_sky.spec import Resources
     from jupyter_sky.transport.hosts import HostSpec, SshSettings
     from jupyter_sky.transport.remote_kernel import RemoteKernel
@@ -44,7 +43,7 @@ def _print(line: str) -> None:
     print(line, flush=True)
 
 
-class SshInfra(Infra):
+class SshInfra(OverSsh):
     """Kernels on SSH hosts, one per cluster name.
 
     Parameters
@@ -72,18 +71,6 @@ class SshInfra(Infra):
         self._facts: dict[str, Offering] = {}
 
     # ---- where ----------------------------------------------------------------------
-    def settings(self, config: Config | None = None) -> SshSettings:
-        """The ``ssh:`` settings: the constructor's, else the config files'."""
-        from jupyter_sky.transport.hosts import SshSettings
-
-        if self._settings is not None:
-            return SshSettings.from_any(self._settings)
-        if config is None:
-            from jupyter_sky.config import load_config
-
-            config = load_config(Path.cwd())
-        return SshSettings.from_any(getattr(config, "ssh", None))
-
     def _target(self, resources: Resources | None, offering: Offering | None = None) -> str:
         """The host or pool a request names ("" when it names none)."""
         from jupyter_sky.infra import split_infra
@@ -212,7 +199,7 @@ class SshInfra(Infra):
             cwd = workdir
             self._sync(conn, Path(request.task.workdir), workdir)
         pid, info = start_kernel(
-            conn, python, cluster_dir, cwd, _kernel_args(request), _kernel_env(request, cluster_dir)
+            conn, python, cluster_dir, cwd, kernel_args(request), _env(request, cluster_dir)
         )
         handle: dict[str, Any] = {
             "host": host,
@@ -322,31 +309,8 @@ def _client_tag() -> str:
     return hashlib.sha256(f"{socket.gethostname()}:{sky_home()}".encode()).hexdigest()[:8]
 
 
-def _kernel_args(request: Launch) -> list[str]:
-    config, task = request.config, request.task
-    args = ["--idle-minutes", str(config.defaults.idle_minutes)]
-    autostop = task.autostop_minutes or config.defaults.autostop_minutes
-    if autostop:
-        args += ["--autostop-minutes", str(autostop)]
-    return args
-
-
-def _kernel_env(request: Launch, cluster_dir: str) -> dict[str, str]:
-    # The notebook's own environment stays here; only the task's variables and the
-    # jupyter-sky knobs (watchdog interval, ...) travel.
-    knobs = {
-        k: v
-        for k, v in os.environ.items()
-        if k.startswith("JUPYTER_SKY_") and k not in ("JUPYTER_SKY_HOME", "JUPYTER_SKY_LAB")
-    }
-    return {
-        **knobs,
-        **request.task.envs,
-        "JUPYTER_SKY_EXIT_FILE": f"{cluster_dir}/exit.txt",
-        "JUPYTER_SKY_INFRA": "ssh",
-        "JUPYTER_SKY_REPLAY": "1",  # number output for replay after a drop (remote/numbering)
-        "JUPYTER_SKY_CLUSTER": request.cluster,
-    }
+def _env(request: Launch, cluster_dir: str) -> dict[str, str]:
+    return kernel_env(request, "ssh", JUPYTER_SKY_EXIT_FILE=f"{cluster_dir}/exit.txt")
 
 
 def _missing(resources: Resources, offer: Offering) -> str:
