@@ -64,7 +64,7 @@ def submit_cell(shell: Any, mgr: Any, task: Any, config: Any) -> None:
     name = task.cluster or f"detached-{ident[:4]}"
     payload = _payload(task, cell, names, plan, {"JUPYTER_SKY_CLUSTER": name})
     conn = infra._conn(cluster, infra.settings(config))
-    python = _python(infra, conn, cluster, config)
+    python = infra.python_for(cluster, config)
     directory = f"{conn.home()}/.jupyter_sky/detached/{ident}"
     entry = infra._entry(cluster, config)
     opts = _options(task, partition, gres, entry, name)
@@ -110,14 +110,6 @@ def _payload(task: Any, cell: str, names: Any, plan: Any, where: dict[str, str])
         prepare["env"] = {"JUPYTER_SKY_INFRA": "slurm", **where, **prepare["env"]}
     header = {"cell": cell, "prepare": prepare, "setup": task.setup, "cwd": task.workdir}
     return pack_frames(header, plan.frames)
-
-
-def _python(infra: Any, conn: Any, cluster: str, config: Any) -> str:
-    from jupyter_sky.transport.bootstrap import ensure_python
-    from jupyter_sky.transport.hosts import resolve
-
-    spec = resolve(infra.login(cluster, config), infra.settings(config))
-    return ensure_python(conn, spec, infra.notify)
 
 
 def _options(task: Any, partition: str, gres: str, entry: dict, name: str) -> list[str]:

@@ -9,6 +9,7 @@ and one sentence (nothing queued) for a GPU type or partition the cluster lacks.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -431,3 +432,31 @@ def test_time_left_is_parsed_from_squeue() -> None:
     assert rec.parse_squeue("RUNNING|None|n1|1-02:03:04").seconds_left == 93784
     assert rec.parse_squeue("RUNNING|None|n1|59:58").seconds_left == 3598
     assert rec.parse_squeue("RUNNING|None|n1|UNLIMITED").seconds_left is None
+
+
+def test_sbatch_on_this_path_is_the_local_cluster_without_ssh(
+    lab: SlurmLab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A notebook on the login node itself: with no cluster named and ``sbatch`` on PATH,
+    ``--infra slurm`` is ``slurm/local`` — commands run here, files are read from the shared
+    filesystem, the kernel's ports are reached directly at the node's address."""
+    from jupyter_sky.infra.slurm import SlurmInfra
+    from jupyter_sky.transport import ssh
+    from jupyter_sky.transport.local_shell import LocalShell
+
+    ssh.close_all()
+    opened: list[Any] = []
+    monkeypatch.setattr(ssh, "connection", lambda *a, **k: opened.append(a))
+    infra = SlurmInfra(notify=print)
+    request = _request("loc", tmp_path, "--infra slurm --gpus T4:1")
+    handle = infra.launch(request)
+    try:
+        assert isinstance(infra._conn("local"), LocalShell) and handle["cluster"] == "local"
+        live = _connected(infra, "loc", handle)
+        text = _texts(_run(live, "import os, socket\nprint(socket.gethostname(), os.getuid())"))
+        host, uid = text.split()
+        assert host in lab.nodes and uid == str(os.getuid())  # this machine's user, no login
+        live.detach()
+    finally:
+        infra.down(handle)
+    assert opened == []  # no SSH connection was asked for

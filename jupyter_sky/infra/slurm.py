@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import importlib.util
 import shlex
+import shutil
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
     from jupyter_sky.transport.ssh import SshConnection
 
 
+LOCAL = "local"  # the cluster (or login) whose login host is this machine
 EXIT_REASON_WAIT = 10.0  # seconds to wait for Slurm's final verdict on a job
 
 
@@ -90,6 +93,8 @@ class SlurmInfra(OverSsh):
             if offering is not None and offering.infra == "slurm":
                 return offering.region, offering.instance_type
             rest = self.default_cluster or self.slurm_config().cluster or ""
+            if not rest and kind == "slurm":  # a bare --infra slurm on a login node
+                rest = _local_if_sbatch()
         cluster, _, partition = rest.partition("/")
         if cluster and not partition:
             partition = self._entry(cluster).get("partition", "")
@@ -112,12 +117,29 @@ class SlurmInfra(OverSsh):
         from jupyter_sky.transport.hosts import resolve
         from jupyter_sky.transport.ssh import connection
 
+        login = self.login(cluster)
+        if login == LOCAL:  # sbatch on this machine's PATH: no SSH at all
+            from jupyter_sky.transport.local_shell import local_shell
+
+            return local_shell()
         settings = settings or self.settings()
-        return connection(resolve(self.login(cluster), settings), settings, self.notify)
+        return connection(resolve(login, settings), settings, self.notify)
 
     def login(self, cluster: str, config: Config | None = None) -> str:
-        """The SSH alias of the cluster's login host (``slurm.clusters.<name>.login``)."""
+        """The SSH alias of the cluster's login host (``slurm.clusters.<name>.login``), or
+        ``local`` when the login host is this machine."""
         return str(self._entry(cluster, config).get("login") or cluster)
+
+    def python_for(self, cluster: str, config: Config) -> str:
+        """The interpreter on the nodes: this one for a local cluster (the nodes share its
+        filesystem), else the login host's (bootstrapped when it lacks the packages)."""
+        if self.login(cluster, config) == LOCAL:
+            return str(config.local.python or sys.executable)
+        from jupyter_sky.transport.bootstrap import ensure_python
+        from jupyter_sky.transport.hosts import resolve
+
+        spec = resolve(self.login(cluster, config), self.settings(config))
+        return ensure_python(self._conn(cluster), spec, self.notify)
 
     def _sh(self, cluster: str, command: str, timeout: float = 30) -> str:
         res = self._conn(cluster).run(command, timeout=timeout)
@@ -157,7 +179,8 @@ class SlurmInfra(OverSsh):
         return chosen
 
     def live(self) -> list[Offering]:
-        """The default cluster's partitions (nothing when no cluster is configured)."""
+        """The default cluster's partitions (nothing when no cluster is configured: a local
+        ``sbatch`` is used when a cell says ``--infra slurm``, never offered unasked)."""
         cluster, partition = self._target(None)
         if not cluster:
             return []
@@ -186,9 +209,6 @@ class SlurmInfra(OverSsh):
 
     # ---- lifecycle -------------------------------------------------------------------
     def launch(self, request: Launch) -> dict[str, Any]:
-        from jupyter_sky.transport.bootstrap import ensure_python
-        from jupyter_sky.transport.hosts import resolve
-
         settings = self.settings(request.config)
         cluster, partition = self._target(request.task.resources, request.offering)
         if not cluster:
@@ -203,7 +223,7 @@ class SlurmInfra(OverSsh):
         if reason:
             raise InfraError(reason)
         conn = self._conn(cluster, settings)
-        python = ensure_python(conn, resolve(self.login(cluster), settings), self.notify)
+        python = self.python_for(cluster, request.config)
         base = f"{conn.home()}/.jupyter_sky/slurm"
         opts = [f"--job-name=sky-{request.cluster}", f"--output={base}/%j.out"]
         opts += sbatch_options(request.task, partition, gres, self._entry(cluster, request.config))
@@ -310,6 +330,11 @@ class SlurmInfra(OverSsh):
         )
         own, _, job_line = res.out.partition("\n")
         return own.strip(), rec.parse_scontrol(job_line)
+
+
+def _local_if_sbatch() -> str:
+    """``local`` when Slurm's own commands are on this PATH (a notebook on a login node)."""
+    return LOCAL if shutil.which("sbatch") else ""
 
 
 def _left(seconds: float) -> str:
