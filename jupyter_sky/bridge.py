@@ -89,6 +89,19 @@ class StatusLine:
             body += f"<pre style='margin:0'>{html.escape(late)}</pre>"
         return {"text/plain": plain, "text/html": body}
 
+    def set_text(self, text: str) -> None:
+        """Change the line (the allocation's time left ...); nothing is sent if it is the same."""
+        with self._lock:
+            if text == self.text:
+                return
+            self.text = text
+            content = {
+                "data": self.bundle(),
+                "metadata": {},
+                "transient": {"display_id": self.display_id},
+            }
+            self.local.publish("update_display_data", content, self.local.parent() or self.parent)
+
     def add_late(self, text: str) -> None:
         """Append output a remote thread printed after the cell ended, in this cell."""
         with self._lock:

@@ -204,7 +204,8 @@ def _execute(
     status = "died"
     try:
         meter = _SpendMeter(widget, live) if widget is not None else None
-        outcome = run_cell(live, cell, relay, prepare, plan.frames, meter)
+        tick = meter or _status_ticker(live, relay.status)
+        outcome = run_cell(live, cell, relay, prepare, plan.frames, tick)
         if meter is not None:
             meter.done(outcome.status)
         status = outcome.status
@@ -319,7 +320,7 @@ def _show_status_line(live: Any) -> Any:
     bridge = live.bridge
     if bridge is None or not bridge.local.available:
         return None  # terminal IPython: no display ids, and no late output to place
-    text = f"▸ sky · cluster {live.name} · {live.where()}"
+    text = _status_text(live)
     status = StatusLine(bridge.local, f"sky-{uuid.uuid4().hex}", text, bridge.local.parent())
     # Straight onto iopub: publish_display_data would first flush both streams through the
     # I/O thread (two cross-thread waits), and nothing was printed in this cell yet.
@@ -330,6 +331,18 @@ def _show_status_line(live: Any) -> Any:
     }
     bridge.local.publish("display_data", content, status.parent)
     return status
+
+
+def _status_text(live: Any) -> str:
+    return f"▸ sky · cluster {live.name} · {live.where()}"
+
+
+def _status_ticker(live: Any, status: Any) -> Any:
+    """Once a second while the cell runs: the status line follows ``where`` (a Slurm
+    allocation's time left); ``None`` without a status line."""
+    if status is None:
+        return None
+    return lambda: status.set_text(_status_text(live))
 
 
 def _run_setup(shell: Any, live: Any, setup: str) -> None:
