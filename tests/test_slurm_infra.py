@@ -65,12 +65,14 @@ def no_leftover_jobs(lab: SlurmLab, session_home: Path) -> Iterator[None]:
     yield
     client = lab.connect()
     try:
-        _, out, _ = client.exec_command(f"squeue -h -u {lab.user} -o '%i|%j'")
-        left = [
-            line.split("|")[0]
-            for line in out.read().decode().splitlines()
-            if line.split("|")[-1].startswith("sky-")
-        ]
+        deadline = time.monotonic() + 10  # a job just cancelled is COMPLETING for a moment
+        while True:
+            _, out, _ = client.exec_command(f"squeue -h -u {lab.user} -o '%i|%j|%T'")
+            rows = [line.split("|") for line in out.read().decode().splitlines()]
+            left = [r[0] for r in rows if r[1].startswith("sky-") and r[1] != "sky-dt"]
+            if not left or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         if left:
             client.exec_command(f"scancel {' '.join(left)}")
     finally:
@@ -460,3 +462,20 @@ def test_sbatch_on_this_path_is_the_local_cluster_without_ssh(
     finally:
         infra.down(handle)
     assert opened == []  # no SSH connection was asked for
+
+
+@pytest.mark.timeout(90)
+def test_killing_the_login_hosts_ssh_session_mid_stream_loses_no_line(
+    infra: Any, tmp_path: Path
+) -> None:
+    """The kernel is on a compute node, its ports tunnelled through the login host's sshd;
+    that sshd session is SIGKILLed mid-stream: every line still arrives once, in order."""
+    from test_ssh_infra import stream_through_a_killed_session
+
+    handle = infra.launch(_request("kill", tmp_path))
+    try:
+        live = _connected(infra, "kill", handle)
+        stream_through_a_killed_session(live, infra._conn("lab"))
+        live.detach()
+    finally:
+        infra.down(handle)

@@ -377,21 +377,30 @@ def test_killing_the_ssh_session_mid_stream_loses_no_line_and_duplicates_none(
     """The sshd process carrying the kernel's forwards is SIGKILLed while a cell prints: the
     connection heals, the kernel re-sends what was published meanwhile (numbered output),
     and the notebook drops what it already had — every line arrives once, in order."""
+    infra, handle, _ = launched
+    live = _connected(infra, "kill", handle)
+    stream_through_a_killed_session(live, infra._conn("lab"))
+    live.detach()
+
+
+def stream_through_a_killed_session(live: Any, conn: Any, lines: int = 400) -> None:
+    """Run a cell printing ``lines`` numbered lines; SIGKILL ``conn``'s sshd session after
+    the first 40 arrived; assert the cell ends ok with every line once, in order."""
     import threading
 
     from jupyter_sky.execute import run_cell
     from jupyter_sky.relay import CellRelay
 
-    infra, handle, _ = launched
-    live = _connected(infra, "kill", handle)
-    conn = infra._conn("lab")
     texts: list[str] = []
 
     class Lines(CellRelay):
         def handle(self, msg: dict) -> None:
             texts.append(msg["content"].get("text", ""))
 
-    code = "import time\nfor i in range(400):\n    print(f'line {i}', flush=True)\n    time.sleep(0.005)"
+    code = (
+        f"import time\nfor i in range({lines}):\n"
+        "    print(f'line {i}', flush=True)\n    time.sleep(0.005)"
+    )
     box: dict[str, Any] = {}
     cell = threading.Thread(target=lambda: box.update(out=run_cell(live, code, Lines(None))))
     cell.start()
@@ -403,8 +412,7 @@ def test_killing_the_ssh_session_mid_stream_loses_no_line_and_duplicates_none(
     cell.join(60)
     assert not cell.is_alive() and box["out"].status == "ok", box
     assert conn._transport is not old  # it really reconnected
-    assert "".join(texts).splitlines() == [f"line {i}" for i in range(400)]
-    live.detach()
+    assert "".join(texts).splitlines() == [f"line {i}" for i in range(lines)]
 
 
 def test_replay_drops_duplicates_and_asks_for_gaps() -> None:
