@@ -275,12 +275,11 @@ def _prepare_message(
     if task.no_pull:
         check = []
     envs = dict(task.envs)
-    ack = live.ack()  # lets a remote kernel that numbers its output forget what arrived
-    if not (plan.items or check or envs or task.workdir or ack):
-        return None
+    if not (plan.items or check or envs or task.workdir):
+        return None  # a trivial cell carries nothing (acks also ride on the lease)
     return {
         "op": "prepare",
-        "ack": ack,
+        "ack": live.ack(),  # lets a remote kernel that numbers its output forget what arrived
         "client": live.client_id,
         "push": plan.items,
         "check": check,
