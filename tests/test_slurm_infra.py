@@ -334,12 +334,16 @@ def test_sky_cell_on_slurm_like_local(
     )
     assert fresh_nb.run(setup).status == "ok"
     res = fresh_nb.run(
-        "%%sky --infra slurm/lab --gpus 1 --name nb-slurm\nimport os, socket\n"
+        "%%sky --infra slurm/lab --gpus 1 --name nb-slurm\nimport os, socket, time\n"
         "result = base * 2 + 2\n"
         "print('on', socket.gethostname(), 'job', os.environ['SLURM_JOB_ID'],"
-        " 'gpus', os.environ['CUDA_VISIBLE_DEVICES'])"
+        " 'gpus', os.environ['CUDA_VISIBLE_DEVICES'], flush=True)\n"
+        "for k in range(3):\n    time.sleep(0.7)\n    print('tick', k, flush=True)"
     )
     assert res.status == "ok", res.error_text
+    ticks = [(o.t, ln) for o in res.of_type("stream") for ln in o.text.splitlines() if "tick" in ln]
+    assert [ln for _, ln in ticks] == ["tick 0", "tick 1", "tick 2"], res.stdout
+    assert ticks[2][0] - ticks[0][0] >= 1.0, ticks  # live: 1.4 s apart as printed, not at the end
     words = res.stdout.split()
     on, job = words[words.index("on") + 1], words[words.index("job") + 1]
     assert on in lab.nodes and "gpus" in words
