@@ -238,6 +238,7 @@ def test_offerings_are_the_partitions_unpriced(infra: Any) -> None:
         ("gpu", "T4"),
     }
     assert all(o.infra == "slurm" and o.price_per_hour == 0 and not o.priced for o in offers)
+    assert {o.note for o in offers} == {"nodes: 1 idle"}  # each shape is one idle node here
 
 
 # ---- records --------------------------------------------------------------------------
@@ -248,6 +249,12 @@ def test_slurm_output_is_parsed_into_records() -> None:
     assert rows[0].partition == "cpu" and rows[0].default and rows[0].gpus == {"a100": 1, "t4": 1}
     assert rows[1].cpus == 8 and rows[1].gpus == {"": 2} and not rows[1].up
     assert rec.parse_gres("(null)") == {}
+    states = rec.parse_sinfo(
+        "gpu|8|16000|gpu:a100:4|up|mix|2\ngpu|8|16000|gpu:a100:4|up|idle|1\n"
+        "gpu|8|16000|gpu:a100:4|up|alloc|3\ngpu|8|16000|gpu:a100:4|up|drain*|1\n"
+    )
+    assert len(states) == 1  # one shape of node, its states summed
+    assert states[0].describe_nodes() == "nodes: 1 idle, 2 mixed, 3 allocated, 1 drain"
     job = rec.parse_squeue("PENDING|Resources|\n")
     assert job.state == "PENDING" and job.reason == "Resources" and not job.running
     assert rec.parse_squeue("RUNNING|None|n1").reason == ""

@@ -26,6 +26,7 @@ class Offering:
     price_per_hour: float = 0.0
     spot: bool = False
     priced: bool = False
+    note: str = ""  # shown beside the row (a Slurm partition's idle/mixed/allocated nodes)
 
 
 @dataclass

@@ -373,4 +373,5 @@ def _offering(cluster: str, group: rec.NodeGroup) -> Offering:
         accelerator_count=typed[top] if top else group.gpu_count,
         price_per_hour=0.0,
         priced=False,
+        note=group.describe_nodes(),
     )

@@ -15,8 +15,11 @@ from jupyter_sky.errors import InfraError
 if TYPE_CHECKING:
     from jupyter_sky.spec import Resources
 
-#: ``sinfo`` format of one partition's node group: name, CPUs, memory (MB), GRES, availability.
-SINFO_FORMAT = "%P|%c|%m|%G|%a"
+#: ``sinfo`` format of one partition's node group: name, CPUs, memory (MB), GRES, availability,
+#: node state (short) and how many nodes are in it. One row per state; rows are merged.
+SINFO_FORMAT = "%P|%c|%m|%G|%a|%t|%D"
+#: Short node states as said in the placement table (others, such as drain or down, as is).
+NODE_STATES = {"idle": "idle", "mix": "mixed", "alloc": "allocated"}
 #: ``squeue`` format of one job: state, reason, node list, time left.
 SQUEUE_FORMAT = "%T|%r|%N|%L"
 
@@ -45,10 +48,16 @@ class NodeGroup:
     memory_mb: int
     gpus: dict[str, int] = field(default_factory=dict)  # type (lower case, "" untyped) -> count
     up: bool = True
+    nodes: dict[str, int] = field(default_factory=dict, compare=False)  # state -> how many
 
     @property
     def gpu_count(self) -> int:
         return sum(self.gpus.values())
+
+    def describe_nodes(self) -> str:
+        """``nodes: 1 idle, 1 mixed`` (idle first), or "" when sinfo said nothing."""
+        order = sorted(self.nodes, key=lambda st: (st != "idle", st != "mixed", st))
+        return "nodes: " + ", ".join(f"{self.nodes[st]} {st}" for st in order) if order else ""
 
 
 @dataclass(frozen=True)
@@ -79,24 +88,29 @@ def parse_gres(text: str) -> dict[str, int]:
 
 
 def parse_sinfo(text: str) -> list[NodeGroup]:
-    """Rows of ``sinfo -h -o SINFO_FORMAT`` as :class:`NodeGroup` records."""
-    rows = []
+    """Rows of ``sinfo -h -o SINFO_FORMAT`` as :class:`NodeGroup` records, one per partition
+    and node shape, with the node count per state summed over the rows."""
+    groups: dict[tuple, NodeGroup] = {}
     for line in text.splitlines():
         fields = line.strip().split("|")
-        if len(fields) != 5:
+        if len(fields) not in (5, 7):
             continue
-        name, cpus, mem, gres, avail = fields
-        rows.append(
-            NodeGroup(
-                partition=name.rstrip("*"),
-                default=name.endswith("*"),
-                cpus=int(re.sub(r"\D", "", cpus) or 0),
-                memory_mb=int(re.sub(r"\D", "", mem) or 0),
-                gpus=parse_gres(gres),
-                up=avail.strip() == "up",
-            )
+        name, cpus, mem, gres, avail = fields[:5]
+        group = NodeGroup(
+            partition=name.rstrip("*"),
+            default=name.endswith("*"),
+            cpus=int(re.sub(r"\D", "", cpus) or 0),
+            memory_mb=int(re.sub(r"\D", "", mem) or 0),
+            gpus=parse_gres(gres),
+            up=avail.strip() == "up",
         )
-    return rows
+        key = (group.partition, group.cpus, group.memory_mb, tuple(sorted(group.gpus.items())))
+        group = groups.setdefault(key, group)
+        if len(fields) == 7:
+            short = fields[5].rstrip("*~#!%$@^-")  # flags: not responding, powered down ...
+            state = NODE_STATES.get(short, short)
+            group.nodes[state] = group.nodes.get(state, 0) + int(fields[6] or 0)
+    return list(groups.values())
 
 
 def parse_squeue(text: str) -> JobState:

@@ -129,6 +129,7 @@ def live_row(
         reason=reason,
         launchable=True,
         live=True,
+        notes=(offering.note,) if offering.note else (),
     )
 
 
