@@ -69,10 +69,15 @@ def _attach(rest: list[str], mgr: Any) -> None:
 
 
 def _jobs(rest: list[str], mgr: Any) -> None:
-    from jupyter_sky.detach_jobs import jobs_table
+    from jupyter_sky.detach_jobs import cancel, jobs_table
 
+    if len(rest) == 2 and rest[0] == "--cancel":
+        print(cancel(mgr.store, rest[1]))
+        return
     if rest:
-        raise SpecError("Usage: %sky jobs (it lists every detached job).")
+        raise SpecError(
+            "Usage: %sky jobs (it lists every detached job), or %sky jobs --cancel JOB."
+        )
     print(jobs_table(mgr.store))
 
 

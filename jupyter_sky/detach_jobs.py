@@ -187,3 +187,40 @@ def jobs_table(store: Any) -> str:
         elapsed = _duration(seconds) if seconds is not None and j.state != "PENDING" else "-"
         rows.append((j.id, j.name, j.cluster, j.job, j.state, elapsed, j.first_line[:40]))
     return _table(rows)
+
+
+def cancel(store: Any, ref: str) -> str:
+    """``scancel`` a detached job; what it recorded stays for ``%sky attach``.
+
+    Parameters
+    ----------
+    store : Store
+        The state store that knows the job.
+    ref : str
+        Slurm's job id or jupyter-sky's id of the job.
+
+    Returns
+    -------
+    str
+        One line saying what happened.
+
+    Raises
+    ------
+    SkyError
+        For a job the state store does not know, or a refused ``scancel``.
+    """
+    from jupyter_sky.errors import SkyError
+    from jupyter_sky.infra import get_infra
+
+    job = find(store, ref)
+    if job is None:
+        raise SkyError(f"There is no detached job '{ref}'; %sky jobs lists the detached jobs.")
+    if job.final:
+        return f"detached job {job.job} had already ended ({job.state.lower()})"
+    infra: Any = get_infra("slurm")
+    res = infra._conn(job.cluster).run(f"scancel {shlex.quote(job.job)}", timeout=30)
+    if res.rc != 0:
+        raise SkyError(
+            f"Slurm on '{job.cluster}' refused to cancel job {job.job}: {res.last_line()}."
+        )
+    return f"cancelled detached job {job.job}; %sky attach {job.job} shows what it recorded"

@@ -155,7 +155,10 @@ def test_a_cancelled_job_is_one_sentence_after_its_recorded_lines(
     while lab_ssh.run(f"grep -c line {output}", check=False).out.strip() in ("", "0", "1", "2"):
         assert time.monotonic() < deadline, "no output recorded"
         time.sleep(0.1)
-    lab_ssh.run(f"scancel {job}")
+    cancelled = nb.run(f"%sky jobs --cancel {job}")
+    assert cancelled.stdout == (
+        f"cancelled detached job {job}; %sky attach {job} shows what it recorded\n"
+    )
     lab_ssh.wait_gone(int(job))
     res = nb.run(f"%sky attach {job}")
     assert res.status == "error"
@@ -204,6 +207,10 @@ def test_a_gpu_type_the_cluster_lacks_queues_nothing(
 def test_an_unknown_job_is_one_sentence(notebook: Callable[[], Notebook]) -> None:
     res = notebook().run("%sky attach 999999")
     assert res.status == "error"
+    assert res.error_text == (
+        "SkyError: There is no detached job '999999'; %sky jobs lists the detached jobs."
+    )
+    res = notebook().run("%sky jobs --cancel 999999")
     assert res.error_text == (
         "SkyError: There is no detached job '999999'; %sky jobs lists the detached jobs."
     )
