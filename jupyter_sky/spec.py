@@ -1,6 +1,7 @@
 """The ``%%sky`` line: flag table, parsing and the resulting Task and Resources.
 
-Values are checked here, so a typo fails with one sentence before any machine starts.
+Values are checked (:mod:`jupyter_sky.checks`), so a typo fails with one sentence before any
+machine starts.
 """
 
 from __future__ import annotations
@@ -8,20 +9,13 @@ from __future__ import annotations
 import argparse
 import difflib
 import functools
-import keyword
-import math
-import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from jupyter_sky.catalog.names import (
-    check_cluster_name,
-    normalize_infra,
-    parse_accelerator,
-)
+from jupyter_sky.checks import CHECKS, env_pair
 from jupyter_sky.errors import SpecError
 from jupyter_sky.flags import _EXAMPLES, _PARSER, FLAGS, RESERVED, apply_flags  # noqa: F401
 
@@ -106,125 +100,13 @@ def _unknown(word: str) -> SpecError:
 
 
 def _check_flags(ns: argparse.Namespace) -> None:
-    for dest, check in _CHECKS.items():
+    for dest, check in CHECKS.items():
         if getattr(ns, dest) is not None:
             setattr(ns, dest, check(getattr(ns, dest), "--" + dest.replace("_", "-")))
     if ns.pull is not None and ns.no_pull:
         raise SpecError("--pull and --no-pull contradict each other; keep one of them.")
     ns.exclude = ns.exclude or ()
-    ns.env = dict(_env_pair(text, "--env") for text in ns.env or [])
-
-
-def _bad(label: str, expected: str, value: Any) -> SpecError:
-    return SpecError(f"{label} must be {expected}, not {value!r}.")
-
-
-def _float(value: Any) -> float | None:
-    try:
-        number = None if isinstance(value, bool) else float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if number is not None and math.isfinite(number) else None
-
-
-def _amount(value: Any, label: str, example: str) -> tuple[float, bool]:
-    text = str(value).strip() if isinstance(value, (str, int, float)) else ""
-    number = _float(text[:-1] if text.endswith("+") else text)
-    if number is None or number <= 0 or isinstance(value, bool):
-        raise _bad(label, f"a positive number such as {example}", value)
-    return number, text.endswith("+")
-
-
-def _number(expected: str, low: float = 0.0, strict: bool = True) -> Callable[[Any, str], float]:
-    def check(value: Any, label: str) -> float:
-        number = _float(value)
-        if number is None or number < low or (strict and number == low):
-            raise _bad(label, expected, value)
-        return number
-
-    return check
-
-
-def _hours(value: Any, label: str) -> float:
-    """``1.5`` or ``1.5h`` hours, ``90m`` minutes."""
-    text = str(value).strip().lower()
-    scale = 1 / 60 if text.endswith("m") else 1.0
-    number = _float(text.rstrip("hm"))
-    if number is None or number <= 0:
-        raise _bad(label, "a positive run time such as 1.5, 90m or 2h", value)
-    return number * scale
-
-
-def _task_name(value: Any, label: str) -> str:
-    if not isinstance(value, str) or not value.isidentifier():
-        raise _bad(label, "a task name such as train (letters, digits and _)", value)
-    return value
-
-
-def _slurm_name(value: Any, label: str) -> str:
-    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", value):
-        raise _bad(label, "a Slurm name such as gpu (letters, digits, _, ., -)", value)
-    return value
-
-
-def _count(value: Any, label: str) -> int:
-    if not str(value).isdigit() or int(value) < 1:
-        raise _bad(label, "a whole number of nodes of 1 or more, such as 2", value)
-    return int(value)
-
-
-def _pick(value: Any, label: str) -> int:
-    if not str(value).isdigit() or int(value) < 1:
-        raise _bad(label, "a row number of the placement table such as 2", value)
-    return int(value)
-
-
-def _instance_type(value: Any, label: str) -> str:
-    if not isinstance(value, str) or not re.fullmatch(r"\S+", value):
-        raise _bad(label, "an instance type such as p3.2xlarge", value)
-    return value
-
-
-def _names(value: str, label: str) -> tuple[str, ...]:
-    names = tuple(part.strip() for part in value.split(","))
-    for name in names:
-        if not name.isidentifier() or keyword.iskeyword(name):
-            raise SpecError(
-                f"{label} names {name!r}, which is not a Python variable name; "
-                "use comma-separated names such as df,model."
-            )
-    return names
-
-
-def _env_pair(text: str, label: str) -> tuple[str, str]:
-    key, sep, val = text.partition("=")
-    if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
-        raise _bad(label, "KEY=VALUE with KEY made of letters, digits and _", text)
-    return key, val
-
-
-_CHECKS: dict[str, Callable[[Any, str], Any]] = {
-    "time": _hours,
-    "output_gb": _number("a number of GB of 0 or more, such as 5", strict=False),
-    "pick": _pick,
-    "partition": _slurm_name,
-    "account": _slurm_name,
-    "qos": _slurm_name,
-    "num_nodes": lambda value, label: _count(value, label),
-    "task": lambda value, label: _task_name(value, label),
-    "after": _names,
-    "infra": normalize_infra,
-    "name": check_cluster_name,
-    "gpus": parse_accelerator,
-    "cpus": lambda value, label: _amount(value, label, "4 or 4+"),
-    "memory": lambda value, label: _amount(value, label, "16 or 16+"),
-    "instance_type": _instance_type,
-    "max_price": _number("a price in dollars per hour of 0 or more, such as 2.5", strict=False),
-    "push": _names,
-    "pull": _names,
-    "exclude": _names,
-    "autostop": _number("a positive number of minutes such as 30"),
-}
+    ns.env = dict(env_pair(text, "--env") for text in ns.env or [])
 
 
 @dataclass(frozen=True)
@@ -361,7 +243,7 @@ def task_from_args(
 
 def _checked(raw: dict[str, tuple[Any, str]]) -> dict[str, Any]:
     """Task-file values through the same checks as the flags (``{attr: (value, label)}``)."""
-    return {key: _CHECKS[key](v, label) if key in _CHECKS else v for key, (v, label) in raw.items()}
+    return {key: CHECKS[key](v, label) if key in CHECKS else v for key, (v, label) in raw.items()}
 
 
 def _slurm_infra(infra: str | None, partition: str | None, slurm_only: bool) -> str | None:

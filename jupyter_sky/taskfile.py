@@ -1,5 +1,5 @@
 """SkyPilot-style task files (``%%sky -f task.yaml``): their structure is checked here;
-spec.py checks the values with the same code as the flags.
+checks.py checks the values with the same code as the flags.
 
 ``resources.any_of`` (any of several resource sets, the cheapest wins) and
 ``resources.ordered`` (the first one with a usable placement wins) list alternatives; each
