@@ -1,7 +1,7 @@
 """Configuration files: ``~/.jupyter_sky/config.yaml`` and ``<notebook dir>/jupyter_sky.yaml``.
 
-Also the YAML reading shared with ``%%sky -f task.yaml`` (the task file's structure is checked at
-the end of this module; spec.py checks its values with the same code as the flags).
+Also the YAML reading shared with ``%%sky -f task.yaml`` (the task file's structure is checked in
+taskfile.py, its values in checks.py with the same code as the flags).
 
 Both files are optional YAML mappings of sections (``defaults:``, ``local:``). The file next to the
 notebook is read last and wins per key. The sections and the checks of their values are

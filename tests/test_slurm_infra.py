@@ -175,35 +175,33 @@ def test_restart_keeps_the_allocation(infra: Any, tmp_path: Path, lab_ssh: LabSh
 
 
 # ---- bad input: one sentence, nothing queued ------------------------------------------
-def test_a_gpu_type_the_cluster_lacks_is_one_sentence(
+@pytest.mark.parametrize(
+    ("flags", "sentence"),
+    [
+        (
+            "--infra slurm/lab --gpus H100:1",  # a GPU type the cluster lacks
+            "Slurm cluster 'lab' has no H100 GPUs (it declares a100, t4); choose one of those "
+            "in --gpus or drop the type.",
+        ),
+        (
+            "--infra slurm/lab/gpu --gpus T4:3",  # a request no node can hold
+            "This cell asks for T4:3, but partition 'gpu' of Slurm cluster 'lab' has at most "
+            "2 T4 GPUs per node.",
+        ),
+    ],
+)
+def test_an_impossible_request_is_one_sentence_and_queues_nothing(
     infra: Any,
     tmp_path: Path,
     lab_ssh: LabShell,  # noqa: F811
+    flags: str,
+    sentence: str,
 ) -> None:
     before = _sky_jobs(lab_ssh)
     with pytest.raises(InfraError) as err:
-        infra.launch(_request("h", tmp_path, "--infra slurm/lab --gpus H100:1"))
-    text = str(err.value)
-    assert text == (
-        "Slurm cluster 'lab' has no H100 GPUs (it declares a100, t4); choose one of those "
-        "in --gpus or drop the type."
-    )
+        infra.launch(_request("bad", tmp_path, flags))
+    assert str(err.value) == sentence
     assert set(_sky_jobs(lab_ssh)) <= set(before)  # nothing new (a job ending may leave)
-
-
-def test_a_request_no_node_can_hold_is_rejected_up_front(
-    infra: Any,
-    tmp_path: Path,
-    lab_ssh: LabShell,  # noqa: F811
-) -> None:
-    before = _sky_jobs(lab_ssh)
-    with pytest.raises(InfraError) as err:
-        infra.launch(_request("big", tmp_path, "--infra slurm/lab/gpu --gpus T4:3"))
-    assert str(err.value) == (
-        "This cell asks for T4:3, but partition 'gpu' of Slurm cluster 'lab' has at most "
-        "2 T4 GPUs per node."
-    )
-    assert set(_sky_jobs(lab_ssh)) <= set(before)
 
 
 def test_an_unknown_cluster_is_one_sentence(infra: Any, tmp_path: Path) -> None:
