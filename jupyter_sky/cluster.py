@@ -126,8 +126,9 @@ class LiveCluster:
             if self.channels is None or self.channels.closed:
                 return
             self.comm_send({"op": "lease", "client": self.client_id})
-            if self.ack():  # on control, so a kernel busy with a long cell still forgets
-                self.channels.send("control", "jupyter_sky_ack", {"upto": self.ack()})
+            upto = self.ack()
+            if upto:  # on control, so a kernel busy with a long cell still forgets
+                self.channels.send("control", "jupyter_sky_ack", {"upto": upto})
 
     def detach(self) -> None:
         """Close this notebook's connection; the cluster keeps running."""

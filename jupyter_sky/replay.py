@@ -46,6 +46,7 @@ class Replay:
         self.in_flight = in_flight
         self.note = note
         self.active = False  # the remote kernel numbers its messages
+        self.off = False  # it does not: every message passes untouched
         self.mark = 0
         self._held: dict[int, dict[str, Any]] = {}  # after a gap, until it is filled
         self._early: set[int] = set()  # numbers routed before start()
@@ -60,6 +61,7 @@ class Replay:
         seq = (hello.get("metadata") or {}).get(SEQ)
         with self._lock:
             self.active = seq is not None
+            self.off = seq is None
             self.mark = int(seq or 0)
             self._held.clear()
             # Routed while the hello was on its way here: received, so not to be asked for.
@@ -70,9 +72,11 @@ class Replay:
     def admit(self, channel: str, msg: dict[str, Any]) -> list[dict[str, Any]]:
         """The messages to route now: none for a duplicate or replay bookkeeping, several
         when this one fills a gap (the ones held behind it follow, in order)."""
+        if self.off:  # the kernel does not number its output (the local infra)
+            return [msg]
         msg_type = msg["header"]["msg_type"]
         if channel in ("shell", "control"):  # replies sent again come on control
-            return [msg] if self._first_reply(msg) else []
+            return [msg] if not self.active or self._first_reply(msg) else []
         if channel != "iopub":
             return [msg]
         if msg_type == "iopub_welcome":

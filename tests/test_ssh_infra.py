@@ -449,6 +449,9 @@ def test_replay_drops_duplicates_and_asks_for_gaps() -> None:
     assert early.admit("iopub", msg(6)) != []  # routed before the hello was read ...
     early.start(msg(5, "comm_msg", {"op": "hello"}))
     assert early.mark == 6  # ... so it is not asked for again
+    plain = Replay(lambda after, ids: asked.append((after, ids)), list, print)
+    plain.start({"header": {"msg_type": "comm_msg"}, "metadata": {}, "content": {}})
+    assert plain.off and [plain.admit("shell", reply) for _ in "ab"] == [[reply], [reply]]
 
 
 def test_a_host_that_stays_away_is_not_alive_then_comes_back(

@@ -109,8 +109,9 @@ class SlurmInfra(OverSsh):
         return config.slurm
 
     def _entry(self, cluster: str, config: Config | None = None) -> dict[str, Any]:
-        entry: dict[str, Any] = self.slurm_config(config).cluster_entry(cluster)
-        entry.setdefault("time", self.slurm_config(config).time)
+        section = self.slurm_config(config)
+        entry: dict[str, Any] = section.cluster_entry(cluster)
+        entry.setdefault("time", section.time)
         return entry
 
     def _conn(self, cluster: str, settings: SshSettings | None = None) -> SshConnection:
@@ -138,8 +139,9 @@ class SlurmInfra(OverSsh):
         from jupyter_sky.transport.bootstrap import ensure_python
         from jupyter_sky.transport.hosts import resolve
 
-        spec = resolve(self.login(cluster, config), self.settings(config))
-        return ensure_python(self._conn(cluster), spec, self.notify)
+        settings = self.settings(config)
+        spec = resolve(self.login(cluster, config), settings)
+        return ensure_python(self._conn(cluster, settings), spec, self.notify)
 
     def _sh(self, cluster: str, command: str, timeout: float = 30) -> str:
         res = self._conn(cluster).run(command, timeout=timeout)

@@ -180,22 +180,29 @@ class SshConnection:
         )
 
     def _exec(self, command: str) -> Any:
-        """A session channel running ``command``; a refused exec is tried once more."""
+        """A session channel running ``command``; a refused exec is tried once more (a burst
+        of failed channel opens on the same connection can make the server say no once)."""
         import paramiko
 
-        for attempt in (1, 2):
-            chan = self._channel(lambda t: t.open_session(timeout=CONNECT_TIMEOUT))
-            try:
-                chan.exec_command(command)
-                return chan
-            except paramiko.SSHException as exc:  # "Channel closed.": the server said no
-                chan.close()
-                if attempt == 2:
-                    raise InfraError(
-                        f"SSH host '{self.spec.name}' refused to run a command "
-                        f"({_undot(str(exc))})."
-                    ) from None
-        raise AssertionError("unreachable")
+        try:
+            return self._session(command)
+        except paramiko.SSHException:  # "Channel closed."
+            pass
+        try:
+            return self._session(command)
+        except paramiko.SSHException as exc:
+            raise InfraError(
+                f"SSH host '{self.spec.name}' refused to run a command ({_undot(str(exc))})."
+            ) from None
+
+    def _session(self, command: str) -> Any:
+        chan = self._channel(lambda t: t.open_session(timeout=CONNECT_TIMEOUT))
+        try:
+            chan.exec_command(command)
+        except BaseException:
+            chan.close()
+            raise
+        return chan
 
     def run(self, command: str, timeout: float = 60.0, stdin: bytes | None = None) -> Result:
         """Run ``command`` through the login shell's ``sh -c``; stdout is read to its end."""
