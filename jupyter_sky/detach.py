@@ -50,10 +50,9 @@ def submit_cell(shell: Any, mgr: Any, task: Any, config: Any) -> None:
     """
     from jupyter_sky import transfer
     from jupyter_sky.infra import get_infra
-    from jupyter_sky.infra.slurm_records import gres_flag
 
     infra: Any = get_infra("slurm")
-    cluster, partition, gres = _checked_target(infra, task, gres_flag)
+    cluster, partition, gres = _checked_target(infra, task)
     cell = task.run
     names = transfer.analyse(cell)
     hidden = set(getattr(shell, "user_ns_hidden", ()))
@@ -79,23 +78,12 @@ def submit_cell(shell: Any, mgr: Any, task: Any, config: Any) -> None:
     )
 
 
-def _checked_target(infra: Any, task: Any, gres_flag: Any) -> tuple[str, str, str]:
+def _checked_target(infra: Any, task: Any) -> tuple[str, str, str]:
     """(cluster, partition, gres), with the slurm infra's own sentences for what is wrong."""
     reason = infra.check()
     if reason:
         raise InfraError(reason)
-    cluster, partition = infra._target(task.resources)
-    if not cluster:
-        raise InfraError(
-            "Name the Slurm cluster as --infra slurm/<cluster>[/<partition>], where the "
-            "cluster is the SSH alias of its login host."
-        )
-    groups = infra._partition_groups(cluster, partition)
-    gres = gres_flag(task.resources, groups, cluster)
-    reason = infra.unmet(task.resources)
-    if reason:
-        raise InfraError(reason)
-    return cluster, partition, gres
+    return infra.checked_target(task.resources)
 
 
 def _payload(task: Any, cell: str, names: Any, plan: Any, where: dict[str, str]) -> bytes:

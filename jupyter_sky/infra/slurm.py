@@ -209,21 +209,29 @@ class SlurmInfra(OverSsh):
             f"'{cluster}' {reasons[0]}."
         )
 
-    # ---- lifecycle -------------------------------------------------------------------
-    def launch(self, request: Launch) -> dict[str, Any]:
-        settings = self.settings(request.config)
-        cluster, partition = self._target(request.task.resources, request.offering)
+    def checked_target(
+        self, resources: Resources, offering: Offering | None = None
+    ) -> tuple[str, str, str]:
+        """(cluster, partition, ``--gres`` value) for a request, or one sentence saying what
+        is wrong with it (no cluster named, a partition or GPU type it lacks, a request no
+        node can hold) — before anything is queued."""
+        cluster, partition = self._target(resources, offering)
         if not cluster:
             raise InfraError(
                 "Name the Slurm cluster as --infra slurm/<cluster>[/<partition>], where the "
                 "cluster is the SSH alias of its login host."
             )
-        resources = request.task.resources
         groups = self._partition_groups(cluster, partition)
         gres = rec.gres_flag(resources, groups, cluster)  # a type it lacks: before anything
         reason = self.unmet(resources)
         if reason:
             raise InfraError(reason)
+        return cluster, partition, gres
+
+    # ---- lifecycle -------------------------------------------------------------------
+    def launch(self, request: Launch) -> dict[str, Any]:
+        settings = self.settings(request.config)
+        cluster, partition, gres = self.checked_target(request.task.resources, request.offering)
         conn = self._conn(cluster, settings)
         python = self.python_for(cluster, request.config)
         base = f"{conn.home()}/.jupyter_sky/slurm"
