@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from jupyter_sky.errors import InfraError
 from jupyter_sky.infra.base import Infra, Launch, Offering
+from jupyter_sky.kernel.private import ipc_args, private_dir, remove_sockets
 
 if TYPE_CHECKING:
     from jupyter_sky.spec.task import Resources
@@ -103,8 +104,7 @@ class LocalInfra(Infra):
     def launch(self, request: Launch) -> dict[str, Any]:
         from jupyter_sky.config import sky_home
 
-        cluster_dir = sky_home() / "clusters" / request.cluster
-        cluster_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        cluster_dir = private_dir(sky_home() / "clusters" / request.cluster)
         conn = cluster_dir / "kernel.json"
         for stale in (conn, cluster_dir / "exit.txt"):
             stale.unlink(missing_ok=True)
@@ -122,6 +122,7 @@ class LocalInfra(Infra):
         task, config = request.task, request.config
         python = config.local.python or sys.executable
         argv = [python, "-m", "jupyter_sky.remote.kernel", "-f", str(conn)]
+        argv += ipc_args(cluster_dir)  # channels other users cannot open (kernel/private.py)
         argv += ["--idle-minutes", str(config.defaults.idle_minutes)]
         autostop = task.autostop_minutes or config.defaults.autostop_minutes
         if autostop:
@@ -180,6 +181,7 @@ class LocalInfra(Infra):
         if child is not None:
             child.wait(5)
         Path(handle["connection_file"]).unlink(missing_ok=True)
+        remove_sockets(handle.get("ip", ""))
 
     def where(self, handle: dict[str, Any]) -> str:
         return f"{self.kind} pid {handle['pid']} on {handle.get('host', socket.gethostname())}"
