@@ -213,6 +213,20 @@ class PricesConfig:
         return {k: v for k, v in vars(self).items() if v}
 
 
+def _paths(value: Any, label: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise _bad(label, "a list of directories", value)
+    return tuple(value)
+
+
+@dataclass(frozen=True)
+class TrustConfig:
+    """``trust:`` — project directories whose ``jupyter_sky.yaml`` may choose interpreters,
+    hosts and infras (see :mod:`jupyter_sky.config_trust`); read from the user's file only."""
+
+    projects: tuple = field(default=(), metadata=_check(_paths))
+
+
 SECTIONS: dict[str, type] = {
     "defaults": Defaults,
     "local": LocalConfig,
@@ -221,6 +235,7 @@ SECTIONS: dict[str, type] = {
     "gcp": GcpConfig,
     "optimizer": OptimizerConfig,
     "prices": PricesConfig,
+    "trust": TrustConfig,
 }
 
 
@@ -235,4 +250,5 @@ class Config:
     gcp: GcpConfig = field(default_factory=GcpConfig)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     prices: PricesConfig = field(default_factory=PricesConfig)
+    trust: TrustConfig = field(default_factory=TrustConfig)
     sources: list[Path] = field(default_factory=list)

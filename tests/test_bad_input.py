@@ -111,6 +111,11 @@ CASES = [
         "Task file {tmp}/missing.yaml does not exist; check the path after -f.",
     ),
     (
+        "-f {tmp}",
+        "pass",
+        "Task file {tmp} is a directory; give the YAML file inside it after -f.",
+    ),
+    (
         "-f {tmp}/run.yaml",
         "pass",
         "Task file {tmp}/run.yaml has a run section, but the cell is the run; remove 'run' from {tmp}/run.yaml.",
@@ -169,6 +174,8 @@ CASES = [
     ),
 ]
 LINE_CASES = [
+    ('down "abc', "The %sky line has an unclosed quote; close it or remove it."),
+    ("status extra words", "%sky status takes no arguments, not 'extra words'."),
     ("", "%sky needs a subcommand: status, down, check, gpus, plan, jobs, attach (or use %%sky on a cell)."),
     ("stat", "Unknown %sky subcommand 'stat'; choose one of status, down, check, gpus, plan, jobs, attach."),
     ("down", "Usage: %sky down NAME, or %sky down --all."),

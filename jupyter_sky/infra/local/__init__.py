@@ -138,15 +138,21 @@ class LocalInfra(Infra):
         env.pop("JPY_PARENT_PID", None)
         cwd = task.workdir or os.getcwd()
         with open(cluster_dir / "kernel.log", "ab") as log:
-            proc = subprocess.Popen(
-                argv,
-                cwd=cwd,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+            try:
+                proc = subprocess.Popen(
+                    argv,
+                    cwd=cwd,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            except OSError as exc:  # local.python names nothing runnable
+                raise InfraError(
+                    f"local.python is {python}, which cannot be run ({exc.strerror}); fix it "
+                    "in your config, or remove it to use the notebook's own Python."
+                ) from None
         self._children[proc.pid] = proc
         return proc
 
