@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import signal
 import stat
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +18,9 @@ import zmq
 from nbdriver import Notebook
 
 from jupyter_sky.kernel.private import private_dir, socket_prefix
+from jupyter_sky.transport.local_shell import LocalShell
+from jupyter_sky.transport.remote_kernel import start_kernel
+from jupyter_sky.transport.ssh import Result
 
 OTHER = "skyother15"
 
@@ -121,3 +126,34 @@ def test_socket_prefix_falls_back_to_a_private_temp_dir(tmp_path: Path) -> None:
     assert len(str(prefix)) < 100 and prefix.parent != deep
     assert stat.S_IMODE(prefix.parent.stat().st_mode) == 0o700
     prefix.parent.rmdir()
+
+
+class RecordingShell(LocalShell):
+    """This machine as the SSH host (real ``sh -c``), keeping every command it ran."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.commands: list[str] = []
+
+    def run(self, command: str, timeout: float = 60.0, stdin: bytes | None = None) -> Result:
+        self.commands.append(command)
+        return super().run(command, timeout, stdin)
+
+
+def test_env_values_never_on_the_remote_command_line(tmp_path: Path) -> None:
+    """--env values reach the SSH host's kernel through stdin and a 0600 file, not argv (ps)."""
+    shell = RecordingShell()
+    secret = "hunter2 'with quotes' $HOME"
+    cluster_dir = tmp_path / "cluster"
+    pid, info = start_kernel(
+        shell, sys.executable, str(cluster_dir), str(tmp_path), ["--idle-minutes", "1"],
+        {"SKY_TOKEN": secret},
+    )  # fmt: skip
+    try:
+        assert info["shell_port"]
+        assert not any("hunter2" in command for command in shell.commands)
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        assert f"SKY_TOKEN={secret}".encode() in environ
+        assert not (cluster_dir / "env.sh").exists()
+    finally:
+        os.kill(pid, signal.SIGKILL)
