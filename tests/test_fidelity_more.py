@@ -75,3 +75,14 @@ def test_uncaught_exception_still_fails_the_cell(nb: Notebook) -> None:
     res = nb.run("%%sky --name tb1\nprint('before')\nraise KeyError('gone')", timeout=60)
     assert res.status == "error" and res.error is not None and res.error["ename"] == "KeyError"
     assert "before" in res.stdout
+
+
+def test_syntax_error_points_at_the_cell_line_like_ipython(nb: Notebook) -> None:
+    """The offending line and caret, as IPython shows them, and no frame of magics.py."""
+    res = nb.run("%%sky --name syn1\nx = 1\nprint('a'", timeout=60)
+    assert res.status == "error"
+    text = res.error_text
+    assert "SyntaxError" in text and "print('a'" in text and "^" in text, text
+    assert "magics.py" not in text and "run_cell_magic" not in text, text
+    res = nb.run("%%sky --name syn1\nprint('usable')", timeout=60)
+    assert res.status == "ok" and "usable" in res.stdout, res.error_text

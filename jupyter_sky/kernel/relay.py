@@ -147,6 +147,10 @@ def remote_error(content: dict[str, Any], where: str) -> RemoteError:
     ename = str(content.get("ename", "RemoteError"))
     base = getattr(builtins, ename, None)
     cls: type[RemoteError] = RemoteError
+    # Not a SyntaxError locally: IPython would show it as a syntax error of the magic's own
+    # call (a frame of magics.py), not the remote traceback that points at the cell's line.
+    if isinstance(base, type) and issubclass(base, SyntaxError):
+        base = None
     if isinstance(base, type) and issubclass(base, BaseException) and base is not BaseException:
         try:
             cls = type(ename, (RemoteError, base), {})

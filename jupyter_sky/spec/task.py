@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from jupyter_sky.errors import SpecError
 from jupyter_sky.spec.checks import CHECKS, env_pair
-from jupyter_sky.spec.flags import _EXAMPLES, _PARSER, FLAGS, RESERVED, apply_flags  # noqa: F401
+from jupyter_sky.spec.flags import _EXAMPLES, _PARSER, FLAGS, RESERVED, apply_flags, tidy_words  # noqa: F401
 
 if TYPE_CHECKING:
     from jupyter_sky.config import Defaults
@@ -65,7 +65,7 @@ def _parse_line(line: str) -> argparse.Namespace:
     except ValueError:
         raise SpecError("The %%sky line has an unclosed quote; close it or remove it.") from None
     try:
-        ns, extra = _PARSER.parse_known_args(words)
+        ns, extra = _PARSER.parse_known_args(tidy_words(words))
     except argparse.ArgumentError as exc:
         raise _argparse_error(exc) from None
     if extra:
