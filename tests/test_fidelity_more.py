@@ -86,3 +86,24 @@ def test_syntax_error_points_at_the_cell_line_like_ipython(nb: Notebook) -> None
     assert "magics.py" not in text and "run_cell_magic" not in text, text
     res = nb.run("%%sky --name syn1\nprint('usable')", timeout=60)
     assert res.status == "ok" and "usable" in res.stdout, res.error_text
+
+
+def test_functions_brought_home_keep_their_attributes(nb: Notebook) -> None:
+    """Annotations, docstring, kwdefaults, __wrapped__, qualname: as defined (interact(f) needs them)."""
+    code = (
+        "%%sky --name fn1\nimport functools\n"
+        "def base(x: int, *, scale: float = 2.0) -> float:\n    return x * scale\n"
+        "@functools.wraps(base)\ndef wrapped(*a, **k):\n    return base(*a, **k)\n"
+        "def plain(x):\n    return x\nplain.__doc__ = 'set later'"
+    )
+    res = nb.run(code, timeout=60)
+    assert res.status == "ok", res.error_text
+    got = nb.value(
+        "(base.__annotations__, base.__kwdefaults__, wrapped.__wrapped__.__name__, "
+        "wrapped.__qualname__, wrapped.__annotations__, plain.__doc__, plain.__module__)"
+    )
+    assert got == (
+        "({'x': <class 'int'>, 'scale': <class 'float'>, 'return': <class 'float'>}, "
+        "{'scale': 2.0}, 'base', 'base', {'x': <class 'int'>, 'scale': <class 'float'>, "
+        "'return': <class 'float'>}, 'set later', '__main__')"
+    )
