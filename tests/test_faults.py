@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
 
+import pytest
 from nbdriver import Notebook
+from test_cells import remote_pid
 
 
 def test_three_quick_ctrl_c_on_a_cell_ignoring_sigint(fresh_nb: Notebook, tmp_path: Path) -> None:
@@ -32,3 +36,22 @@ def test_three_quick_ctrl_c_on_a_cell_ignoring_sigint(fresh_nb: Notebook, tmp_pa
     assert res.status == "ok" and "after the restart" in res.stdout, res.error_text
     status = nb.run("%sky status")
     assert "ignint" in status.stdout and "UP" in status.stdout
+
+
+@pytest.mark.slow
+def test_stopped_kernel_is_bounded_by_the_heartbeat(fresh_nb: Notebook) -> None:
+    """A kernel stopped with SIGSTOP ends the cell with a sentence, not a silent hang."""
+    nb = fresh_nb
+    pid = remote_pid(nb, "frozen")
+    try:
+        code = "%%sky --name frozen\nimport os, signal\nos.kill(os.getpid(), signal.SIGSTOP)"
+        res = nb.run(code, timeout=90)
+        assert res.status == "error"
+        assert "The remote kernel of cluster 'frozen' has not answered for" in res.error_text
+        assert "%sky down frozen" in res.error_text and "Traceback" not in res.error_text
+        os.kill(pid, signal.SIGCONT)
+        res = nb.run("%%sky --name frozen\nprint('thawed')", timeout=90)
+        assert res.status == "ok" and "thawed" in res.stdout, res.error_text
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        nb.run("%sky down frozen")

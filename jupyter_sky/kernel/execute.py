@@ -12,7 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from jupyter_sky.errors import SkyError
 from jupyter_sky.kernel.cluster import LiveCluster
+from jupyter_sky.kernel.heartbeat import SILENT_LIMIT, silent_for
 from jupyter_sky.kernel.pager import relay_payloads
 from jupyter_sky.kernel.relay import CellRelay
 from jupyter_sky.kernel.session import Waiter
@@ -29,6 +31,21 @@ class DoubleInterrupt(Exception):
 
 class KernelDied(Exception):
     """The remote kernel stopped while the cell ran."""
+
+
+class KernelHung(SkyError):
+    """The remote kernel runs but answers nothing, not even its heartbeat."""
+
+
+def _check_heartbeat(cluster: LiveCluster) -> None:
+    assert cluster.channels is not None
+    silent = silent_for(cluster.channels)
+    if silent > SILENT_LIMIT:
+        raise KernelHung(
+            f"The remote kernel of cluster '{cluster.name}' has not answered for {silent:.0f} s "
+            f"(stopped or frozen: {cluster.where()}); the cell was abandoned. Run the cell "
+            f"again once it answers, or end the cluster with %sky down {cluster.name}."
+        )
 
 
 @dataclass
@@ -106,6 +123,7 @@ def _wait(
         if got is None:
             if not cluster.is_alive():
                 raise KernelDied(cluster.infra.exit_reason(cluster.handle))
+            _check_heartbeat(cluster)
             continue
         channel, msg = got
         if msg["header"]["msg_type"] == "execute_reply":  # shell, or control when re-sent
