@@ -55,3 +55,18 @@ def test_stopped_kernel_is_bounded_by_the_heartbeat(fresh_nb: Notebook) -> None:
     finally:
         os.kill(pid, signal.SIGCONT)
         nb.run("%sky down frozen")
+
+
+@pytest.mark.slow
+def test_adopting_a_stopped_kernel_is_one_sentence(nb: Notebook, fresh_nb: Notebook) -> None:
+    """Another notebook adopting a kernel stopped with SIGSTOP gets a sentence, not TimeoutError."""
+    pid = remote_pid(nb, "frozen2")
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        res = fresh_nb.run("%%sky --name frozen2\nprint('hi')", timeout=90)
+        assert res.status == "error"
+        assert "The remote kernel of cluster 'frozen2' has not answered for" in res.error_text
+        assert "TimeoutError" not in res.error_text
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        nb.run("%sky down frozen2")

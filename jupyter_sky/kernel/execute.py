@@ -12,9 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from jupyter_sky.errors import SkyError
 from jupyter_sky.kernel.cluster import LiveCluster
-from jupyter_sky.kernel.heartbeat import SILENT_LIMIT, silent_for
+from jupyter_sky.kernel.heartbeat import check_answering
 from jupyter_sky.kernel.pager import relay_payloads
 from jupyter_sky.kernel.relay import CellRelay
 from jupyter_sky.kernel.session import Waiter
@@ -33,19 +32,9 @@ class KernelDied(Exception):
     """The remote kernel stopped while the cell ran."""
 
 
-class KernelHung(SkyError):
-    """The remote kernel runs but answers nothing, not even its heartbeat."""
-
-
 def _check_heartbeat(cluster: LiveCluster) -> None:
     assert cluster.channels is not None
-    silent = silent_for(cluster.channels)
-    if silent > SILENT_LIMIT:
-        raise KernelHung(
-            f"The remote kernel of cluster '{cluster.name}' has not answered for {silent:.0f} s "
-            f"(stopped or frozen: {cluster.where()}); the cell was abandoned. Run the cell "
-            f"again once it answers, or end the cluster with %sky down {cluster.name}."
-        )
+    check_answering(cluster.channels, cluster.name, cluster.where())
 
 
 @dataclass

@@ -16,6 +16,7 @@ from typing import Any
 
 import zmq
 
+from jupyter_sky.errors import SkyError
 from jupyter_sky.kernel.session import Channels
 
 PERIOD = 1.0
@@ -23,6 +24,21 @@ PERIOD = 1.0
 SILENT_LIMIT = float(os.environ.get("JUPYTER_SKY_HEARTBEAT_SECONDS", "10"))
 
 _beats: weakref.WeakKeyDictionary[Channels, Heartbeat] = weakref.WeakKeyDictionary()
+
+
+class KernelHung(SkyError):
+    """The remote kernel runs but answers nothing, not even its heartbeat."""
+
+
+def check_answering(channels: Channels, cluster: str, where: str) -> None:
+    """Raise :class:`KernelHung` when the kernel has been silent past :data:`SILENT_LIMIT`."""
+    silent = silent_for(channels)
+    if silent > SILENT_LIMIT:
+        raise KernelHung(
+            f"The remote kernel of cluster '{cluster}' has not answered for {silent:.0f} s "
+            f"(stopped or frozen: {where}); run the cell again once it answers, or end the "
+            f"cluster with %sky down {cluster}."
+        )
 
 
 def silent_for(channels: Channels) -> float:
