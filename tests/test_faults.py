@@ -70,3 +70,36 @@ def test_adopting_a_stopped_kernel_is_one_sentence(nb: Notebook, fresh_nb: Noteb
     finally:
         os.kill(pid, signal.SIGCONT)
         nb.run("%sky down frozen2")
+
+
+def _kernel_pids(marker: str) -> list[int]:
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmdline = (proc / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"jupyter_sky.remote.kernel" in cmdline and marker.encode() in cmdline:
+                pids.append(int(proc.name))
+    return pids
+
+
+def test_ctrl_c_during_launch_leaves_no_kernel(fresh_nb: Notebook, session_home: Path) -> None:
+    """Interrupted while its kernel starts: the kernel is stopped and recorded DOWN."""
+    nb = fresh_nb
+    marker = str(session_home / "clusters" / "halfway") + "/"
+    msg_id = nb.send("%%sky --name halfway\nprint('never')")
+    deadline = time.monotonic() + 60
+    while not _kernel_pids(marker) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert _kernel_pids(marker), "the kernel never started"
+    nb.interrupt()
+    res = nb.collect(msg_id, timeout=60)
+    assert res.status == "error"
+    deadline = time.monotonic() + 10
+    while _kernel_pids(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _kernel_pids(marker) == []
+    status = nb.run("%sky status").stdout
+    assert "halfway" in status and "DOWN" in status, status

@@ -17,6 +17,7 @@ from jupyter_sky.errors import InfraError
 from jupyter_sky.infra import get_infra
 from jupyter_sky.infra.base import Infra, Launch
 from jupyter_sky.kernel.cluster import LiveCluster
+from jupyter_sky.kernel.shield import no_interrupts, stop_quietly
 from jupyter_sky.spec.task import Task
 from jupyter_sky.state import ClusterRecord, Store
 
@@ -114,8 +115,10 @@ class Manager:
         try:
             record.handle = infra.launch(Launch(name, task, config, offering))
             live = self._connect(name, infra, record.handle, config)
-        except BaseException:
-            self.store.set_state(name, "DOWN")
+        except BaseException:  # Ctrl-C or a failure after the kernel started: stop it
+            with no_interrupts():
+                stop_quietly(infra, record.handle)
+                self.store.set_state(name, "DOWN")
             raise
         record.state = "UP"
         self.store.put_cluster(record)

@@ -8,10 +8,15 @@ a cluster whose connection was closed but still recorded as attached. Inside
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jupyter_sky.infra.base import Infra
 
 
 @contextmanager
@@ -30,3 +35,13 @@ def no_interrupts() -> Iterator[list[int]]:
         yield came
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def stop_quietly(infra: Infra, handle: dict[str, Any]) -> None:
+    """Stop a kernel a failed or interrupted launch started; a failure to stop is logged."""
+    if not handle:
+        return
+    try:
+        infra.down(handle)
+    except Exception as exc:  # noqa: BLE001 - the launch's own error is the one to show
+        print(f"jupyter-sky: could not stop the half-started kernel ({exc})", file=sys.stderr)

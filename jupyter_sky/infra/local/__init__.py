@@ -109,7 +109,11 @@ class LocalInfra(Infra):
         for stale in (conn, cluster_dir / "exit.txt"):
             stale.unlink(missing_ok=True)
         proc = self._spawn(request, cluster_dir, conn)
-        info = _wait_for_connection_file(conn, proc, cluster_dir / "kernel.log")
+        try:
+            info = _wait_for_connection_file(conn, proc, cluster_dir / "kernel.log")
+        except BaseException:  # Ctrl-C while it starts: no kernel is left behind
+            proc.kill()
+            raise
         return {
             "pid": proc.pid,
             "connection_file": str(conn),
