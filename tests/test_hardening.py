@@ -115,3 +115,31 @@ def test_full_state_db_warns_once_and_cells_go_on(
     err = capsys.readouterr().err
     assert err.count("could not write the state database") == 1, err
     assert "database or disk is full" in err
+
+
+NO_PARAMIKO = """
+import sys
+sys.modules["paramiko"] = None  # as if paramiko were not installed
+from IPython.testing.globalipapp import get_ipython
+ip = get_ipython()
+ip.run_line_magic("load_ext", "jupyter_sky")
+try:
+    ip.run_cell_magic("sky", "--infra ssh/host", "pass")
+except Exception as exc:
+    print("ERROR", type(exc).__name__, exc)
+"""
+
+
+def test_ssh_without_paramiko_says_how_to_install_it(tmp_path: Path) -> None:
+    """Not "ssh reported no offering": the install hint (a process of its own, no paramiko)."""
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    env = {**os.environ, "JUPYTER_SKY_HOME": str(home)}
+    done = subprocess.run(
+        [sys.executable, "-c", NO_PARAMIKO], env=env, cwd=tmp_path, capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+    assert (
+        "ERROR InfraError The ssh infra needs paramiko, which is not installed; "
+        "run pip install 'jupyter-sky[ssh]'." in done.stdout
+    ), done.stdout + done.stderr
