@@ -12,6 +12,18 @@ import sys
 
 from jupyter_sky.errors import SkyError
 
+USAGE = """usage: jupyter-sky COMMAND [ARGS]
+
+  status                         the clusters and their state
+  down NAME | --all              stop a cluster (or every one)
+  check                          which infras are usable, and why not
+  gpus [NAME[:N]] [--infra X]    accelerators and their cheapest places
+  plan FLAGS                     where a %%sky cell with FLAGS would run
+  jobs [--cancel JOB]            detached cells
+  catalog refresh [--cloud C]    current prices from the providers
+
+The same commands work in a notebook as %sky COMMAND."""
+
 
 def main(argv: list[str] | None = None) -> int:
     """Run one subcommand; errors print their one sentence and exit with status 1."""
@@ -19,6 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     from jupyter_sky.notebook.magics import manager
 
     words = list(sys.argv[1:] if argv is None else argv)
+    if words and words[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        return 0
     if words[:2] == ["catalog", "refresh"]:
         from jupyter_sky.catalog.refresh import cli_refresh
 

@@ -22,6 +22,7 @@ from jupyter_sky.config_sections import (  # noqa: F401 - Config, Defaults are i
     _bad,
     sections,
 )
+from jupyter_sky.config_trust import check_project
 from jupyter_sky.errors import ConfigError, SkyError
 
 HOME_ENV = "JUPYTER_SKY_HOME"
@@ -53,10 +54,26 @@ def ensure_sky_home(home: Path | None = None) -> Path:
     -------
     Path
         The existing directory.
+
+    Raises
+    ------
+    ConfigError
+        If it cannot be created, or others may write to it (or it is not ours).
     """
     home = home or sky_home()
-    if not home.is_dir():
+    try:
         home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = home.stat()
+    except OSError as exc:
+        raise ConfigError(
+            f"The jupyter-sky home {home} cannot be created ({exc.strerror or exc}); "
+            f"set {HOME_ENV} to a directory you can write."
+        ) from None
+    if st.st_uid != os.getuid() or st.st_mode & 0o022:
+        raise ConfigError(
+            f"The jupyter-sky home {home} can be written by other users, who could replace its "
+            f"connection files; run chmod 700 {home} or set {HOME_ENV} to a private directory."
+        )
     return home
 
 
@@ -85,6 +102,10 @@ def read_yaml(path: Path, label: str, error: type[SkyError]) -> Any:
         reason = exc.strerror or str(exc)
         raise error(
             f"{label} cannot be read ({reason}); check the path and its permissions."
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise error(
+            f"{label} is not UTF-8 text (byte {exc.start + 1} is not); save it as UTF-8."
         ) from None
     try:
         # The pure-Python loader: its messages are clearer than libyaml's, and files are small.
@@ -160,6 +181,11 @@ def _read_checked(path: Path) -> dict[str, dict[str, Any]] | None:
         st = path.stat()
     except (FileNotFoundError, NotADirectoryError):
         return None
+    except OSError as exc:  # a symlink loop, a directory we may not enter
+        raise ConfigError(
+            f"Config file {path} cannot be read ({exc.strerror or exc}); "
+            "check the path and its permissions."
+        ) from None
     stamp = (st.st_mtime_ns, st.st_size)
     hit = _cache.get(path)
     if hit is not None and hit[0] == stamp:
@@ -205,6 +231,8 @@ def load_config(notebook_dir: Path | None = None) -> Config:
     for path in paths:
         checked = _read_checked(path)
         if checked is not None:
+            if path.name == PROJECT_FILE:
+                check_project(checked, path, merged, paths[0])  # merged: the user's file
             merged = _merge(merged, checked)
             sources.append(path)
     core: dict[str, Any] = {}

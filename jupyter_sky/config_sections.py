@@ -151,12 +151,27 @@ class PricesConfig:
         return {k: v for k, v in self.by_infra.items() if v}
 
 
+def _paths(value: Any, label: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise _bad(label, "a list of directories", value)
+    return tuple(value)
+
+
+@dataclass(frozen=True)
+class TrustConfig:
+    """``trust:`` — project directories whose ``jupyter_sky.yaml`` may choose interpreters,
+    hosts and infras (see :mod:`jupyter_sky.config_trust`); read from the user's file only."""
+
+    projects: tuple = field(default=(), metadata=_check(_paths))
+
+
 #: The sections every installation has; each infra adds its own (see :func:`sections`).
 CORE: dict[str, type] = {
     "defaults": Defaults,
     "gcp": GcpConfig,
     "optimizer": OptimizerConfig,
     "prices": PricesConfig,
+    "trust": TrustConfig,
 }
 
 T = TypeVar("T")
@@ -185,6 +200,7 @@ class Config:
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     prices: PricesConfig = field(default_factory=PricesConfig)
     infras: dict[str, object] = field(default_factory=dict)
+    trust: TrustConfig = field(default_factory=TrustConfig)
     sources: list[Path] = field(default_factory=list)
 
     def of(self, section: type[T]) -> T:

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import sqlite3
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_sky.config import ensure_sky_home, sky_home
-from jupyter_sky.errors import SkyError
+from jupyter_sky.errors import ConfigError, SkyError
 
 DB_FILE = "state.db"
 MOUNTS_FILE = Path("/proc/mounts")
@@ -184,6 +185,7 @@ class Store:
         self._mounts_file = mounts_file
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.RLock()  # the I/O threads of several kernels share this store
+        self._warned = False  # a failed write is said once per store
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -192,6 +194,15 @@ class Store:
 
     def _open(self) -> sqlite3.Connection:
         ensure_sky_home(self.home)
+        try:
+            return self._connect()
+        except (sqlite3.Error, OSError) as exc:
+            raise ConfigError(
+                f"The state database {self.path} cannot be used ({exc}); move it aside (an "
+                "empty one is made in its place) or fix what the reason names."
+            ) from None
+
+    def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
             self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
         )
@@ -207,7 +218,21 @@ class Store:
     def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> int | None:
         """Run one autocommitted statement and return the new row id, if any."""
         with self._lock:
-            return self._db().execute(sql, params).lastrowid
+            db = self._db()
+            try:
+                return db.execute(sql, params).lastrowid
+            except sqlite3.OperationalError as exc:  # disk full, read-only: cells go on
+                self._warn_once(exc)
+                return None
+
+    def _warn_once(self, exc: Exception) -> None:
+        if not self._warned:
+            self._warned = True
+            print(
+                f"jupyter-sky: could not write the state database {self.path} ({exc}); cells "
+                "keep running, but %sky status may be out of date.",
+                file=sys.stderr,
+            )
 
     def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         with self._lock:  # fetch under the lock too: the connection is shared by threads
@@ -260,8 +285,7 @@ class Store:
             "VALUES (?, ?, ?, ?, ?)",
             (cluster, cell_hash, infra, _json(placement), time.time()),
         )
-        assert run_id is not None
-        return run_id
+        return run_id if run_id is not None else 0  # 0: not recorded (the write failed)
 
     def end_run(self, run_id: int, status: str, cost: float) -> None:
         """Record how a run ended: status 'ok', 'error', 'interrupted' or 'died', and its cost."""

@@ -34,6 +34,7 @@ class Result:
     status: str
     outputs: list[Output] = field(default_factory=list)
     elapsed: float = 0.0
+    reply: dict[str, Any] = field(default_factory=dict)  # the execute reply's content
 
     @property
     def stdout(self) -> str:
@@ -78,9 +79,9 @@ class Notebook:
         self.kc.wait_for_ready(timeout=60)
         self.pending: str | None = None
 
-    def send(self, code: str) -> str:
-        """Start a cell without waiting (for interrupt tests)."""
-        self.pending = self.kc.execute(code, allow_stdin=False)
+    def send(self, code: str, allow_stdin: bool = False) -> str:
+        """Start a cell without waiting (for interrupt tests); nbclient allows no stdin."""
+        self.pending = self.kc.execute(code, allow_stdin=allow_stdin)
         return self.pending
 
     def run(self, code: str, timeout: float = 120) -> Result:
@@ -104,6 +105,7 @@ class Notebook:
             if reply["parent_header"].get("msg_id") == msg_id:
                 break
         result.status = reply["content"]["status"]
+        result.reply = reply["content"]
         result.elapsed = time.monotonic() - t0
         return result
 

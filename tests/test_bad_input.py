@@ -19,6 +19,16 @@ YAML = {
 }
 
 CASES = [
+    ("--gpus A1OO", "pass", "Unknown accelerator 'A1OO'; did you mean A100, A10, V100?"),
+    (
+        "--name -x",
+        "pass",
+        "--name must be a letter followed by up to 39 letters, digits, - or _, not '-x'.",
+    ),
+    ("--time -1h", "pass", "--time must be a positive run time such as 1.5, 90m or 2h, not '-1h'."),
+    ("--name a --name b", "pass", "--name is given twice on the %%sky line; keep one of them."),
+    ("--cpus 2 --cpus=4", "pass", "--cpus is given twice on the %%sky line; keep one of them."),
+    ("-f a.yaml --file b.yaml", "pass", "--file is given twice on the %%sky line; keep one of them."),
     ("--gpus A1000:1", "pass", "Unknown accelerator 'A1000'; did you mean A100, A6000, A5000?"),
     (
         "--gpus A100:0",
@@ -111,6 +121,11 @@ CASES = [
         "Task file {tmp}/missing.yaml does not exist; check the path after -f.",
     ),
     (
+        "-f {tmp}",
+        "pass",
+        "Task file {tmp} is a directory; give the YAML file inside it after -f.",
+    ),
+    (
         "-f {tmp}/run.yaml",
         "pass",
         "Task file {tmp}/run.yaml has a run section, but the cell is the run; remove 'run' from {tmp}/run.yaml.",
@@ -169,6 +184,8 @@ CASES = [
     ),
 ]
 LINE_CASES = [
+    ('down "abc', "The %sky line has an unclosed quote; close it or remove it."),
+    ("status extra words", "%sky status takes no arguments, not 'extra words'."),
     ("", "%sky needs a subcommand: status, down, check, gpus, plan, jobs, attach (or use %%sky on a cell)."),
     ("stat", "Unknown %sky subcommand 'stat'; choose one of status, down, check, gpus, plan, jobs, attach."),
     ("down", "Usage: %sky down NAME, or %sky down --all."),

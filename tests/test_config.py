@@ -75,6 +75,7 @@ def test_notebook_file_wins_per_key(home: Path, tmp_path: Path) -> None:
 
 
 def test_slurm_section_names_clusters_and_default_time(home: Path, tmp_path: Path) -> None:
+    _write(home / "config.yaml", f"trust:\n  projects: [{tmp_path}]\n")
     _write(
         tmp_path / "jupyter_sky.yaml",
         "slurm:\n  cluster: lab\n  time: 2h\n"
@@ -87,9 +88,59 @@ def test_slurm_section_names_clusters_and_default_time(home: Path, tmp_path: Pat
 
 
 def test_only_notebook_file(home: Path, tmp_path: Path) -> None:
-    project = _write(tmp_path / "jupyter_sky.yaml", "local:\n  python: python3.11\n")
+    project = _write(tmp_path / "jupyter_sky.yaml", "defaults:\n  confirm: true\n")
     cfg = load_config(tmp_path)
-    assert (cfg.sources, cfg.of(LocalConfig).python, cfg.defaults) == ([project], "python3.11", Defaults())
+    assert (cfg.sources, cfg.defaults) == ([project], Defaults(confirm=True))
+
+
+@pytest.mark.parametrize(
+    ("text", "setting"),
+    [
+        ("local:\n  python: /tmp/evil\n", "local.python"),
+        ("ssh:\n  hosts: {gpu1: {hostname: 10.9.9.9}}\n", "ssh.hosts"),
+        ("slurm:\n  cluster: theirs\n", "slurm.cluster"),
+        ("defaults:\n  idle_minutes: 5\n  infra: ssh/theirs\n", "defaults.infra"),
+        ("trust:\n  projects: [/]\n", "trust.projects"),
+    ],
+)
+def test_untrusted_project_file_cannot_choose_what_runs(
+    home: Path, tmp_path: Path, text: str, setting: str
+) -> None:
+    """A cloned repository's jupyter_sky.yaml may not pick interpreters, hosts or infras."""
+    project = _write(tmp_path / "repo" / "jupyter_sky.yaml", text)
+    with pytest.raises(ConfigError) as err:
+        load_config(project.parent)
+    assert str(err.value) == (
+        f"{project} sets {setting}, which chooses what runs or where; a project file may do "
+        f"that only if your own config {home / 'config.yaml'} trusts its directory "
+        f"(trust: {{projects: [{project.parent}]}})."
+    )
+
+
+def test_trusted_project_file_may_choose_what_runs(home: Path, tmp_path: Path) -> None:
+    """A directory the user's own config trusts (or one inside it) may set local.python."""
+    _write(home / "config.yaml", f"trust:\n  projects: [{tmp_path}]\n")
+    _write(tmp_path / "repo" / "jupyter_sky.yaml", "local:\n  python: python3.11\n")
+    assert load_config(tmp_path / "repo").of(LocalConfig).python == "python3.11"
+
+
+def test_non_utf8_and_looping_config_files(home: Path, tmp_path: Path) -> None:
+    """Bytes that are not UTF-8, and a symlink loop, are one sentence each."""
+    path = home / "config.yaml"
+    home.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"defaults:\n  idle_minutes: 5\n# \xff\xfe\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path)
+    assert str(err.value) == f"Config file {path} is not UTF-8 text (byte 31 is not); save it as UTF-8."
+    path.unlink()
+    path.symlink_to(home / "loop")
+    (home / "loop").symlink_to(path)
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path)
+    assert str(err.value) == (
+        f"Config file {path} cannot be read (Too many levels of symbolic links); "
+        "check the path and its permissions."
+    )
 
 
 def test_cached_until_the_file_changes(
@@ -114,10 +165,10 @@ def test_cached_until_the_file_changes(
 
 
 BAD = [
-    ("budget:\n  aws: 1\n", "Unknown section 'budget' in {f}; valid sections are defaults, gcp, local, optimizer, prices, slurm, ssh."),
+    ("budget:\n  aws: 1\n", "Unknown section 'budget' in {f}; valid sections are defaults, gcp, local, optimizer, prices, slurm, ssh, trust."),
     ("prices:\n  aws: 1\n", "Unknown key 'prices.aws' in {f}; valid keys in prices are k8s, local, slurm, ssh."),
     ("prices:\n  local: {cpu: -1}\n", "prices.local in {f} must be a mapping such as {{cpu: 0.02, memory: 0.003, accelerators: {{A100: 1.5}}}}, not {{'cpu': -1}}."),
-    ("defaults:\n  idel_minutes: 5\n", "Unknown key 'defaults.idel_minutes' in {f}; valid keys in defaults are autostop_minutes, confirm, idle_minutes, infra."),
+    ("defaults:\n  idel_minutes: 5\n", "Unknown key 'defaults.idel_minutes' in {f}; valid keys in defaults are autostop_minutes, confirm, idle_minutes, infra, max_launch_attempts."),
     ("local:\n  interpreter: x\n", "Unknown key 'local.interpreter' in {f}; valid keys in local are python."),
     ("defaults:\n  idle_minutes: -5\n", "defaults.idle_minutes in {f} must be a positive number of minutes such as 60, not -5."),
     ("defaults:\n  idle_minutes: soon\n", "defaults.idle_minutes in {f} must be a positive number of minutes such as 60, not 'soon'."),

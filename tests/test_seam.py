@@ -97,11 +97,16 @@ def test_a_registered_infra_brings_its_flag_path_and_section(
         task_from_args(parse_line("--infra local --pool-queue fast"), "", tmp_path)
     with pytest.raises(SpecError, match=r"^--infra must be pool or pool/<region>, not 'pool/a-b'\.$"):
         parse_line("--infra pool/a-b")
-    (tmp_path / "jupyter_sky.yaml").write_text("pool:\n  queue: slow\n")
-    assert load_config(tmp_path).of(PoolConfig) == PoolConfig(queue="slow")
-    (tmp_path / "jupyter_sky.yaml").write_text("pool:\n  queue: ''\n")
-    with pytest.raises(ConfigError, match="pool.queue in .* must be a non-empty string or null"):
-        load_config(tmp_path)
+    user = session_home / "config.yaml"  # an infra's section needs a trusted project
+    user.write_text(f"trust:\n  projects: [{tmp_path}]\n")
+    try:
+        (tmp_path / "jupyter_sky.yaml").write_text("pool:\n  queue: slow\n")
+        assert load_config(tmp_path).of(PoolConfig) == PoolConfig(queue="slow")
+        (tmp_path / "jupyter_sky.yaml").write_text("pool:\n  queue: ''\n")
+        with pytest.raises(ConfigError, match="pool.queue in .* must be a non-empty string"):
+            load_config(tmp_path)
+    finally:
+        user.unlink()
 
 
 def test_unregistered_infra_is_gone_from_the_flag_table(tmp_path: Path) -> None:

@@ -70,7 +70,18 @@ def close_names(name: str, limit: int = 3) -> list[str]:
     """
     lower = _by_lower()
     matches = difflib.get_close_matches(name.strip().lower(), list(lower), n=limit, cutoff=0.6)
+    if not matches:  # letters typed for look-alike digits: A1OO, H1OO, L4 with a lowercase L
+        folded = {_fold(key): key for key in lower}
+        near = difflib.get_close_matches(_fold(name.strip().lower()), list(folded), n=limit)
+        matches = [folded[m] for m in near]
     return [lower[m] for m in matches]
+
+
+def _fold(text: str) -> str:
+    return text.translate(_LOOK_ALIKE)
+
+
+_LOOK_ALIKE = str.maketrans("oil", "011")
 
 
 def unknown_accelerator(name: str) -> SpecError:

@@ -11,6 +11,7 @@ from typing import Any
 from jupyter_sky.infra.base import AnyInfra as Infra
 from jupyter_sky.infra.base import Handle
 from jupyter_sky.kernel.bridge import Bridge
+from jupyter_sky.kernel.heartbeat import KernelHung, check_answering
 from jupyter_sky.kernel.replay import Replay
 from jupyter_sky.kernel.session import Channels, Handler, Waiter, wait_for_reply
 
@@ -43,7 +44,11 @@ class LiveCluster:
             self.infra.connection_info(self.handle), self.bridge.on_message, self.replay.admit
         )
         self.bridge.channels = self.channels
-        self._wait_until_iopub_live()
+        try:
+            self._wait_until_iopub_live()
+        except KernelHung:
+            self.detach()
+            raise
         self.comm_id = uuid.uuid4().hex
         waiter = Waiter()
         self.channels.send(
@@ -68,7 +73,7 @@ class LiveCluster:
             waiter = Waiter()
             self.channels.send("shell", "kernel_info_request", {}, handler=waiter)
             seen_iopub = False
-            reply = wait_for_reply(self.channels, waiter, "kernel_info_reply", self.is_alive, 30)
+            reply = wait_for_reply(self.channels, waiter, "kernel_info_reply", self._answering, 30)
             end = time.monotonic() + 0.2
             while not seen_iopub and time.monotonic() < end:
                 got = waiter.get(0.02)
@@ -77,6 +82,12 @@ class LiveCluster:
             if seen_iopub or _drained_iopub(waiter):
                 return
         raise TimeoutError("the remote kernel's output channel never connected")
+
+    def _answering(self) -> bool:
+        """Alive, and answering its heartbeat: a stopped kernel is alive but silent."""
+        assert self.channels is not None
+        check_answering(self.channels, self.name, self.where())
+        return self.is_alive()
 
     def _wait_for(self, waiter: Waiter, match: Any) -> dict[str, Any]:
         deadline = time.monotonic() + CONNECT_TIMEOUT

@@ -7,15 +7,17 @@ returns changed values in a comm message before it goes idle.
 
 from __future__ import annotations
 
-import getpass
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from jupyter_sky.kernel.cluster import LiveCluster
+from jupyter_sky.kernel.heartbeat import check_answering
+from jupyter_sky.kernel.pager import relay_payloads
 from jupyter_sky.kernel.relay import CellRelay
 from jupyter_sky.kernel.session import Waiter
+from jupyter_sky.kernel.stdin import answer_input
 
 DOUBLE_INTERRUPT_WINDOW = 5.0
 LIVENESS_POLL = 0.25
@@ -28,6 +30,11 @@ class DoubleInterrupt(Exception):
 
 class KernelDied(Exception):
     """The remote kernel stopped while the cell ran."""
+
+
+def _check_heartbeat(cluster: LiveCluster) -> None:
+    assert cluster.channels is not None
+    check_answering(cluster.channels, cluster.name, cluster.where())
 
 
 @dataclass
@@ -105,18 +112,23 @@ def _wait(
         if got is None:
             if not cluster.is_alive():
                 raise KernelDied(cluster.infra.exit_reason(cluster.handle))
+            _check_heartbeat(cluster)
             continue
         channel, msg = got
         if msg["header"]["msg_type"] == "execute_reply":  # shell, or control when re-sent
             got_reply = True
             outcome.reply = msg["content"]
         elif channel == "stdin":
-            _answer_input(cluster, msg)
+            assert cluster.channels is not None
+            answer_input(cluster.channels, msg)
         elif channel == "iopub":
             got_idle = got_idle or _handle_iopub(cluster, msg, relay, outcome)
-    if outcome.reply.get("status") == "error" and outcome.status == "ok":
+    failed = outcome.reply.get("status") == "error"
+    if failed and outcome.status == "ok":
         outcome.status = "error"
-    outcome.error = relay.error
+    # Only an uncaught exception fails the cell; one the cell showed itself is output.
+    outcome.error = relay.finish(uncaught=failed)
+    relay_payloads(outcome.reply, relay.shell)
     return outcome
 
 
@@ -133,14 +145,3 @@ def _handle_iopub(
         return False
     relay.handle(msg)
     return False
-
-
-def _answer_input(cluster: LiveCluster, msg: dict[str, Any]) -> None:
-    content = msg["content"]
-    ask = getpass.getpass if content.get("password") else input
-    try:
-        value = ask(content.get("prompt", ""))
-    except (EOFError, KeyboardInterrupt):
-        value = ""
-    assert cluster.channels is not None
-    cluster.channels.send("stdin", "input_reply", {"value": value}, parent=msg["header"])

@@ -20,6 +20,7 @@ from jupyter_sky.infra import get_infra
 from jupyter_sky.infra.base import AnyInfra as Infra
 from jupyter_sky.infra.base import Handle, Launch
 from jupyter_sky.kernel.cluster import LiveCluster
+from jupyter_sky.kernel.shield import no_interrupts, stop_quietly
 from jupyter_sky.spec.task import Task
 from jupyter_sky.state import ClusterRecord, Store
 
@@ -119,6 +120,7 @@ class Manager:
             handle={},
         )
         self.store.put_cluster(record)
+        handle: Handle | None = None
         try:
             infra, handle, row = self._start(name, infra, task, config, rows)
             if row is not None and row is not rows[0]:  # failover moved it
@@ -126,8 +128,10 @@ class Manager:
                 record.cost_per_hour = float(record.placement.get("price") or 0.0)
             record.handle = handle.to_json()
             live = self._connect(name, infra, handle, config)
-        except BaseException:
-            self.store.set_state(name, "DOWN")
+        except BaseException:  # Ctrl-C or a failure after the kernel started: stop it
+            with no_interrupts():
+                stop_quietly(infra, handle)
+                self.store.set_state(name, "DOWN")
             raise
         record.state = "UP"
         self.store.put_cluster(record)

@@ -14,6 +14,9 @@ from typing import Any
 
 from IPython.display import clear_output, publish_display_data
 
+# Output after an error message means the cell survived that error.
+SHOWN_AFTER_ERROR = frozenset({"stream", "display_data", "execute_result", "error"})
+
 
 class RemoteResult:
     """A remote ``execute_result``: its mime bundle, ready for the local display hook."""
@@ -38,11 +41,14 @@ class CellRelay:
         self.status = status
         self.parent: dict[str, Any] = status.parent if status is not None else {}
         self.error: dict[str, Any] | None = None
+        self._shown: dict[str, Any] | None = None
 
     def handle(self, msg: dict[str, Any]) -> None:
         """Publish one iopub message; errors are kept to be raised when the cell ends."""
         msg_type = msg["header"]["msg_type"]
         content = msg["content"]
+        if self.error is not None and msg_type in SHOWN_AFTER_ERROR:
+            self._show_error()  # the cell went on after it: it showed that traceback itself
         method = getattr(self, f"_on_{msg_type}", None)
         if method is not None:
             method(content, msg)
@@ -79,6 +85,27 @@ class CellRelay:
 
     def _on_error(self, content: dict[str, Any], msg: dict[str, Any]) -> None:
         self.error = content
+
+    def finish(self, uncaught: bool) -> dict[str, Any] | None:
+        """The uncaught error to raise, if the cell failed; a traceback shown by the cell
+        itself (``showtraceback()`` in ``try``, ``@out.capture()``) is published as output."""
+        if uncaught:
+            return self.error or self._shown  # _shown: stray output came after the error
+        if self.error is not None:
+            self._show_error()
+        return None
+
+    def _show_error(self) -> None:
+        error, self.error = self.error or {}, None
+        self._shown = error
+        _flush_std()
+        stb = list(error.get("traceback") or [])
+        ename, evalue = str(error.get("ename", "")), str(error.get("evalue", ""))
+        if self.shell is not None:
+            # ipykernel's publisher wants an exception type; only its name is used.
+            self.shell._showtraceback(type(ename or "Exception", (Exception,), {}), evalue, stb)
+        else:
+            print("\n".join(stb) or f"{ename}: {evalue}", file=sys.stderr)
 
     def _on_comm_msg(self, content: dict[str, Any], msg: dict[str, Any]) -> None:
         # Widgets: republished for the frontend, with a local proxy for its replies.
@@ -120,6 +147,10 @@ def remote_error(content: dict[str, Any], where: str) -> RemoteError:
     ename = str(content.get("ename", "RemoteError"))
     base = getattr(builtins, ename, None)
     cls: type[RemoteError] = RemoteError
+    # Not a SyntaxError locally: IPython would show it as a syntax error of the magic's own
+    # call (a frame of magics.py), not the remote traceback that points at the cell's line.
+    if isinstance(base, type) and issubclass(base, SyntaxError):
+        base = None
     if isinstance(base, type) and issubclass(base, BaseException) and base is not BaseException:
         try:
             cls = type(ename, (RemoteError, base), {})

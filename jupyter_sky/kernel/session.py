@@ -112,6 +112,10 @@ class Channels:
         poller.register(self._wake_r, zmq.POLLIN)
         return poller
 
+    def address(self, channel: str) -> str:
+        """The ZMQ address of ``channel`` (``hb`` too), or ``""`` when the info has none."""
+        return self._address(channel) if f"{channel}_port" in self._info else ""
+
     def _address(self, channel: str) -> str:
         info = self._info
         transport = info.get("transport", "tcp")

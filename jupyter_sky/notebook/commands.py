@@ -15,7 +15,10 @@ SUBCOMMANDS = ("status", "down", "check", "gpus", "plan", "jobs", "attach")
 
 def run_subcommand(line: str, mgr: Any) -> None:
     """Dispatch ``%sky status|down|check|gpus|plan|attach|jobs``; unknown words get one sentence."""
-    words = shlex.split(line)
+    try:
+        words = shlex.split(line)
+    except ValueError:
+        raise SpecError("The %sky line has an unclosed quote; close it or remove it.") from None
     if not words:
         raise SpecError(
             f"%sky needs a subcommand: {', '.join(SUBCOMMANDS)} (or use %%sky on a cell)."
@@ -29,6 +32,8 @@ def run_subcommand(line: str, mgr: Any) -> None:
 
 
 def _status(rest: list[str], mgr: Any) -> None:
+    if rest:
+        raise SpecError(f"%sky status takes no arguments, not '{' '.join(rest)}'.")
     rows = status_rows(mgr)
     if not rows:
         print("No clusters. A %%sky cell starts one.")
@@ -129,6 +134,7 @@ def _plan(rest: list[str], mgr: Any) -> None:
 
     if not rest or rest[0] == "--minimize":  # the pipeline declared by %%sky --task cells
         from jupyter_sky.pipeline import dag as pipeline
+
         objective = rest[1] if len(rest) == 2 else "cost"
         if rest and (len(rest) != 2 or objective not in ("cost", "time")):
             raise SpecError("Usage: %sky plan --minimize cost|time (for the --task pipeline).")

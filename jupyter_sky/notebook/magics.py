@@ -199,6 +199,7 @@ def _execute(
 ) -> None:
     from jupyter_sky.kernel.execute import DoubleInterrupt, KernelDied, run_cell
     from jupyter_sky.kernel.relay import CellRelay, remote_error
+    from jupyter_sky.kernel.shield import no_interrupts
     from jupyter_sky.variables import pull
 
     prepare = _prepare_message(live, task, names, plan, _remote_workdir(live, task))
@@ -217,7 +218,8 @@ def _execute(
         status = outcome.status
     except DoubleInterrupt:
         status = "interrupted"
-        mgr.restart(live, task, config)
+        with no_interrupts():  # a third Ctrl-C must not cut the restart in half
+            mgr.restart(live, task, config)
         raise SkyError(
             f"Interrupted twice: restarted the kernel of cluster '{live.name}' in the same place "
             "— remote state was lost; cluster kept."

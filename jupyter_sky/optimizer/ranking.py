@@ -90,14 +90,21 @@ def _live(res: Resources, scope: cand.Scope, live: Iterable[Offering], prices: M
     return found
 
 
-def match(res: Resources, live: Sequence[Offering], prices: Mapping[str, Pricing]) -> Found:
+def match(
+    res: Resources,
+    live: Sequence[Offering],
+    prices: Mapping[str, Pricing],
+    status: Mapping[str, str] | None = None,
+) -> Found:
     """Return the catalog offers and live offerings that fit ``res`` (and why, if none)."""
     scope = cand.Scope.parse(res.infra)
     found = _live(res, scope, live, prices)
     _catalog(res, scope, found)
     if scope.kind in live_kinds() and not found.fits:
         reasons = [why for _, why in found.misfits]
-        nothing = f"{scope.kind} reported no offering that fits {hardware(res)}"
+        # An infra that cannot work here (paramiko missing, say) says why, with its fix.
+        unusable = (status or {}).get(scope.kind or "", "").rstrip(".")
+        nothing = unusable or f"{scope.kind} reported no offering that fits {hardware(res)}"
         found.miss = ("; ".join(reasons) or nothing) + "."
         found.miss = found.miss[0].upper() + found.miss[1:]
     return found
@@ -225,7 +232,7 @@ def rank(
     """
     requests = [resources] if not isinstance(resources, Sequence) else list(resources)
     live, prices = list(live), dict(prices or {})
-    found = [match(res, live, prices) for res in requests]
+    found = [match(res, live, prices, status) for res in requests]
     ranked = entries(found, hours, output_gb, prices)
     ranked = _dedupe(ranked) if len(requests) > 1 else ranked
     reasons = statuses(found, status)

@@ -1,9 +1,9 @@
 """Start an IPython kernel tuned for jupyter-sky, with the agent installed.
 
 Usage: ``python -m jupyter_sky.remote.kernel -f CONNECTION_FILE [--idle-minutes N]
-[--autostop-minutes M]``. The kernel binds random ports itself and writes the connection
-file (no port race); it runs in its own session so it outlives the notebook kernel, and
-its idle watchdog ends it when no notebook has been attached for ``--idle-minutes``.
+[--autostop-minutes M] [--transport ipc --ip /private/dir/k]``. The kernel binds random ports
+itself and writes the connection file (no port race); it runs in its own session so it outlives
+the notebook kernel, and its idle watchdog ends it when no notebook has been attached for ``--idle-minutes``.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--idle-minutes", type=float, default=60.0)
     parser.add_argument("--autostop-minutes", type=float, default=None)
     parser.add_argument("--ip", default="127.0.0.1")
+    # ipc: Unix sockets named ``<ip>-<n>``; the directory's 0700 keeps other users out.
+    parser.add_argument("--transport", choices=("tcp", "ipc"), default="tcp")
     opts = parser.parse_args(argv)
 
     from ipykernel.kernelapp import IPKernelApp
@@ -45,6 +47,7 @@ def main(argv: list[str] | None = None) -> None:
             "-f",
             opts.connection_file,
             f"--ip={opts.ip}",
+            f"--transport={opts.transport}",
             "--HistoryManager.enabled=False",
             "--IPKernelApp.parent_handle=0",
         ]

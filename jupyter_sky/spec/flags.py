@@ -136,3 +136,42 @@ def parser(registry_version: int) -> _Parser:
     for names, kwargs in FLAGS + infra_rows() + _reserved_rows():
         built.add_argument(*names, **kwargs)
     return built
+
+
+def _spellings() -> dict[str, str]:
+    """Every flag spelling (``-f``, ``--file`` ...) -> its long name."""
+    names = {name: row[-1] for row, _ in FLAGS + infra_rows() for name in row}
+    return {**names, **{flag: flag for flag in RESERVED}}
+
+
+REPEATABLE = frozenset({"--env"})
+
+
+def tidy_words(words: list[str]) -> list[str]:
+    """The %%sky line's words, ready for argparse; a flag given twice is one sentence.
+
+    A value that starts with ``-`` (``--time -1h``, ``--name -x``) is joined to its flag
+    (``--time=-1h``), so the flag's own check says what is wrong with it instead of argparse
+    reporting a missing value.
+    """
+    spellings = _spellings()
+    switches = {name for row, kw in FLAGS if kw.get("action") == "store_true" for name in row}
+    tidy: list[str] = []
+    seen: set[str] = set()
+    i = 0
+    while i < len(words):
+        word = words[i]
+        flag = spellings.get(word.split("=", 1)[0])
+        if flag is not None and flag not in REPEATABLE:
+            if flag in seen:
+                raise SpecError(f"{flag} is given twice on the %%sky line; keep one of them.")
+            seen.add(flag)
+        nxt = words[i + 1] if i + 1 < len(words) else ""
+        takes_value = flag is not None and "=" not in word and word not in switches
+        if takes_value and nxt.startswith("-") and nxt.split("=", 1)[0] not in spellings:
+            tidy.append(f"{word}={nxt}")
+            i += 2
+            continue
+        tidy.append(word)
+        i += 1
+    return tidy

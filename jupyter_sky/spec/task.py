@@ -24,6 +24,7 @@ from jupyter_sky.spec.flags import (  # noqa: F401 - re-exported
     apply_flags,
     examples,
     parser,
+    tidy_words,
 )
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ def _parse_line(line: str, registry_version: int = -1) -> argparse.Namespace:
     try:
         from jupyter_sky.infra import version
 
-        ns, extra = parser(version()).parse_known_args(words)
+        ns, extra = parser(version()).parse_known_args(tidy_words(words))
     except argparse.ArgumentError as exc:
         raise _argparse_error(exc) from None
     if extra:

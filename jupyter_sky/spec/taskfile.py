@@ -52,6 +52,8 @@ def read_task_file(path_text: str, cwd: Path) -> dict[str, tuple[Any, str]]:
         For a missing file, bad YAML, an unknown key, a ``run`` section or a wrongly typed value.
     """
     path = cwd / Path(path_text).expanduser()
+    if path.is_dir():
+        raise SpecError(f"Task file {path} is a directory; give the YAML file inside it after -f.")
     if not path.is_file():
         raise SpecError(f"Task file {path} does not exist; check the path after -f.")
     raw = read_yaml(path, f"Task file {path_text}", SpecError)

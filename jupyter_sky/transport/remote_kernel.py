@@ -21,10 +21,13 @@ START_TIMEOUT = 60.0
 WATCH_SECONDS = 1.0
 PORTS = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
 
+# The cell's --env values come on stdin into a 0600 file, read and removed at once: on the
+# command line every user of the host could read them with ps.
 _START = r"""
 mkdir -p -m 700 {cdir} && rm -f {conn} {exit} && cd {cwd} || exit 5
+(umask 077 && cat > {envf}) && . {envf} && rm -f {envf} || exit 5
 S=$(command -v setsid || true)
-env {env} nohup $S {python} -m jupyter_sky.remote.kernel -f {conn} {args} \
+nohup $S {python} -m jupyter_sky.remote.kernel -f {conn} {args} \
     > {log} 2>&1 < /dev/null &
 pid=$!
 echo "pid $pid"
@@ -88,10 +91,10 @@ def start_kernel(
         cwd=q(cwd),
         python=q(python),
         args=" ".join(q(a) for a in [*args, "--ip", "127.0.0.1"]),
-        env=" ".join(q(f"{k}={v}") for k, v in env.items()),
+        envf=q(f"{cluster_dir}/env.sh"),
         polls=int(START_TIMEOUT / 0.02),
     )
-    res = conn.run(script, timeout=START_TIMEOUT + 30)
+    res = conn.run(script, timeout=START_TIMEOUT + 30, stdin=env_file(env))
     head, _, rest = res.out.partition("\n")
     if res.rc != 0 or not head.startswith("pid "):
         why = {3: "exited while starting", 4: f"did not start within {START_TIMEOUT:g} s"}
@@ -100,6 +103,11 @@ def start_kernel(
             f"({res.last_line()}); see {cluster_dir}/kernel.log there."
         )
     return int(head.split()[1]), json.loads(rest)
+
+
+def env_file(env: dict[str, str]) -> bytes:
+    """``export K='v'`` lines for ``.`` in the start script (keys are checked names)."""
+    return "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items()).encode()
 
 
 def stop_kernel(conn: SshConnection, pid: int, conn_file: str) -> None:

@@ -39,11 +39,16 @@ def _rebuild_function(
     closure: tuple | None,
     qualname: str,
     attrs: dict | None,
+    doc: str | None = None,
+    annotations: dict | None = None,
 ) -> types.FunctionType:
     func = types.FunctionType(code, _namespace, name, defaults, closure)
     func.__kwdefaults__ = kwdefaults
     func.__qualname__ = qualname
     func.__module__ = "__main__"
+    func.__doc__ = doc
+    # ipywidgets' interact(f) reads the annotations; __wrapped__ and the like are in attrs.
+    func.__annotations__ = annotations or {}
     if attrs:
         func.__dict__.update(attrs)
     return func
@@ -82,6 +87,8 @@ class _Pickler(cloudpickle.Pickler):
                 obj.__closure__,
                 obj.__qualname__,
                 obj.__dict__ or None,
+                obj.__doc__,
+                obj.__annotations__ or None,
             )
         if isinstance(obj, type) and obj.__module__ == "__main__":
             self.has_code = True

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from jupyter_sky.config_sections import optional_text
 from jupyter_sky.errors import InfraError
 from jupyter_sky.infra.base import Handle, Infra, Launch, Offering, checked, fits, gpu_name
+from jupyter_sky.kernel.private import ipc_args, private_dir, remove_sockets
 
 if TYPE_CHECKING:
     from jupyter_sky.spec.task import Resources
@@ -121,19 +122,23 @@ class LocalInfra(Infra[LocalHandle]):
     def launch(self, request: Launch) -> LocalHandle:
         from jupyter_sky.config import sky_home
 
-        cluster_dir = sky_home() / "clusters" / request.cluster
-        cluster_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        cluster_dir = private_dir(sky_home() / "clusters" / request.cluster)
         conn = cluster_dir / "kernel.json"
         for stale in (conn, cluster_dir / "exit.txt"):
             stale.unlink(missing_ok=True)
         proc = self._spawn(request, cluster_dir, conn)
-        info = _wait_for_connection_file(conn, proc, cluster_dir / "kernel.log")
+        try:
+            info = _wait_for_connection_file(conn, proc, cluster_dir / "kernel.log")
+        except BaseException:  # Ctrl-C while it starts: no kernel is left behind
+            proc.kill()
+            raise
         return LocalHandle(proc.pid, str(conn), str(cluster_dir), socket.gethostname(), info["ip"])
 
     def _spawn(self, request: Launch, cluster_dir: Path, conn: Path) -> subprocess.Popen:
         task, config = request.task, request.config
         python = config.of(LocalConfig).python or sys.executable
         argv = [python, "-m", "jupyter_sky.remote.kernel", "-f", str(conn)]
+        argv += ipc_args(cluster_dir)  # channels other users cannot open (kernel/private.py)
         argv += ["--idle-minutes", str(config.defaults.idle_minutes)]
         autostop = task.autostop_minutes or config.defaults.autostop_minutes
         if autostop:
@@ -149,15 +154,21 @@ class LocalInfra(Infra[LocalHandle]):
         env.pop("JPY_PARENT_PID", None)
         cwd = task.workdir or os.getcwd()
         with open(cluster_dir / "kernel.log", "ab") as log:
-            proc = subprocess.Popen(
-                argv,
-                cwd=cwd,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+            try:
+                proc = subprocess.Popen(
+                    argv,
+                    cwd=cwd,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            except OSError as exc:  # local.python names nothing runnable
+                raise InfraError(
+                    f"local.python is {python}, which cannot be run ({exc.strerror}); fix it "
+                    "in your config, or remove it to use the notebook's own Python."
+                ) from None
         self._children[proc.pid] = proc
         return proc
 
@@ -191,6 +202,7 @@ class LocalInfra(Infra[LocalHandle]):
         if child is not None:
             child.wait(5)
         Path(handle.connection_file).unlink(missing_ok=True)
+        remove_sockets(handle.ip)
 
     def where(self, handle: LocalHandle) -> str:
         return f"{self.kind} pid {handle.pid} on {handle.host}"
