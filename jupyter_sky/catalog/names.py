@@ -159,11 +159,21 @@ INFRA_SHAPES = (
     "slurm[/cluster[/partition]] or ssh/host"
 )
 _CLOUDS = ("aws", "gcp", "azure")
+_CLOUD_PATH = r"(/([a-z0-9-]+|\*)(/[a-z0-9-]+)?)?"  # /region[/zone]; * is any region
+
+
+@lru_cache(maxsize=1)
+def catalog_clouds() -> frozenset[str]:
+    """Return every cloud of the shipped catalog (``aws``, ``lambda``, ``oci``, ...)."""
+    import json
+
+    sources = Path(__file__).with_name("data") / "sources.json"
+    return frozenset(json.loads(sources.read_text(encoding="utf-8")))
 _SHAPES = {
     "local": (r"", "local"),
-    "aws": (r"(/[a-z0-9-]+)?", "aws or aws/<region>"),
-    "gcp": (r"(/[a-z0-9-]+)?", "gcp or gcp/<region>"),
-    "azure": (r"(/[a-z0-9-]+)?", "azure or azure/<region>"),
+    "aws": (_CLOUD_PATH, "aws, aws/<region> or aws/<region>/<zone>"),
+    "gcp": (_CLOUD_PATH, "gcp, gcp/<region> or gcp/<region>/<zone>"),
+    "azure": (_CLOUD_PATH, "azure, azure/<region> or azure/<region>/<zone>"),
     "k8s": (r"(/\S+)?", "k8s or k8s/<context>"),
     "slurm": (r"(/[\w.-]+(/[\w.-]+)?)?", "slurm, slurm/<cluster> or slurm/<cluster>/<partition>"),
     "ssh": (r"/[\w.@:-]+", "ssh/<host>"),
@@ -194,10 +204,14 @@ def normalize_infra(value: Any, label: str) -> str:
         raise SpecError(f"{label} must be one of {INFRA_SHAPES}, not {value!r}.")
     kind, slash, rest = value.strip().partition("/")
     kind = "k8s" if kind.lower() == "kubernetes" else kind.lower()
+    if kind == "*" or (kind not in _SHAPES and kind in catalog_clouds()):
+        if not re.fullmatch(_CLOUD_PATH, slash + rest.lower()):
+            raise SpecError(f"{label} must be {kind}, {kind}/<region> or {kind}/<region>/<zone>, not {value!r}.")
+        return kind + slash + rest.lower()
     if kind not in _SHAPES:
         raise SpecError(
             f"{label} names unknown infra {kind!r}; valid kinds are local, aws, gcp, azure, "
-            "k8s (or kubernetes), slurm and ssh."
+            "k8s (or kubernetes), slurm, ssh and the catalog's clouds (%sky gpus lists them)."
         )
     tail = slash + (rest.lower() if kind in _CLOUDS else rest)
     pattern, shape = _SHAPES[kind]

@@ -14,6 +14,7 @@ from jupyter_sky.errors import InfraError, SkyError
 if TYPE_CHECKING:
     from jupyter_sky.infra.base import Offering
     from jupyter_sky.optimizer import Placement, Plan
+    from jupyter_sky.optimizer.capability import Capability
     from jupyter_sky.spec.task import Resources, Task
 
 
@@ -59,6 +60,23 @@ def statuses() -> dict[str, str]:
     return result
 
 
+#: What the built-in infras honour beyond hardware (the seam's SpansNodes refines max_nodes):
+#: Slurm spans nodes (its partition decides at launch); the local machine's ports are open to
+#: this notebook; clouds and SSH hosts: not yet.
+_BUILTIN_CAPS = {"local": {"ports": True}, "slurm": {"max_nodes": 1_000_000}}
+
+
+def capabilities() -> dict[str, Capability]:
+    """Infra kind -> what it can honour (num_nodes, ports, disks, images), for the optimizer."""
+    from jupyter_sky.infra import kinds
+    from jupyter_sky.optimizer.capability import Capability
+
+    out = {kind: Capability(**_BUILTIN_CAPS.get(kind, {})) for kind in kinds()}  # type: ignore[arg-type]
+    for kind, fields in _BUILTIN_CAPS.items():
+        out.setdefault(kind, Capability(**fields))  # type: ignore[arg-type]
+    return out
+
+
 def make_plan(task: Task) -> Plan:
     """Rank the placements for ``task`` over the catalog and the live offerings."""
     from pathlib import Path
@@ -66,13 +84,13 @@ def make_plan(task: Task) -> Plan:
     from jupyter_sky.config import load_config
     from jupyter_sky.optimizer import rank
 
-    live, status = live_offerings(task.resources), statuses()
+    live, status, caps = live_offerings(task.resources), statuses(), capabilities()
     prices = load_config(Path.cwd()).prices.infras  # $0 (unpriced) for infras not listed
 
     def ranked(request: Any) -> Plan:
         return rank(
             request, live=live, status=status, hours=task.hours, output_gb=task.output_gb,
-            prices=prices,
+            prices=prices, capabilities=caps,
         )  # fmt: skip
 
     if not task.alternatives:

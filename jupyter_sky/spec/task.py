@@ -123,6 +123,12 @@ class Resources:
     spot: bool = False
     instance_type: str | None = None
     max_price: float | None = None
+    num_nodes: int = 1  # each row's price counts every node
+    ports: tuple[str, ...] = ()  # ports, disk and image: carried to infras that have them
+    disk_size: int | None = None
+    disk_tier: str | None = None
+    image_id: str | tuple[tuple[str, str], ...] | None = None  # one image, or region -> image
+    network_tier: str | None = None
 
     def describe(self) -> str:
         """Return a short summary such as ``A100:1, 4+ CPUs, 16+ GB, spot`` (infra not included)."""
@@ -139,6 +145,8 @@ class Resources:
             parts.append("spot")
         if self.max_price is not None:
             parts.append(f"at most ${self.max_price:g}/h")
+        if self.num_nodes > 1:
+            parts.append(f"{self.num_nodes} nodes")
         return ", ".join(parts) or "any resources"
 
 
@@ -170,10 +178,19 @@ class Task:
     detach: bool = False  # --detach: a batch job that records its output (Slurm)
     task_name: str | None = None  # --task: this cell is a task of the notebook's pipeline
     after: tuple[str, ...] = ()
+    file_run: str | None = None  # -f file's run, run as shell when the cell is empty
+    notes: tuple[str, ...] = ()  # one line each: task-file fields accepted but not applied
+    refusals: tuple[str, ...] = ()  # why this task file cannot launch (it can still be planned)
+    file_mounts: dict[str, str] = field(default_factory=dict)  # remote -> local path
+    secret_names: tuple[str, ...] = ()  # envs never stored or printed
 
 
 def task_from_args(
-    args: argparse.Namespace, cell: str, cwd: Path, defaults: Defaults | None = None
+    args: argparse.Namespace,
+    cell: str,
+    cwd: Path,
+    defaults: Defaults | None = None,
+    planning: bool = False,
 ) -> Task:
     """Build the Task for a cell from :func:`parse_line` output, ``-f`` YAML and config defaults.
 
@@ -188,6 +205,10 @@ def task_from_args(
     defaults : config.Defaults, optional
         Supplies ``infra`` and ``autostop_minutes`` when neither flags nor YAML set them.
 
+    planning : bool
+        Only planning (``%sky plan``): local paths, missing envs and refused fields of a task
+        file are not checked.
+
     Returns
     -------
     Task
@@ -199,12 +220,13 @@ def task_from_args(
     SpecError
         For a missing or invalid task file, or a workdir that does not exist.
     """
-    from jupyter_sky.spec.taskfile import read_task_file
+    from jupyter_sky.spec.filetask import file_parts, read_file_fields
 
     cwd = Path(cwd)
-    raw = read_task_file(args.file, cwd) if args.file else {}
+    raw = read_file_fields(args.file, cwd, getattr(args, "document", None)) if args.file else {}
     alternatives, mode = raw.pop("alternatives", ([], ""))
     file = _checked(raw)
+    parts = file_parts(file, args, cell, cwd, planning)
     given = {key: value for key, value in vars(args).items() if value is not None}
     merged = {**file, **given, "spot": bool(args.spot or file.get("spot"))}
     workdir_label = "--workdir" if args.workdir is not None else raw.get("workdir", ("", ""))[1]
@@ -218,8 +240,8 @@ def task_from_args(
         pull=args.pull,
         no_pull=args.no_pull,
         exclude=args.exclude,
-        envs={**file.get("env", {}), **args.env},
-        workdir=_workdir(merged.get("workdir"), cwd, workdir_label),
+        envs=parts.envs,
+        workdir=_workdir(merged.get("workdir"), cwd, workdir_label, planning),
         autostop_minutes=autostop,
         setup=file.get("setup"),
         run=cell,
@@ -238,12 +260,20 @@ def task_from_args(
         detach=bool(args.detach),
         task_name=args.task,
         after=args.after or (),
+        file_run=parts.file_run,
+        notes=parts.notes,
+        refusals=parts.refusals,
+        file_mounts=parts.file_mounts,
+        secret_names=parts.secret_names,
     )
 
 
 def _checked(raw: dict[str, tuple[Any, str]]) -> dict[str, Any]:
     """Task-file values through the same checks as the flags (``{attr: (value, label)}``)."""
-    return {key: CHECKS[key](v, label) if key in CHECKS else v for key, (v, label) in raw.items()}
+    return {
+        key: CHECKS[key](v, label) if key in CHECKS and not isinstance(v, tuple) else v
+        for key, (v, label) in raw.items()
+    }
 
 
 def _slurm_infra(infra: str | None, partition: str | None, slurm_only: bool) -> str | None:
@@ -251,7 +281,7 @@ def _slurm_infra(infra: str | None, partition: str | None, slurm_only: bool) -> 
     kind, _, rest = (infra or "").partition("/")
     if (partition or slurm_only) and kind != "slurm":
         raise SpecError(
-            "--partition, --account, --qos, --num-nodes and --detach go with "
+            "--partition, --account, --qos and --detach go with "
             "--infra slurm/<cluster>."
         )
     if not partition:
@@ -271,12 +301,7 @@ def _resources(merged: dict[str, Any], defaults: Defaults | None) -> Resources:
     cpus = merged.get("cpus") or (None, False)
     memory = merged.get("memory") or (None, False)
     infra = merged.get("infra") or (defaults.infra if defaults else None)
-    slurm_only = bool(
-        merged.get("account")
-        or merged.get("qos")
-        or (merged.get("num_nodes") or 1) > 1
-        or merged.get("detach")
-    )
+    slurm_only = bool(merged.get("account") or merged.get("qos") or merged.get("detach"))
     return Resources(
         infra=_slurm_infra(infra, merged.get("partition"), slurm_only),
         accelerator=gpus[0],
@@ -288,13 +313,19 @@ def _resources(merged: dict[str, Any], defaults: Defaults | None) -> Resources:
         spot=merged["spot"],
         instance_type=merged.get("instance_type"),
         max_price=merged.get("max_price"),
+        num_nodes=merged.get("num_nodes") or 1,
+        ports=merged.get("ports") or (),
+        disk_size=merged.get("disk_size"),
+        disk_tier=merged.get("disk_tier"),
+        image_id=merged.get("image_id"),
+        network_tier=merged.get("network_tier"),
     )
 
 
-def _workdir(value: str | None, cwd: Path, label: str) -> str | None:
+def _workdir(value: str | None, cwd: Path, label: str, planning: bool = False) -> str | None:
     if value is None:
         return None
     path = (cwd / Path(value).expanduser()).resolve()
-    if not path.is_dir():
+    if not path.is_dir() and not planning:
         raise SpecError(f"{label} {path} is not an existing directory; create it or fix the path.")
     return str(path)
