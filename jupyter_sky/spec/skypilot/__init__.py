@@ -50,9 +50,18 @@ def read_documents(path_text: str, cwd: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise SpecError(f"Task file {path} does not exist; check the path after -f.")
     try:
-        docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise SpecError(f"Task file {path_text} is not valid YAML ({_first_line(exc)}).") from None
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"Task file {path_text} cannot be read ({exc}); check the file.") from None
+    try:  # the pure-Python loader: its messages are clearer than libyaml's
+        docs = list(yaml.load_all(text, Loader=yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "syntax error"
+        raise SpecError(
+            f"Task file {path_text} is not valid YAML{at} ({problem}); fix the syntax there."
+        ) from None
     docs = [{} if d is None else d for d in docs]
     for doc in docs:
         if not isinstance(doc, dict):
@@ -60,10 +69,6 @@ def read_documents(path_text: str, cwd: Path) -> list[dict[str, Any]]:
     if len(docs) > 1 and set(docs[0]) <= set(HEADER_KEYS):
         docs = docs[1:]
     return docs or [{}]
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def read_task_file(path_text: str, cwd: Path) -> Fields:
@@ -111,8 +116,8 @@ def read_task(raw: dict[str, Any], where: str) -> Fields:
     _workdir(raw.get("workdir"), where, out, refusals)
     if raw.get("num_nodes") is not None:
         out["num_nodes"] = (raw["num_nodes"], f"num_nodes in {where}")
-    envs, secrets = envs_of(raw.get("envs"), f"envs in {where}"), envs_of(
-        raw.get("secrets"), f"secrets in {where}"
+    envs, secrets = envs_of(raw.get("envs"), "envs", where), envs_of(
+        raw.get("secrets"), "secrets", where
     )
     if envs or secrets:
         out["env"] = ({**envs, **secrets}, f"envs in {where}")

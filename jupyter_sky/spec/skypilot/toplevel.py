@@ -16,8 +16,9 @@ def text_of(value: Any, label: str, expected: str) -> str:
     return value
 
 
-def envs_of(raw: Any, label: str) -> dict[str, str | None]:
+def envs_of(raw: Any, section: str, where: str) -> dict[str, str | None]:
     """``NAME: value`` pairs; a null value means "take it from the environment or --env"."""
+    label = f"{section} in {where}"
     if raw is None:
         return {}
     if not isinstance(raw, dict):
@@ -29,7 +30,7 @@ def envs_of(raw: Any, label: str) -> dict[str, str | None]:
         if isinstance(value, bool):
             value = str(value).lower()
         elif value is not None and not isinstance(value, (str, int, float)):
-            raise bad(f"{key} in {label}", "a string, a number or empty", value)
+            raise bad(f"{section}.{key} in {where}", "a string or a number", value)
         out[key] = None if value is None else str(value)
     return out
 
