@@ -107,7 +107,7 @@ def make_plan(task: Task) -> Plan:
 
 def decide(plan: Plan, task: Task, interactive: bool) -> Decision:
     """Show ``plan`` and return where to launch: ``--pick N``, a click, or the chosen row."""
-    widget = show(plan, task.confirm and interactive)
+    widget = show(plan, task.confirm and interactive, compact=not (task.confirm or task.replan))
     if task.pick is not None:
         return Decision(_picked(plan, task.pick, widget), widget)
     if task.confirm:
@@ -120,19 +120,20 @@ def decide(plan: Plan, task: Task, interactive: bool) -> Decision:
     return Decision(plan.chosen, widget)
 
 
-def show(plan: Plan, confirm: bool) -> Any:
-    """Display the plan: a widget where widgets render, its own HTML/text table elsewhere."""
+def show(plan: Plan, confirm: bool, compact: bool = False) -> Any:
+    """Display the plan: a widget where widgets render, its own HTML/text table elsewhere.
+    ``compact``: the chosen row and the best usable alternatives only (a first cell)."""
     from IPython.display import display
 
     from jupyter_sky.notebook.widget import PlacementWidget
 
-    widget = PlacementWidget(plan, confirm=confirm)
+    widget = PlacementWidget(plan, confirm=confirm, compact=compact)
     display(widget)
     return widget
 
 
 def _picked(plan: Plan, number: int, widget: Any) -> Placement:
-    shown = len(widget.rows) if widget is not None else len(plan.rows)
+    shown = len(plan.rows)
     if not 1 <= number <= shown:
         raise InfraError(
             f"--pick {number} is not a row of the placement table; it has rows 1 to {shown}."
