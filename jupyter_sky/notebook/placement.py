@@ -97,12 +97,12 @@ def make_plan(task: Task) -> Plan:
         return ranked(task.resources)
     if not task.ordered:  # any_of: every alternative competes, the cheapest usable wins
         return ranked(list(task.alternatives))
-    plan = ranked(task.alternatives[0])
+    first = ranked(task.alternatives[0])
     for alternative in task.alternatives:  # ordered: the first with a usable placement
-        plan = ranked(alternative)
+        plan = ranked(alternative) if alternative is not task.alternatives[0] else first
         if plan.chosen is not None:
-            break
-    return plan
+            return plan
+    return first  # none usable: the preferred alternative, with its reasons
 
 
 def decide(plan: Plan, task: Task, interactive: bool) -> Decision:

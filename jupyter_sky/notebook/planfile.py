@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,7 +42,7 @@ def plan_file(path_text: str, cwd: Path, line: str = "") -> Plan | DagPlan | Pip
         tasks[name] = DagTask(task.alternatives[0] if task.alternatives else task.resources)
     names = list(tasks)
     try:
-        return plan_dag(tasks, list(zip(names, names[1:])), status=statuses())
+        return plan_dag(tasks, list(pairwise(names)), status=statuses())
     except SkyError:  # no usable placement for some task: show each task's own ranking
         return PipelinePlans(tuple((n, make_plan(file_task(path_text, cwd, i, line)))
                                    for i, n in enumerate(names)))  # fmt: skip

@@ -43,7 +43,9 @@ FLAGS: list[tuple[tuple[str, ...], dict]] = [
     _row("--partition", metavar="NAME", help="Slurm partition (same as slurm/<cluster>/NAME)."),
     _row("--account", metavar="NAME", help="Slurm account to charge the allocation to."),
     _row("--qos", metavar="NAME", help="Slurm quality of service for the allocation."),
-    _row("--num-nodes", metavar="N", help="Nodes; only infras that span nodes (Slurm) are offered."),
+    _row(
+        "--num-nodes", metavar="N", help="Nodes; only infras that span nodes (Slurm) are offered."
+    ),
     _row(
         "--detach",
         action="store_true",

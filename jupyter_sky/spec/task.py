@@ -281,8 +281,7 @@ def _slurm_infra(infra: str | None, partition: str | None, slurm_only: bool) -> 
     kind, _, rest = (infra or "").partition("/")
     if (partition or slurm_only) and kind != "slurm":
         raise SpecError(
-            "--partition, --account, --qos and --detach go with "
-            "--infra slurm/<cluster>."
+            "--partition, --account, --qos and --detach go with --infra slurm/<cluster>."
         )
     if not partition:
         return infra

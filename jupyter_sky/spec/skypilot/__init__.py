@@ -116,8 +116,9 @@ def read_task(raw: dict[str, Any], where: str) -> Fields:
     _workdir(raw.get("workdir"), where, out, refusals)
     if raw.get("num_nodes") is not None:
         out["num_nodes"] = (raw["num_nodes"], f"num_nodes in {where}")
-    envs, secrets = envs_of(raw.get("envs"), "envs", where), envs_of(
-        raw.get("secrets"), "secrets", where
+    envs, secrets = (
+        envs_of(raw.get("envs"), "envs", where),
+        envs_of(raw.get("secrets"), "secrets", where),
     )
     if envs or secrets:
         out["env"] = ({**envs, **secrets}, f"envs in {where}")
@@ -136,6 +137,8 @@ def _workdir(value: Any, where: str, out: Fields, refusals: list[str]) -> None:
     if value is None:
         return
     if isinstance(value, dict) and "url" in value:
-        refusals.append(f"{label} is a git repository, which is not available yet; clone it in setup.")
+        refusals.append(
+            f"{label} is a git repository, which is not available yet; clone it in setup."
+        )
         return
     out["workdir"] = (text_of(value, label, "a directory path"), label)

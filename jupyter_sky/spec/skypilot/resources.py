@@ -93,10 +93,22 @@ def _plain(raw: dict[str, Any], where: str, notes: list[str]) -> Fields:
     legacy = _legacy_infra(raw, where)
     if legacy:
         if "infra" in out:
-            raise SpecError(f"resources in {where} sets both infra and cloud/region/zone; keep infra.")
+            raise SpecError(
+                f"resources in {where} sets both infra and cloud/region/zone; keep infra."
+            )
         out["infra"] = legacy
     _live_names(out)
+    _tpu_host(out, notes)
     return out
+
+
+def _tpu_host(out: Fields, notes: list[str]) -> None:
+    """A TPU with an ``instance_type`` (a TPU node): that type is the TPU's host VM, which
+    the catalog does not sell with the TPU; the TPU slice is planned, the host is noted."""
+    gpus = str(out.get("gpus", ("",))[0]).lower()
+    if gpus.startswith("tpu-") and "instance_type" in out:
+        host, label = out.pop("instance_type")
+        notes.append(f"{label}: {host} is the TPU host VM; the plan prices the TPU slice only.")
 
 
 def _live_names(out: Fields) -> None:
