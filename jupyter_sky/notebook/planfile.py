@@ -35,7 +35,7 @@ def plan_file(path_text: str, cwd: Path, line: str = "") -> Plan | DagPlan | Pip
     docs = read_documents(path_text, cwd)
     if len(docs) == 1:
         return make_plan(file_task(path_text, cwd, None, line))
-    tasks = {}
+    tasks: dict[str, DagTask] = {}
     for i, doc in enumerate(docs):
         task = file_task(path_text, cwd, i, line)
         name = _name(doc.get("name"), i, tasks)
