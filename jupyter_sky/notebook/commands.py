@@ -123,6 +123,7 @@ def _plan(rest: list[str], mgr: Any) -> None:
 
     if not rest or rest[0] == "--minimize":  # the pipeline declared by %%sky --task cells
         from jupyter_sky.pipeline import dag as pipeline
+
         objective = rest[1] if len(rest) == 2 else "cost"
         if rest and (len(rest) != 2 or objective not in ("cost", "time")):
             raise SpecError("Usage: %sky plan --minimize cost|time (for the --task pipeline).")

@@ -10,7 +10,6 @@ if TYPE_CHECKING:
     from jupyter_sky.catalog.offers import Offer
 
 
-
 def gpus_table(words: list[str]) -> str:
     """Like ``sky show-gpus``: without a name, each accelerator with its counts and clouds;
     with one, a row per (cloud, instance type, count) at its cheapest region, with the number
@@ -106,7 +105,11 @@ def _summary(cloud: str | None) -> str:
             continue
         per_unit = o.price / (o.accelerator_count or 1)
         low, counts, clouds = best.get(o.accelerator, (per_unit, set(), set()))
-        best[o.accelerator] = (min(low, per_unit), counts | {o.accelerator_count}, clouds | {o.cloud})
+        best[o.accelerator] = (
+            min(low, per_unit),
+            counts | {o.accelerator_count},
+            clouds | {o.cloud},
+        )
     rows: list[tuple[str, ...]] = [("ACCELERATOR", "COUNTS", "FROM $/H EACH", "CLOUDS")]
     for name in sorted(best, key=str.lower):
         low, counts, clouds = best[name]

@@ -300,6 +300,7 @@ def _prepare_message(
 
 def _version_notes(info: dict[str, Any], plan: Any) -> list[str]:
     from jupyter_sky.variables import serialize
+
     here = serialize.versions()
     minor = ".".join(here["python"].split(".")[:2])
     there = ".".join(str(info.get("python", minor)).split(".")[:2])

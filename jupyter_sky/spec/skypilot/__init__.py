@@ -10,6 +10,8 @@ planning a file still works.
 
 from __future__ import annotations
 
+import copy
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -44,17 +46,40 @@ HEADER_KEYS = ("name", "execution", "primary_tasks", "termination_delay")
 
 def read_documents(path_text: str, cwd: Path) -> list[dict[str, Any]]:
     """Read every YAML document of a task file (a pipeline has several); headers dropped."""
-    import yaml
-
     path = cwd / Path(path_text).expanduser()
     if not path.is_file():
         raise SpecError(f"Task file {path} does not exist; check the path after -f.")
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"Task file {path_text} cannot be read ({exc}); check the file.") from None
-    try:  # the pure-Python loader: its messages are clearer than libyaml's
-        docs = list(yaml.load_all(text, Loader=yaml.SafeLoader))
+    except UnicodeDecodeError:
+        raise SpecError(f"Task file {path_text} is not UTF-8 text; save it as UTF-8.") from None
+    except OSError as exc:
+        raise SpecError(
+            f"Task file {path_text} cannot be read ({exc.strerror}); check the file."
+        ) from None
+    docs = list(_load(text, path_text))
+    docs = [{} if d is None else copy.deepcopy(d) for d in docs]
+    for doc in docs:
+        if not isinstance(doc, dict):
+            raise bad(f"Task file {path_text}", "a mapping with keys such as resources:", doc)
+    if len(docs) > 1 and set(docs[0]) <= set(HEADER_KEYS):
+        docs = docs[1:]
+    return docs or [{}]
+
+
+@lru_cache(maxsize=64)
+def _load(text: str, path_text: str) -> tuple[Any, ...]:
+    """Every document of a file's text, cached by the text (a pipeline is read once per task;
+    callers get deep copies)."""
+    import yaml
+
+    fast = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        return tuple(yaml.load_all(text, Loader=fast))
+    except yaml.YAMLError:
+        pass
+    try:  # again with the pure-Python loader: its messages are clearer than libyaml's
+        return tuple(yaml.load_all(text, Loader=yaml.SafeLoader))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""
@@ -62,13 +87,6 @@ def read_documents(path_text: str, cwd: Path) -> list[dict[str, Any]]:
         raise SpecError(
             f"Task file {path_text} is not valid YAML{at} ({problem}); fix the syntax there."
         ) from None
-    docs = [{} if d is None else d for d in docs]
-    for doc in docs:
-        if not isinstance(doc, dict):
-            raise bad(f"Task file {path_text}", "a mapping with keys such as resources:", doc)
-    if len(docs) > 1 and set(docs[0]) <= set(HEADER_KEYS):
-        docs = docs[1:]
-    return docs or [{}]
 
 
 def read_task_file(path_text: str, cwd: Path) -> Fields:
