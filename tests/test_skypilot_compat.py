@@ -309,3 +309,8 @@ def test_local_file_mounts_are_linked_at_their_target(nb: Notebook, tmp_path: Pa
     res = nb.run("%sky -f mnt.yaml --name mounts")
     assert res.status == "ok", res.error_text
     assert "mounted-ok" in res.stdout and os.path.islink(target)
+
+
+def test_secrets_are_not_recorded_by_a_detached_job(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match=r"has secrets \(K\), which --detach would record"):
+        _task(tmp_path, "secrets: {K: v}\n", "--detach --infra slurm/hpc")

@@ -61,6 +61,12 @@ def file_parts(
             f"{'them' if len(missing) > 1 else 'it'} in the environment or pass --env "
             f"{missing[0]}=..."
         )
+    secrets = tuple(file.get("secrets") or ())
+    if secrets and getattr(args, "detach", False):
+        refusals.append(
+            f"{args.file} has secrets ({', '.join(secrets)}), which --detach would record with "
+            "the batch job; run it attached"
+        )
     file_run = file.get("run")
     if file_run is not None and cell.strip():
         notes.append(f"the cell is the run: run: in {args.file} is ignored.")
@@ -74,7 +80,7 @@ def file_parts(
         notes=tuple(notes),
         refusals=tuple(refusals),
         file_mounts=mounts,
-        secret_names=tuple(file.get("secrets") or ()),
+        secret_names=secrets,
     )
 
 
