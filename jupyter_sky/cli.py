@@ -1,7 +1,8 @@
 """The ``jupyter-sky`` command: the ``%sky`` subcommands outside a notebook.
 
 ``jupyter-sky status``, ``jupyter-sky down NAME|--all``, ``jupyter-sky check``,
-``jupyter-sky gpus [NAME[:N]] [--infra CLOUD]``, ``jupyter-sky plan FLAGS``,
+``jupyter-sky gpus [NAME[:N]] [--infra CLOUD] [--all-regions]``, ``jupyter-sky plan FLAGS``
+(``plan -f task.yaml`` plans a SkyPilot task file or pipeline as written),
 ``jupyter-sky catalog refresh [--cloud aws|azure|gcp]`` (current prices from the providers).
 """
 

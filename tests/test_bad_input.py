@@ -13,8 +13,8 @@ from jupyter_sky.infra.local import machine
 
 HERE = machine()
 YAML = {
-    "run.yaml": "resources:\n  accelerators: A100:1\nrun: echo hi\n",
-    "cloud.yaml": "resources:\n  cloud: aws\n",
+    "run.yaml": "resources:\n  acelerators: A100:1\nrun: echo hi\n",
+    "cloud.yaml": "resources:\n  cloud: mars\n",
     "broken.yaml": "resources: [\n",
 }
 
@@ -52,7 +52,7 @@ CASES = [
     (
         "--infra mars",
         "pass",
-        "--infra names unknown infra 'mars'; valid kinds are aws, azure, gcp, k8s, local, slurm and ssh.",
+        "--infra names unknown infra 'mars'; valid kinds are aws, azure, gcp, k8s, local, slurm, ssh and the catalog's clouds (%sky gpus lists them).",
     ),
     (
         "--infra aws",
@@ -113,7 +113,7 @@ CASES = [
     (
         "--num-nodes 2",
         "pass",
-        "--num-nodes 2 needs --infra slurm.",
+        "No usable placement for a CPU-only machine: local, seeweb, primeintellect, oci, gcp, jarvislabs and 8 more: cannot span 2 nodes yet (num_nodes).",
     ),
     (
         "-f {tmp}/missing.yaml",
@@ -128,12 +128,12 @@ CASES = [
     (
         "-f {tmp}/run.yaml",
         "pass",
-        "Task file {tmp}/run.yaml has a run section, but the cell is the run; remove 'run' from {tmp}/run.yaml.",
+        "Unknown key 'resources.acelerators' in {tmp}/run.yaml; valid keys in resources are accelerator_args, accelerators, any_of, autostop, cloud, cpus, disk_size, disk_tier, gpus, image_id, infra, instance_type, job_recovery, labels, memory, network_tier, ordered, ports, region, spot_recovery, use_spot, zone.",
     ),
     (
         "-f {tmp}/cloud.yaml",
         "pass",
-        "Unknown key 'resources.cloud' in {tmp}/cloud.yaml; valid keys in resources are accelerators, cpus, infra, instance_type, memory, use_spot.",
+        "resources.cloud/region/zone in {tmp}/cloud.yaml names unknown infra 'mars'; valid kinds are aws, azure, gcp, k8s, local, slurm, ssh and the catalog's clouds (%sky gpus lists them).",
     ),
     (
         "-f {tmp}/broken.yaml",
@@ -176,7 +176,7 @@ CASES = [
         "Cannot send `gen` (generator) to the remote kernel: it cannot be pickled (cannot pickle 'generator' object); exclude it with --exclude gen, or create it inside the cell.",
     ),
     ("--push nothere", "pass", "--push names `nothere`, which is not defined in the notebook."),
-    ("--pick 99", "pass", "--pick 99 is not a row of the placement table; it has rows 1 to 25."),
+    ("--pick 99", "pass", "--pick 99 is not a row of the placement table; it has rows 1 to 59."),
     (
         "--pick 1 --infra aws",
         "pass",

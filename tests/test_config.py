@@ -176,7 +176,7 @@ BAD = [
     ("defaults:\n  idle_minutes: null\n", "defaults.idle_minutes in {f} must be a positive number of minutes such as 60, not None."),
     ("defaults:\n  autostop_minutes: 0\n", "defaults.autostop_minutes in {f} must be a positive number of minutes such as 60, not 0."),
     ("defaults:\n  confirm: yes please\n", "defaults.confirm in {f} must be true or false, not 'yes please'."),
-    ("defaults:\n  infra: mars\n", "defaults.infra in {f} names unknown infra 'mars'; valid kinds are aws, azure, gcp, k8s, local, slurm and ssh."),
+    ("defaults:\n  infra: mars\n", "defaults.infra in {f} names unknown infra 'mars'; valid kinds are aws, azure, gcp, k8s, local, slurm, ssh and the catalog's clouds (%sky gpus lists them)."),
     ("defaults:\n  infra: ssh\n", "defaults.infra in {f} must be ssh/<host>, not 'ssh'."),
     ("local:\n  python: ''\n", "local.python in {f} must be a non-empty string or null, not ''."),
     ("slurm:\n  time: soon\n", "slurm.time in {f} must be a time limit such as 90 (minutes), 2h or 1-00:00:00, not 'soon'."),

@@ -58,6 +58,13 @@ def test_quickstart_outputs(session_home: Path) -> None:
         o["text"] for o in outputs_of(nb, "for step in range(3)") if o["output_type"] == "stream"
     ]
     assert "".join(streamed) == "step 0\nstep 1\nstep 2\n"
+    # the first %%sky cell of a plain local run shows at most 5 placement rows (issue 14)
+    tables = [
+        o["data"]["text/html"]
+        for o in outputs_of(nb, "for step in range(3)")
+        if "sky-plan-static" in o.get("data", {}).get("text/html", "")
+    ]
+    assert len(tables) == 1 and 1 <= tables[0].count("<tr") - 1 <= 5
     assert len(streamed) == 3  # three separate messages: output arrived live, not at the end
     assert text(outputs_of(nb, "print(total, data)")).strip() == "6 [1, 2, 3, 4]"
     plot = outputs_of(nb, "drawn remotely")

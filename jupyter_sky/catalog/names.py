@@ -165,6 +165,15 @@ def one_accelerator(value: Any, label: str) -> Any:
     return value
 
 
+@lru_cache(maxsize=1)
+def catalog_clouds() -> frozenset[str]:
+    """Return every cloud of the shipped catalog (``aws``, ``lambda``, ``oci``, ...)."""
+    import json
+
+    sources = Path(__file__).with_name("data") / "sources.json"
+    return frozenset(json.loads(sources.read_text(encoding="utf-8")))
+
+
 def check_cluster_name(value: Any, label: str) -> str:
     """Check a cluster name: a letter, then up to 39 letters, digits, ``-`` or ``_``.
 

@@ -33,6 +33,9 @@ PLANNED = ("aws", "gcp", "azure", "k8s")
 #: Planned kinds that will report live offerings rather than be priced from the catalog.
 PLANNED_LIVE = frozenset({"k8s"})
 
+#: A priced cloud's path: /region[/zone]; ``*`` is any region.
+_CLOUD_PATH = r"(/([a-z0-9-]+|\*)(/[a-z0-9-]+)?)?"
+
 _classes: dict[str, type[AnyInfra]] = {}
 _loaded: dict[str, AnyInfra] = {}
 _ready = False
@@ -173,6 +176,7 @@ def parse_infra(value: object, label: str) -> InfraPath:
     SpecError
         If the kind is unknown or the rest does not fit the kind's shape.
     """
+    from jupyter_sky.catalog.names import catalog_clouds
     from jupyter_sky.infra.base import InfraPath
 
     if not isinstance(value, str) or not value.strip():
@@ -181,15 +185,19 @@ def parse_infra(value: object, label: str) -> InfraPath:
     kind = canonical_kind(kind)
     found = classes().get(kind)
     if found is None:
-        if kind in PLANNED:  # priced, not launchable: only the shape is checked
-            shape = r"\S+" if kind == "k8s" else r"[a-z0-9-]+(/[a-z0-9-]+)?"
-            if rest and not re.fullmatch(shape, rest.lower()):
-                where = "<context>" if kind == "k8s" else "<region>"
-                raise SpecError(f"{label} must be {kind} or {kind}/{where}, not {value!r}.")
+        if kind == "k8s":  # planned, not launchable yet: only the shape is checked
+            return InfraPath(f"k8s/{rest}" if rest else kind)
+        if kind == "*" or kind in catalog_clouds():  # priced only: planned, never launched
+            if not re.fullmatch(_CLOUD_PATH, f"/{rest.lower()}" if rest else ""):
+                raise SpecError(
+                    f"{label} must be {kind}, {kind}/<region> or {kind}/<region>/<zone>, not {value!r}."
+                )
             return InfraPath(f"{kind}/{rest.lower()}" if rest else kind)
-        *first, last = sorted({*kinds(), *PLANNED})
-        valid = f"{', '.join(first)} and {last}"
-        raise SpecError(f"{label} names unknown infra {kind!r}; valid kinds are {valid}.")
+        valid = ", ".join(sorted({*kinds(), *PLANNED}))
+        raise SpecError(
+            f"{label} names unknown infra {kind!r}; valid kinds are {valid} and the catalog's "
+            "clouds (%sky gpus lists them)."
+        )
     try:
         return found.parse_path(rest)
     except SpecError as exc:

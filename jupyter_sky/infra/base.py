@@ -231,6 +231,8 @@ class Infra(abc.ABC, Generic[H]):
     flags: ClassVar[tuple[InfraFlag, ...]] = ()
     #: Other names ``--infra`` accepts for this kind (``kubernetes`` for ``k8s``).
     aliases: ClassVar[tuple[str, ...]] = ()
+    #: Whether a cell may ask it for open ports (SkyPilot's ``resources.ports``).
+    opens_ports: ClassVar[bool] = False
     #: Modules of its SDK; a missing one is an install hint naming :attr:`extra`.
     sdk_modules: ClassVar[tuple[str, ...]] = ()
 

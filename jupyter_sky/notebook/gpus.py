@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_sky.errors import SpecError
 
-MAX_ROWS = 30
+if TYPE_CHECKING:
+    from jupyter_sky.catalog.offers import Offer
 
 
 def gpus_table(words: list[str]) -> str:
-    """Where an accelerator exists, cheapest first; without a name, every accelerator."""
+    """Like ``sky show-gpus``: without a name, each accelerator with its counts and clouds;
+    with one, a row per (cloud, instance type, count) at its cheapest region, with the number
+    of regions and the spot price (``--all-regions``: a row per region, cheapest first)."""
     from jupyter_sky.catalog.names import parse_accelerator
 
+    words = list(words)
+    all_regions = "--all-regions" in words
+    words = [w for w in words if w != "--all-regions"]
     cloud = _infra_option(words)
     if not words:
         return _summary(cloud)
     name, count = parse_accelerator(words[0], "%sky gpus")
     explicit = ":" in words[0]
-    return _offers(name, count if explicit else None, cloud)
+    return _offers(name, count if explicit else None, cloud, all_regions)
 
 
 def _infra_option(words: list[str]) -> str | None:
@@ -32,50 +38,85 @@ def _infra_option(words: list[str]) -> str | None:
     return cloud
 
 
-def _offers(name: str | None, count: int | None, cloud: str | None) -> str:
-    from jupyter_sky.catalog.offers import offers_for, source_ages
+def _offers(name: str | None, count: int | None, cloud: str | None, all_regions: bool) -> str:
+    from jupyter_sky.catalog.offers import offers_for
 
     offers = offers_for(name, count, cloud)
     if not offers:
         where = f" on {cloud}" if cloud else ""
         return f"No catalog offer has {name}{f':{count}' if count else ''}{where}."
+    table = _per_region(offers) if all_regions else _per_instance(offers)
+    flagged = [o for o in offers_for(name, count, cloud, include_flagged=True) if o.flags]
+    if flagged:
+        notes = sorted({o.note for o in flagged})
+        table += f"\n{len(flagged)} rows kept out: their prices fail the sanity rule ({'; '.join(notes)})."
+    return table
+
+
+def _price(o: Offer) -> float:
+    return o.price if o.price is not None else float("inf")
+
+
+def _per_instance(offers: list[Offer]) -> str:
+    """One row per (cloud, count): its cheapest instance type and region, how many types and
+    regions offer it, and the cheapest spot price, so every cloud fits one screen."""
+    groups: dict[tuple[str, float], list[Offer]] = {}
+    for o in offers:
+        groups.setdefault((o.cloud, o.accelerator_count), []).append(o)
+    rows: list[tuple[str, ...]] = [
+        ("INFRA", "COUNT", "CHEAPEST INSTANCE", "TYPES", "VCPUS", "MEMORY", "$/H",
+         "CHEAPEST REGION", "REGIONS", "SPOT $/H")
+    ]  # fmt: skip
+    best = [(min(g, key=_price), g) for g in groups.values()]
+    best.sort(key=lambda pair: (pair[0].accelerator_count, _price(pair[0])))
+    for o, group in best:
+        spots = [x.spot_price for x in group if x.spot_price is not None]
+        rows.append(
+            (o.cloud, f"{o.accelerator_count:g}", o.instance_type,
+             str(len({x.instance_type for x in group})), _num(o.vcpus), _num(o.memory_gb, " GB"),
+             _money(o.price), o.region, str(len({x.region for x in group})),
+             _money(min(spots) if spots else None))
+        )  # fmt: skip
+    return _table(rows) + "\n(--all-regions: every region; %sky plan --gpus NAME:N ranks them)"
+
+
+def _per_region(offers: list[Offer]) -> str:
+    from jupyter_sky.catalog.offers import source_ages
+
     ages = source_ages()
-    offers.sort(key=lambda o: o.price if o.price is not None else float("inf"))
     rows: list[tuple[str, ...]] = [
         ("INFRA", "REGION", "INSTANCE", "COUNT", "VCPUS", "MEMORY", "$/H", "SPOT $/H", "AGE")
     ]
-    for o in offers[:MAX_ROWS]:
+    for o in sorted(offers, key=_price):
         rows.append(
             (o.cloud, f"{o.region}/{o.zone}" if o.zone else o.region, o.instance_type, f"{o.accelerator_count:g}",
              _num(o.vcpus), _num(o.memory_gb, " GB"), _money(o.price), _money(o.spot_price),
              f"{ages.get(o.cloud, 0)} d")
         )  # fmt: skip
-    more = (
-        f"\n… and {len(offers) - MAX_ROWS} more (narrow with NAME:N or --infra)"
-        if len(offers) > MAX_ROWS
-        else ""
-    )
-    flagged = [o for o in offers_for(name, count, cloud, include_flagged=True) if o.flags]
-    if flagged:
-        notes = sorted({o.note for o in flagged})
-        more += f"\n{len(flagged)} rows kept out: their prices fail the sanity rule ({'; '.join(notes)})."
-    return _table(rows) + more
+    return _table(rows)
 
 
 def _summary(cloud: str | None) -> str:
     from jupyter_sky.catalog.offers import load_offers
 
-    best: dict[str, tuple[float, set[str]]] = {}
+    best: dict[str, tuple[float, set[float], set[str]]] = {}
     for o in load_offers():
         if not o.accelerator or o.price is None or o.flags or (cloud and o.cloud != cloud):
             continue
         per_unit = o.price / (o.accelerator_count or 1)
-        low, clouds = best.get(o.accelerator, (per_unit, set()))
-        best[o.accelerator] = (min(low, per_unit), clouds | {o.cloud})
-    rows: list[tuple[str, ...]] = [("ACCELERATOR", "FROM $/H EACH", "CLOUDS")]
+        low, counts, clouds = best.get(o.accelerator, (per_unit, set(), set()))
+        best[o.accelerator] = (
+            min(low, per_unit),
+            counts | {o.accelerator_count},
+            clouds | {o.cloud},
+        )
+    rows: list[tuple[str, ...]] = [("ACCELERATOR", "COUNTS", "FROM $/H EACH", "CLOUDS")]
     for name in sorted(best, key=str.lower):
-        low, clouds = best[name]
-        rows.append((name, _money(low), ", ".join(sorted(clouds))))
+        low, counts, clouds = best[name]
+        shown = sorted(counts)
+        text = ", ".join(f"{c:g}" for c in shown[:8]) + (", …" if len(shown) > 8 else "")
+        rows.append((name, text, _money(low),
+                     ", ".join(sorted(clouds))))  # fmt: skip
     return _table(rows)
 
 
@@ -88,8 +129,24 @@ def plan_text(line: str) -> Any:
     from jupyter_sky.spec import task as spec
 
     config = load_config(Path.cwd())
-    task = spec.task_from_args(spec.parse_line(line), "", Path.cwd(), config.defaults)
+    args = spec.parse_line(line)
+    if args.file:
+        from jupyter_sky.notebook.planfile import plan_file
+
+        return plan_file(args.file, Path.cwd(), _without_file(line))
+    task = spec.task_from_args(args, "", Path.cwd(), config.defaults, planning=True)
     return make_plan(task)
+
+
+def _without_file(line: str) -> str:
+    import shlex
+
+    words = shlex.split(line)
+    for flag in ("-f", "--file"):
+        while flag in words:
+            at = words.index(flag)
+            del words[at : at + 2]
+    return shlex.join(words)
 
 
 def _num(value: float | None, unit: str = "") -> str:

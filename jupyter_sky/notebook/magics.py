@@ -69,6 +69,10 @@ class SkyMagics(Magics):
         ``%sky attach JOB`` (replay a detached cell's output, bring its variables home)."""
         if cell is None:
             from jupyter_sky.notebook.commands import run_subcommand
+            from jupyter_sky.spec.runs import is_file_run
+
+            if is_file_run(line):  # issue 14: %sky -f task.yaml runs the file's setup and run
+                return run_sky_cell(self.shell, line, "")
 
             return run_subcommand(line, manager())
         return run_sky_cell(self.shell, line, cell)
@@ -110,10 +114,13 @@ def run_sky_cell(shell: Any, line: str, cell: str) -> None:
             names, ns, live.synced, push=task.push, exclude=task.exclude, hidden=hidden
         )
     notes = attached.notes + _version_notes(live.info, plan)
-    if attached.created and task.setup:
-        _run_setup(shell, live, task.setup)
-    notes += plan.notes
+    from jupyter_sky.spec.runs import run_file_task, run_setup  # issue 14: task-file setup/run
+
+    run_setup(shell, live, task, attached.created)
+    notes += plan.notes + list(task.notes)
     _say(notes)
+    if run_file_task(shell, live, task):
+        return
     _execute(shell, mgr, live, task, config, names, plan, cell, widget)
 
 
@@ -301,6 +308,7 @@ def _prepare_message(
 
 def _version_notes(info: dict[str, Any], plan: Any) -> list[str]:
     from jupyter_sky.variables import serialize
+
     here = serialize.versions()
     minor = ".".join(here["python"].split(".")[:2])
     there = ".".join(str(info.get("python", minor)).split(".")[:2])
@@ -349,15 +357,6 @@ def _status_ticker(live: Any, status: Any) -> Any:
     if status is None:
         return None
     return lambda: status.set_text(_status_text(live))
-
-
-def _run_setup(shell: Any, live: Any, setup: str) -> None:
-    from jupyter_sky.kernel.execute import run_cell
-    from jupyter_sky.kernel.relay import CellRelay, remote_error
-
-    outcome = run_cell(live, "%%bash\n" + setup, CellRelay(shell))
-    if outcome.error is not None:
-        raise remote_error(outcome.error, f"setup of cluster '{live.name}'")
 
 
 def _say(notes: list[str]) -> None:

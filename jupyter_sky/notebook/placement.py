@@ -14,6 +14,7 @@ from jupyter_sky.errors import InfraError, SkyError
 if TYPE_CHECKING:
     from jupyter_sky.infra.base import Offering
     from jupyter_sky.optimizer import Placement, Plan
+    from jupyter_sky.optimizer.capability import Capability
     from jupyter_sky.spec.task import Resources, Task
 
 
@@ -60,6 +61,28 @@ def statuses() -> dict[str, str]:
     return result
 
 
+#: What the built-in infras honour beyond hardware (the seam's SpansNodes refines max_nodes):
+#: Slurm spans nodes (its partition decides at launch); the local machine's ports are open to
+#: this notebook; clouds and SSH hosts: not yet.
+def capabilities() -> dict[str, Capability]:
+    """Infra kind -> what it can honour (num_nodes, ports, ...), from each infra's class."""
+    import contextlib
+
+    from jupyter_sky.errors import SkyError
+    from jupyter_sky.infra import classes, get_infra
+    from jupyter_sky.infra.base import SpansNodes
+    from jupyter_sky.optimizer.capability import Capability
+
+    caps: dict[str, Capability] = {}
+    for kind, cls in classes().items():  # catalog clouds without a class honour none yet
+        nodes = 1
+        if issubclass(cls, SpansNodes):
+            with contextlib.suppress(SkyError):  # its SDK is missing: it offers nothing anyway
+                nodes = get_infra(kind).max_nodes()  # type: ignore[attr-defined]
+        caps[kind] = Capability(max_nodes=nodes, ports=cls.opens_ports)
+    return caps
+
+
 def make_plan(task: Task) -> Plan:
     """Rank the placements for ``task`` over the catalog and the live offerings."""
     from pathlib import Path
@@ -67,30 +90,30 @@ def make_plan(task: Task) -> Plan:
     from jupyter_sky.config import load_config
     from jupyter_sky.optimizer import rank
 
-    live, status = live_offerings(task.resources), statuses()
+    live, status, caps = live_offerings(task.resources), statuses(), capabilities()
     prices = load_config(Path.cwd()).prices.infras  # $0 (unpriced) for infras not listed
 
     def ranked(request: Any) -> Plan:
         return rank(
             request, live=live, status=status, hours=task.hours, output_gb=task.output_gb,
-            prices=prices,
+            prices=prices, capabilities=caps,
         )  # fmt: skip
 
     if not task.alternatives:
         return ranked(task.resources)
     if not task.ordered:  # any_of: every alternative competes, the cheapest usable wins
         return ranked(list(task.alternatives))
-    plan = ranked(task.alternatives[0])
+    first = ranked(task.alternatives[0])
     for alternative in task.alternatives:  # ordered: the first with a usable placement
-        plan = ranked(alternative)
+        plan = ranked(alternative) if alternative is not task.alternatives[0] else first
         if plan.chosen is not None:
-            break
-    return plan
+            return plan
+    return first  # none usable: the preferred alternative, with its reasons
 
 
 def decide(plan: Plan, task: Task, interactive: bool) -> Decision:
     """Show ``plan`` and return where to launch: ``--pick N``, a click, or the chosen row."""
-    widget = show(plan, task.confirm and interactive)
+    widget = show(plan, task.confirm and interactive, compact=not (task.confirm or task.replan))
     if task.pick is not None:
         return Decision(_picked(plan, task.pick, widget), widget)
     if task.confirm:
@@ -104,19 +127,20 @@ def decide(plan: Plan, task: Task, interactive: bool) -> Decision:
     return Decision(plan.chosen, widget, fallbacks=rest)
 
 
-def show(plan: Plan, confirm: bool) -> Any:
-    """Display the plan: a widget where widgets render, its own HTML/text table elsewhere."""
+def show(plan: Plan, confirm: bool, compact: bool = False) -> Any:
+    """Display the plan: a widget where widgets render, its own HTML/text table elsewhere.
+    ``compact``: the chosen row and the best usable alternatives only (a first cell)."""
     from IPython.display import display
 
     from jupyter_sky.notebook.widget import PlacementWidget
 
-    widget = PlacementWidget(plan, confirm=confirm)
+    widget = PlacementWidget(plan, confirm=confirm, compact=compact)
     display(widget)
     return widget
 
 
 def _picked(plan: Plan, number: int, widget: Any) -> Placement:
-    shown = len(widget.rows) if widget is not None else len(plan.rows)
+    shown = len(plan.rows)
     if not 1 <= number <= shown:
         raise InfraError(
             f"--pick {number} is not a row of the placement table; it has rows 1 to {shown}."

@@ -23,14 +23,27 @@ if TYPE_CHECKING:
 
 STATIC = Path(__file__).parent / "static"
 SHOWN_ROWS = 25
+COMPACT_ROWS = 5
 
 
-def plan_rows(plan: Plan, limit: int = SHOWN_ROWS) -> list[dict[str, Any]]:
-    """The rows as shown (numbered from 1 for ``--pick``), chosen row first among equals."""
+def compact_indexes(plan: Plan, limit: int = COMPACT_ROWS) -> list[int]:
+    """The chosen row and the best usable alternatives (all rows when none is usable)."""
+    usable = [i for i, row in enumerate(plan.rows) if row.usable][:limit]
+    chosen = next((i for i, row in enumerate(plan.rows) if row is plan.chosen), None)
+    if chosen is not None and chosen not in usable:
+        usable = sorted([*usable[: limit - 1], chosen])
+    return usable or list(range(min(limit, len(plan.rows))))
+
+
+def plan_rows(plan: Plan, limit: int = SHOWN_ROWS, compact: bool = False) -> list[dict[str, Any]]:
+    """The rows as shown, numbered as in the full plan (for ``--pick``); ``compact``: only
+    :func:`compact_indexes`."""
     from jupyter_sky.optimizer.render import cells
 
     shown = []
-    for i, row in enumerate(plan.rows[:limit]):
+    indexes = compact_indexes(plan) if compact else range(min(limit, len(plan.rows)))
+    for i in indexes:
+        row = plan.rows[i]
         chosen = row is plan.chosen
         shown.append(
             {
@@ -65,12 +78,18 @@ class PlacementWidget(anywidget.AnyWidget):  # type: ignore[misc]
     action = traitlets.Unicode("").tag(sync=True)
     heard = traitlets.Bool(False).tag(sync=True)
 
-    def __init__(self, plan: Plan, confirm: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self, plan: Plan, confirm: bool = False, compact: bool = False, **kwargs: Any
+    ) -> None:
         self.plan = plan
-        rows = plan_rows(plan)
-        chosen = next((i for i, r in enumerate(plan.rows[: len(rows)]) if r is plan.chosen), -1)
+        compact = compact and not confirm
+        rows = plan_rows(plan, compact=compact)
+        number = str(plan.rows.index(plan.chosen) + 1) if plan.chosen is not None else ""
+        chosen = next((i for i, r in enumerate(rows) if r["cells"][0] == number), -1)
         super().__init__(rows=rows, columns=columns(), chosen=chosen, confirm=confirm, **kwargs)
-        self.status = plan.explain() + _stale_note(plan)
+        hidden = len(plan.rows) - len(rows) if compact else 0
+        more = f" {hidden} more rows: %sky plan with the same flags shows them." if hidden else ""
+        self.status = plan.explain() + _stale_note(plan) + more
         self.ready = threading.Event()
         self.on_msg(self._on_frontend_msg)
 

@@ -44,7 +44,9 @@ class Scope:
         kind, _, rest = infra.strip().lower().partition("/")
         kind = "k8s" if kind == "kubernetes" else kind
         region, _, zone = rest.partition("/")
-        return cls(kind, region or None, zone or None)
+        return cls(
+            None if kind in ("", "*") else kind, None if region in ("", "*") else region, zone or None
+        )
 
     def admits_cloud(self, cloud: str) -> bool:
         """Return True if catalog rows of ``cloud`` may be considered."""

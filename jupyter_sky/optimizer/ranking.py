@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, NamedTuple, Union
 
 from jupyter_sky.catalog.offers import Offer
 from jupyter_sky.optimizer import candidates as cand
+from jupyter_sky.optimizer.capability import Capability, capability_reasons
 from jupyter_sky.optimizer.explain import hardware, miss_sentence, price_miss
 from jupyter_sky.optimizer.model import Placement, Plan
 from jupyter_sky.optimizer.rows import (
@@ -126,8 +127,9 @@ def entries(
     out: list[Entry] = []
     for f in found:
         res, spot = f.res, f.res.spot
+        nodes = res.num_nodes
         for o in f.ranked:
-            price = (o.spot_price if spot else o.price) or 0.0
+            price = ((o.spot_price if spot else o.price) or 0.0) * nodes
             egress = output_gb * EGRESS_PER_GB.get(o.cloud, 0.0) if output_gb else 0.0
             total = price * hours + egress if hours is not None else price
             key = (total, price, egress, o.cloud, o.region, o.instance_type, spot)
@@ -135,7 +137,7 @@ def entries(
                 tuple.__new__(Entry, (key, o, res, o.cloud))
             )  # skips NamedTuple's slow __new__
         for off in f.fits:
-            price = live_price(off, res, prices.get(off.infra)) or 0.0
+            price = (live_price(off, res, prices.get(off.infra)) or 0.0) * nodes
             egress = output_gb * EGRESS_PER_GB.get(off.infra, 0.0)
             total = price * hours + egress if hours is not None else price
             key = (total, price, egress, off.infra, off.region, off.instance_type, spot)
@@ -144,17 +146,22 @@ def entries(
     return out
 
 
-def statuses(found: Sequence[Found], status: Mapping[str, str] | None) -> dict[str, str]:
-    """Return the reason for every infra in ``found``: given ones, the rest computed."""
+def statuses(
+    found: Sequence[Found],
+    status: Mapping[str, str] | None,
+    caps: Mapping[str, Capability] | None = None,
+) -> dict[str, str]:
+    """Return the reason for every infra in ``found``: what it cannot honour, else its status."""
     kinds = {o.cloud for f in found for o in f.ranked} | {o.infra for f in found for o in f.fits}
     given = dict(status or {})
-    return {**default_status(kinds - set(given)), **given}
+    unmet = capability_reasons((f.res for f in found), kinds, caps)
+    return {**default_status(kinds - set(given)), **given, **unmet}
 
 
 def build(entry: Entry, ctx: RowContext, prices: Mapping[str, Pricing]) -> Placement:
     """Build the :class:`Placement` of a ranked entry."""
     if isinstance(entry.source, Offer):
-        return catalog_row(entry.source, entry.res.spot, ctx)
+        return catalog_row(entry.source, entry.res.spot, ctx, nodes=entry.res.num_nodes)
     return live_row(entry.source, entry.res, ctx, "", prices.get(entry.infra))
 
 
@@ -163,7 +170,9 @@ def _after(found: Sequence[Found], ctx: RowContext, prices: Mapping, limit: int)
         live_row(o, f.res, ctx, why, prices.get(o.infra)) for f in found for o, why in f.misfits
     ]
     for f in found:
-        rows += [catalog_row(o, f.res.spot, ctx, flagged=True) for o in f.flagged]
+        rows += [
+            catalog_row(o, f.res.spot, ctx, flagged=True, nodes=f.res.num_nodes) for o in f.flagged
+        ]
     return rows[:limit]
 
 
@@ -202,6 +211,7 @@ def rank(
     limit: int = 50,
     prices: Mapping[str, Pricing] | None = None,
     today: date | None = None,
+    capabilities: Mapping[str, Capability] | None = None,
 ) -> Plan:
     """Rank every placement of one task, cheapest first, and choose the best usable one.
 
@@ -224,6 +234,9 @@ def rank(
         Infra kind -> SkyPilot ``kubernetes.pricing``-shaped prices for live offerings.
     today : datetime.date, optional
         Reference day for price ages (default: today).
+    capabilities : mapping of str to Capability, optional
+        Infra kind -> what it can honour (nodes, ports, disks, images, network tier); a kind
+        left out can honour none of them. None: not checked.
 
     Returns
     -------
@@ -235,7 +248,7 @@ def rank(
     found = [match(res, live, prices, status) for res in requests]
     ranked = entries(found, hours, output_gb, prices)
     ranked = _dedupe(ranked) if len(requests) > 1 else ranked
-    reasons = statuses(found, status)
+    reasons = statuses(found, status, capabilities)
     ctx = RowContext(hours, output_gb, reasons, today or date.today())
     best = next((n for n, e in enumerate(ranked) if not reasons.get(e.infra, "")), None)
     shown = [build(e, ctx, prices) for e in ranked[:limit]]

@@ -45,9 +45,12 @@ def _saving(offer: Offer, spot: bool) -> float | None:
     return 1.0 - sp / od
 
 
-def catalog_row(offer: Offer, spot: bool, ctx: RowContext, flagged: bool = False) -> Placement:
-    """Build the row for a catalog offer priced on demand or as spot."""
+def catalog_row(
+    offer: Offer, spot: bool, ctx: RowContext, flagged: bool = False, nodes: int = 1
+) -> Placement:
+    """Build the row for a catalog offer priced on demand or as spot (for ``nodes`` machines)."""
     price = offer.spot_price if spot else offer.price
+    price = price * nodes if price is not None else None
     age = max(0, (ctx.today - offer.source_date).days)
     notes: tuple[str, ...] = (offer.note,) if offer.note and flagged else ()
     if age > STALE_DAYS:
@@ -106,6 +109,7 @@ def live_row(
 ) -> Placement:
     """Build the row for a live offering; ``unmet`` says what it lacks ('' when it fits)."""
     price = live_price(offering, res, pricing)
+    price = price * res.num_nodes if price is not None else None
     reason = unmet or ctx.reasons.get(offering.infra, "")
     est, egress = ctx.costs(offering.infra, price if price is not None else 0.0)
     return Placement(

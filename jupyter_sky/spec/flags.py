@@ -40,7 +40,9 @@ FLAGS: list[tuple[tuple[str, ...], dict]] = [
     _row(
         "--replan", action="store_true", help="Show the placements again for an existing cluster."
     ),
-    _row("--num-nodes", metavar="N", help="Nodes of the cluster (the cell can srun across them)."),
+    _row(
+        "--num-nodes", metavar="N", help="Nodes; only infras that span nodes (Slurm) are offered."
+    ),
     _row(
         "--detach",
         action="store_true",

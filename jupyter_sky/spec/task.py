@@ -152,6 +152,12 @@ class Resources:
     spot: bool = False
     instance_type: str | None = None
     max_price: float | None = None
+    num_nodes: int = 1  # each row's price counts every node
+    ports: tuple[str, ...] = ()  # ports, disk and image: carried to infras that have them
+    disk_size: int | None = None
+    disk_tier: str | None = None
+    image_id: str | tuple[tuple[str, str], ...] | None = None  # one image, or region -> image
+    network_tier: str | None = None
 
     def describe(self) -> str:
         """Return a short summary such as ``A100:1, 4+ CPUs, 16+ GB, spot`` (infra not included)."""
@@ -168,6 +174,8 @@ class Resources:
             parts.append("spot")
         if self.max_price is not None:
             parts.append(f"at most ${self.max_price:g}/h")
+        if self.num_nodes > 1:
+            parts.append(f"{self.num_nodes} nodes")
         return ", ".join(parts) or "any resources"
 
 
@@ -198,10 +206,19 @@ class Task:
     detach: bool = False  # --detach: a batch job that records its output (infras that run detached)
     task_name: str | None = None  # --task: this cell is a task of the notebook's pipeline
     after: tuple[str, ...] = ()
+    file_run: str | None = None  # -f file's run, run as shell when the cell is empty
+    notes: tuple[str, ...] = ()  # one line each: task-file fields accepted but not applied
+    refusals: tuple[str, ...] = ()  # why this task file cannot launch (it can still be planned)
+    file_mounts: dict[str, str] = field(default_factory=dict)  # remote -> local path
+    secret_names: tuple[str, ...] = ()  # envs never stored or printed
 
 
 def task_from_args(
-    args: argparse.Namespace, cell: str, cwd: Path, defaults: Defaults | None = None
+    args: argparse.Namespace,
+    cell: str,
+    cwd: Path,
+    defaults: Defaults | None = None,
+    planning: bool = False,
 ) -> Task:
     """Build the Task for a cell from :func:`parse_line` output, ``-f`` YAML and config defaults.
 
@@ -216,6 +233,10 @@ def task_from_args(
     defaults : config.Defaults, optional
         Supplies ``infra`` and ``autostop_minutes`` when neither flags nor YAML set them.
 
+    planning : bool
+        Only planning (``%sky plan``): local paths, missing envs and refused fields of a task
+        file are not checked.
+
     Returns
     -------
     Task
@@ -227,12 +248,13 @@ def task_from_args(
     SpecError
         For a missing or invalid task file, or a workdir that does not exist.
     """
-    from jupyter_sky.spec.taskfile import read_task_file
+    from jupyter_sky.spec.filetask import file_parts, read_file_fields
 
     cwd = Path(cwd)
-    raw = read_task_file(args.file, cwd) if args.file else {}
+    raw = read_file_fields(args.file, cwd, getattr(args, "document", None)) if args.file else {}
     alternatives, mode = raw.pop("alternatives", ([], ""))
     file = _checked(raw)
+    parts = file_parts(file, args, cell, cwd, planning)
     given = {key: value for key, value in vars(args).items() if value is not None}
     merged = {**file, **given, "spot": bool(args.spot or file.get("spot"))}
     workdir_label = "--workdir" if args.workdir is not None else raw.get("workdir", ("", ""))[1]
@@ -246,8 +268,8 @@ def task_from_args(
         pull=args.pull,
         no_pull=args.no_pull,
         exclude=args.exclude,
-        envs={**file.get("env", {}), **args.env},
-        workdir=_workdir(merged.get("workdir"), cwd, workdir_label),
+        envs=parts.envs,
+        workdir=_workdir(merged.get("workdir"), cwd, workdir_label, planning),
         autostop_minutes=autostop,
         setup=file.get("setup"),
         run=cell,
@@ -265,21 +287,30 @@ def task_from_args(
         detach=bool(args.detach),
         task_name=args.task,
         after=args.after or (),
+        file_run=parts.file_run,
+        notes=parts.notes,
+        refusals=parts.refusals,
+        file_mounts=parts.file_mounts,
+        secret_names=parts.secret_names,
     )
 
 
 def _checked(raw: dict[str, tuple[Any, str]]) -> dict[str, Any]:
     """Task-file values through the same checks as the flags (``{attr: (value, label)}``)."""
-    return {key: CHECKS[key](v, label) if key in CHECKS else v for key, (v, label) in raw.items()}
+    return {
+        key: CHECKS[key](v, label) if key in CHECKS and not isinstance(v, tuple) else v
+        for key, (v, label) in raw.items()
+    }
 
 
 def _placed_infra(
-    infra: str | None, options: dict[str, str], num_nodes: int, detach: bool
+    infra: str | None, options: dict[str, str], detach: bool
 ) -> str | None:
     """Let the infra fold its own flags into the path (``--partition`` into
-    ``slurm/<cluster>/<partition>``), and refuse what the infra cannot do."""
+    ``slurm/<cluster>/<partition>``), and refuse flags the infra has no use for. (What an
+    infra cannot honour, such as ``--num-nodes``, the planner explains per row.)"""
     from jupyter_sky.infra import classes, infra_flags, parse_infra
-    from jupyter_sky.infra.base import RunsDetached, SpansNodes
+    from jupyter_sky.infra.base import RunsDetached
 
     kind = (infra or "").partition("/")[0]
     for owner, flag in infra_flags():
@@ -290,13 +321,8 @@ def _placed_infra(
         runs = [c.kind for c in classes().values() if issubclass(c, RunsDetached)]
         where = f"--infra {kind}" if kind else "no --infra"
         raise SpecError(f"--detach does not work with {where}; it needs --infra {' or '.join(runs)}.")
-    if num_nodes > 1 and not infra:
-        spans = [c.kind for c in classes().values() if issubclass(c, SpansNodes)]
-        raise SpecError(f"--num-nodes {num_nodes} needs --infra {' or '.join(spans)}.")
     if cls is None or not infra:
         return infra
-    if num_nodes > 1 and not issubclass(cls, SpansNodes):
-        raise SpecError(f"--num-nodes {num_nodes} does not work with --infra {kind}: it runs one machine.")
     return cls.fold_options(parse_infra(infra, "--infra"), options).text
 
 
@@ -309,7 +335,6 @@ def _resources(merged: dict[str, Any], defaults: Defaults | None) -> Resources:
         infra=_placed_infra(
             infra,
             merged.get("infra_options") or {},
-            merged.get("num_nodes") or 1,
             bool(merged.get("detach")),
         ),
         accelerator=gpus[0],
@@ -321,13 +346,19 @@ def _resources(merged: dict[str, Any], defaults: Defaults | None) -> Resources:
         spot=merged["spot"],
         instance_type=merged.get("instance_type"),
         max_price=merged.get("max_price"),
+        num_nodes=merged.get("num_nodes") or 1,
+        ports=merged.get("ports") or (),
+        disk_size=merged.get("disk_size"),
+        disk_tier=merged.get("disk_tier"),
+        image_id=merged.get("image_id"),
+        network_tier=merged.get("network_tier"),
     )
 
 
-def _workdir(value: str | None, cwd: Path, label: str) -> str | None:
+def _workdir(value: str | None, cwd: Path, label: str, planning: bool = False) -> str | None:
     if value is None:
         return None
     path = (cwd / Path(value).expanduser()).resolve()
-    if not path.is_dir():
+    if not path.is_dir() and not planning:
         raise SpecError(f"{label} {path} is not an existing directory; create it or fix the path.")
     return str(path)

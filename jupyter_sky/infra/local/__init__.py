@@ -98,6 +98,7 @@ class LocalInfra(Infra[LocalHandle]):
     handle_type: ClassVar[type[Handle]] = LocalHandle
     config_section: ClassVar[type | None] = LocalConfig
     path_shape: ClassVar[str] = "local"
+    opens_ports: ClassVar[bool] = True  # a port on this machine is already open to it
 
     def __init__(self) -> None:
         self._children: dict[int, subprocess.Popen] = {}
