@@ -11,11 +11,18 @@ MAX_ROWS = 30
 
 def gpus_table(words: list[str]) -> str:
     """Where an accelerator exists, cheapest first; without a name, every accelerator."""
+    rows, note = gpus_rows(words)
+    return f"{_table(rows)}{note}" if len(rows) > 1 else note.strip()
+
+
+def gpus_rows(words: list[str]) -> tuple[list[tuple[str, ...]], str]:
+    """The ``%sky gpus`` table as rows (the first is the header) and a note to print under it."""
     from jupyter_sky.catalog.names import parse_accelerator
 
+    words = list(words)
     cloud = _infra_option(words)
     if not words:
-        return _summary(cloud)
+        return _summary(cloud), ""
     name, count = parse_accelerator(words[0], "%sky gpus")
     explicit = ":" in words[0]
     return _offers(name, count if explicit else None, cloud)
@@ -32,13 +39,15 @@ def _infra_option(words: list[str]) -> str | None:
     return cloud
 
 
-def _offers(name: str | None, count: int | None, cloud: str | None) -> str:
+def _offers(
+    name: str | None, count: int | None, cloud: str | None
+) -> tuple[list[tuple[str, ...]], str]:
     from jupyter_sky.catalog.offers import offers_for, source_ages
 
     offers = offers_for(name, count, cloud)
     if not offers:
         where = f" on {cloud}" if cloud else ""
-        return f"No catalog offer has {name}{f':{count}' if count else ''}{where}."
+        return [], f"No catalog offer has {name}{f':{count}' if count else ''}{where}."
     ages = source_ages()
     offers.sort(key=lambda o: o.price if o.price is not None else float("inf"))
     rows: list[tuple[str, ...]] = [
@@ -59,10 +68,10 @@ def _offers(name: str | None, count: int | None, cloud: str | None) -> str:
     if flagged:
         notes = sorted({o.note for o in flagged})
         more += f"\n{len(flagged)} rows kept out: their prices fail the sanity rule ({'; '.join(notes)})."
-    return _table(rows) + more
+    return rows, more
 
 
-def _summary(cloud: str | None) -> str:
+def _summary(cloud: str | None) -> list[tuple[str, ...]]:
     from jupyter_sky.catalog.offers import load_offers
 
     best: dict[str, tuple[float, set[str]]] = {}
@@ -76,7 +85,7 @@ def _summary(cloud: str | None) -> str:
     for name in sorted(best, key=str.lower):
         low, clouds = best[name]
         rows.append((name, _money(low), ", ".join(sorted(clouds))))
-    return _table(rows)
+    return rows
 
 
 def plan_text(line: str) -> Any:
