@@ -6,6 +6,7 @@ list`` shows the server side enabled and loadable."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -40,7 +41,7 @@ def _source_copy(dest: Path) -> Path:
 def _run(cmd: list[str], env: dict[str, str] | None = None, timeout: float = 900) -> str:
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
     assert res.returncode == 0, f"{cmd} failed:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}"
-    return res.stdout + res.stderr
+    return re.sub(r"\x1b\[[0-9;]*m", "", res.stdout + res.stderr)  # no colour codes
 
 
 @pytest.mark.slow
