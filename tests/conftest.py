@@ -15,9 +15,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from nbdriver import Notebook  # noqa: E402
 
-# jp_fetch, jp_serverapp ...: a real jupyter_server in the test process (tests/test_server_*.py)
-pytest_plugins = ["pytest_jupyter.jupyter_server"]
-
 
 @pytest.fixture(scope="session")
 def session_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:

@@ -134,6 +134,9 @@ async def test_panel_sees_stops_and_ends_a_real_local_cluster(
 
     down = await _json(jp_fetch, "clusters", "panel-srv", "down", method="POST", body=b"")
     assert down["message"] == "cluster 'panel-srv' is down"
+    deadline = time.monotonic() + 10  # a SIGKILL lands a moment after it is sent
+    while _pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert not _pid_alive(pid)
     rec = Store(session_home).get_cluster("panel-srv")
     assert rec is not None and (rec.state, rec.ended_by) == ("DOWN", "panel")
