@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from jupyter_sky.config_sections import SECTIONS
-from jupyter_sky.flags import FLAGS
+from jupyter_sky.spec.flags import FLAGS
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 

@@ -1,6 +1,6 @@
 """Sphinx extension: write the pages generated from the code before Sphinx reads the sources.
 
-- ``generated/flags.md``: every ``%%sky`` flag from ``jupyter_sky.flags.FLAGS`` (names, value,
+- ``generated/flags.md``: every ``%%sky`` flag from ``jupyter_sky.spec.flags.FLAGS`` (names, value,
   help, an example) and the reserved ones;
 - ``generated/config.md``: every config section from ``jupyter_sky.config_sections.SECTIONS``
   (key, type, default) with the section's docstring;
@@ -37,13 +37,13 @@ def _flag_value(kwargs: dict[str, Any]) -> str:
 
 def flags_page() -> str:
     """The flag reference, from the flag table the ``%%sky`` parser is built from."""
-    from jupyter_sky import flags
+    from jupyter_sky.spec import flags
 
     examples: dict[str, str] = getattr(flags, "_EXAMPLES", {})
     lines = [
         "# `%%sky` flags",
         "",
-        "Generated from `jupyter_sky/flags.py` at build time; `%%sky?` in a notebook prints the same.",
+        "Generated from `jupyter_sky/spec/flags.py` at build time; `%%sky?` in a notebook prints the same.",
         "",
         "| flag | value | meaning | example |",
         "|---|---|---|---|",

@@ -50,20 +50,20 @@ def interrupt(kind: str, handle: dict[str, Any]) -> None:
 
 def detached_jobs(store: Store) -> list[Any]:
     """Every detached job the state store knows, oldest first (no cluster is contacted)."""
-    from jupyter_sky.detach_jobs import all_jobs
+    from jupyter_sky.notebook.detach_jobs import all_jobs
 
     return all_jobs(store)
 
 
 def cancel_job(store: Store, ref: str) -> str:
     """``scancel`` a detached job, as ``%sky jobs --cancel JOB`` does; returns its one line."""
-    from jupyter_sky.detach_jobs import cancel
+    from jupyter_sky.notebook.detach_jobs import cancel
 
     return cancel(store, ref)
 
 
 def gpu_rows(words: list[str]) -> tuple[list[tuple[str, ...]], str]:
     """The ``%sky gpus`` table as rows (header first) and the note under it."""
-    from jupyter_sky.gpus import gpus_rows
+    from jupyter_sky.notebook.gpus import gpus_rows
 
     return gpus_rows(words)

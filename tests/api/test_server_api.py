@@ -18,8 +18,8 @@ from nbdriver import Notebook
 from test_cells import remote_pid
 from tornado.httpclient import HTTPClientError, HTTPResponse
 
-from jupyter_sky import detach_jobs
-from jupyter_sky.gpus import gpus_table
+from jupyter_sky.notebook import detach_jobs
+from jupyter_sky.notebook.gpus import gpus_table
 from jupyter_sky.state import ClusterRecord, Store, ended_from_panel
 
 API = ("jupyter-sky", "api")
