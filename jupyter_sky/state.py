@@ -63,7 +63,18 @@ MIGRATIONS: list[tuple[str, ...]] = [
         )""",
         "CREATE INDEX runs_by_cluster ON runs (cluster)",
     ),
+    (  # who ended a cluster and when (the lab panel's Down); which notebook cell a run was
+        "ALTER TABLE clusters ADD COLUMN ended_by TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE clusters ADD COLUMN ended_at REAL",
+        "ALTER TABLE runs ADD COLUMN notebook TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE runs ADD COLUMN cell TEXT NOT NULL DEFAULT ''",
+    ),
 ]
+CLUSTER_COLUMNS = (
+    "name", "infra", "state", "created_at", "last_used_at", "cells_run", "cost_per_hour", "owner",
+    "placement", "handle", "ended_by", "ended_at",
+)  # fmt: skip
+PANEL = "panel"  # ended_by of a cluster ended with Down in the JupyterLab panel
 
 
 @dataclass
@@ -80,6 +91,8 @@ class ClusterRecord:
     owner: str = ""  # notebook session id
     placement: dict[str, Any] = field(default_factory=dict)
     handle: dict[str, Any] = field(default_factory=dict)
+    ended_by: str = ""  # '' or who ended it: 'panel' for the lab panel's Down
+    ended_at: float | None = None
 
 
 def filesystem_type(path: Path, mounts_text: str) -> str | None:
@@ -248,9 +261,11 @@ class Store:
     def put_cluster(self, rec: ClusterRecord) -> None:
         """Insert the cluster, or replace the record with the same name."""
         self._execute(
-            "INSERT OR REPLACE INTO clusters VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT OR REPLACE INTO clusters ({', '.join(CLUSTER_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(CLUSTER_COLUMNS))})",
             (rec.name, rec.infra, _state(rec.state), rec.created_at, rec.last_used_at,
-             rec.cells_run, rec.cost_per_hour, rec.owner, _json(rec.placement), _json(rec.handle)),
+             rec.cells_run, rec.cost_per_hour, rec.owner, _json(rec.placement), _json(rec.handle),
+             rec.ended_by, rec.ended_at),
         )  # fmt: skip
 
     def get_cluster(self, name: str) -> ClusterRecord | None:
@@ -264,8 +279,22 @@ class Store:
         return [_record(row) for row in rows]
 
     def set_state(self, name: str, state: str) -> None:
-        """Set the state of a cluster ('INIT', 'UP' or 'DOWN'); unknown names are ignored."""
-        self._execute("UPDATE clusters SET state = ? WHERE name = ?", (_state(state), name))
+        """Set the state of a cluster ('INIT', 'UP' or 'DOWN'); unknown names are ignored.
+
+        The first change to 'DOWN' records when the cluster ended (its cost stops there).
+        """
+        ended = time.time() if _state(state) == "DOWN" else None
+        self._execute(
+            "UPDATE clusters SET state = ?, ended_at = COALESCE(ended_at, ?) WHERE name = ?",
+            (state, ended, name),
+        )
+
+    def end_cluster(self, name: str, by: str) -> None:
+        """Mark the cluster DOWN, ended now by ``by`` (``PANEL`` for the lab panel's Down)."""
+        self._execute(
+            "UPDATE clusters SET state = 'DOWN', ended_by = ?, ended_at = ? WHERE name = ?",
+            (by, time.time(), name),
+        )
 
     def touch(self, name: str, cells_delta: int = 1) -> None:
         """Mark the cluster used now and add ``cells_delta`` to its cell count, atomically."""
@@ -278,12 +307,25 @@ class Store:
         """Forget a cluster; its runs stay as history."""
         self._execute("DELETE FROM clusters WHERE name = ?", (name,))
 
-    def start_run(self, cluster: str, cell_hash: str, infra: str, placement: dict) -> int:
-        """Record that a cell started on ``cluster`` and return the run id."""
+    def start_run(
+        self,
+        cluster: str,
+        cell_hash: str,
+        infra: str,
+        placement: dict,
+        *,
+        notebook: str = "",
+        cell: str = "",
+    ) -> int:
+        """Record that a cell started on ``cluster`` and return the run id.
+
+        ``notebook`` is the notebook's path (``$JPY_SESSION_NAME`` in a kernel Jupyter started),
+        ``cell`` a short label of the cell (its first line).
+        """
         run_id = self._execute(
-            "INSERT INTO runs (cluster, cell_hash, infra, placement, started_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (cluster, cell_hash, infra, _json(placement), time.time()),
+            "INSERT INTO runs (cluster, cell_hash, infra, placement, started_at, notebook, cell) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (cluster, cell_hash, infra, _json(placement), time.time(), notebook, cell[:200]),
         )
         return run_id if run_id is not None else 0  # 0: not recorded (the write failed)
 
@@ -307,3 +349,19 @@ def _state(state: str) -> str:
     if state not in CLUSTER_STATES:
         raise ValueError(f"cluster state must be one of {CLUSTER_STATES}, not {state!r}")
     return state
+
+
+def ended_from_panel(store: Store, name: str) -> str | None:
+    """The sentence for a ``%%sky`` cell whose cluster was ended with Down in the lab panel.
+
+    Returns None unless the cluster ``name`` is DOWN and was ended from the panel. Launching
+    the cluster again replaces its record, so the sentence is said once.
+    """
+    rec = store.get_cluster(name)
+    if rec is None or rec.state != "DOWN" or rec.ended_by != PANEL:
+        return None
+    when = time.strftime("%H:%M", time.localtime(rec.ended_at)) if rec.ended_at else "earlier"
+    return (
+        f"cluster '{name}' was ended from the panel at {when}; started a new one "
+        "— remote state was lost"
+    )

@@ -12,9 +12,9 @@ PY="$VENV/bin/python"
 pip_install() {  # pip's own log goes to a file; it is shown only when pip fails
   "$PY" -m pip install "$@" > "$VENV/pip.log" 2>&1 || { tail -n 40 "$VENV/pip.log"; exit 1; }
 }
-echo "installing jupyter-sky[all,test] into $VENV ..."
+echo "installing jupyter-sky[all,test,examples] into $VENV ..."
 pip_install --upgrade pip
-pip_install -e '.[all,test]'
+pip_install -e '.[all,test,examples]'  # examples: torch for example_notebooks/gpu_experiment.ipynb
 if [ -f scripts/install_browser.sh ]; then
   bash scripts/install_browser.sh "$PY"
 fi

@@ -42,12 +42,52 @@ def text(outputs: list[dict]) -> str:
     return "".join(parts)
 
 
+def check_teaching(nb: nbformat.NotebookNode) -> None:
+    """Runs on local as shipped; the markdown names the one flag that moves it to Slurm."""
+    sky_cells = [c.source for c in nb.cells if c.source.startswith("%%sky")]
+    assert sky_cells and all("--infra local" in c.splitlines()[0] for c in sky_cells)
+    assert "`--infra slurm/hpc`" in nb.cells[0].source
+    assert re.search(r"\d+ of 200000 darts landed inside", text(outputs_of(nb, "rng = np")))
+    assert "pi is about 3.1" in text(outputs_of(nb, "estimate = 4"))
+    assert any("image/png" in o.get("data", {}) for o in outputs_of(nb, "semilogx"))
+    assert "cluster 'pi' is down" in text(outputs_of(nb, "%sky down pi"))
+
+
+def check_gpu_experiment(nb: nbformat.NotebookNode) -> None:
+    """PyTorch trains on this machine's CPU; the plan shows where --gpus A100:1 would go."""
+    trained = text(outputs_of(nb, "import torch"))
+    assert "epoch   0 loss" in trained and "trained on cpu: final loss" in trained
+    plan = outputs_of(nb, "%sky plan --gpus A100:1")
+    html = "".join(o.get("data", {}).get("text/html", "") for o in plan)
+    assert "A100" in html and "no AWS credentials" in html, html[:2000]
+    assert "A100" in text(outputs_of(nb, "%sky gpus A100:1"))
+    assert "cluster 'gpu-try' is down" in text(outputs_of(nb, "%sky down gpu-try"))
+
+
+def check_pipeline(nb: nbformat.NotebookNode) -> None:
+    """Three tasks placed as one pipeline, each run where it was put, and the plan shown."""
+    assert "1000 rows prepared" in text(outputs_of(nb, "--task prep"))
+    assert "trained [249.75, 499.5]" in text(outputs_of(nb, "--task train"))
+    assert "score 0.500" in text(outputs_of(nb, "--task evaluate"))
+    (cell,) = [c for c in nb.cells if c.source == "%sky plan"]
+    plan = text(cell.outputs)
+    assert all(name in plan for name in ("prep", "train", "evaluate")) and "local" in plan
+    assert "DagPlan(" not in plan  # the table, not the dataclass
+    downs = text(outputs_of(nb, "for name in"))
+    assert all(f"cluster 'task-{n}' is down" in downs for n in ("prep", "train", "evaluate"))
+
+
+CHECKS = {"teaching": check_teaching, "gpu_experiment": check_gpu_experiment, "pipeline": check_pipeline}
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_runs(path: Path, session_home: Path) -> None:
     nb = execute(path, session_home)
     for cell in nb.cells:
         if cell.cell_type == "code" and "raises-exception" not in cell.metadata.get("tags", []):
             assert not [o for o in cell.outputs if o["output_type"] == "error"], cell.source
+    if path.stem in CHECKS:
+        CHECKS[path.stem](nb)
 
 
 def test_quickstart_outputs(session_home: Path) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from IPython import get_ipython as running_ipython
 from IPython.testing.globalipapp import get_ipython
 
 from jupyter_sky import infra as registry
@@ -213,7 +214,7 @@ def test_an_error_that_is_not_about_capacity_stops_failover() -> None:
 # ---- through the magic, with a real kernel --------------------------------------------------
 def test_a_cell_fails_over_to_the_free_zone_and_runs(pool: type[PoolInfra], session_home: Path) -> None:
     """``%%sky --infra pool``: the full zone is tried, said, and the cell runs in the next one."""
-    shell = get_ipython()
+    shell = running_ipython() or get_ipython()  # globalipapp starts its shell only once
     shell.run_line_magic("load_ext", "jupyter_sky")
     shell.user_ns["lock"] = threading.Lock()
     out, err = io.StringIO(), io.StringIO()

@@ -10,10 +10,19 @@ if TYPE_CHECKING:
     from jupyter_sky.catalog.offers import Offer
 
 
+Rows = list[tuple[str, ...]]
+
+
 def gpus_table(words: list[str]) -> str:
     """Like ``sky show-gpus``: without a name, each accelerator with its counts and clouds;
     with one, a row per (cloud, instance type, count) at its cheapest region, with the number
     of regions and the spot price (``--all-regions``: a row per region, cheapest first)."""
+    rows, note = gpus_rows(words)
+    return f"{_table(rows)}{note}" if len(rows) > 1 else note.strip()
+
+
+def gpus_rows(words: list[str]) -> tuple[Rows, str]:
+    """The ``%sky gpus`` table as rows (the first is the header) and a note to print under it."""
     from jupyter_sky.catalog.names import parse_accelerator
 
     words = list(words)
@@ -21,7 +30,7 @@ def gpus_table(words: list[str]) -> str:
     words = [w for w in words if w != "--all-regions"]
     cloud = _infra_option(words)
     if not words:
-        return _summary(cloud)
+        return _summary(cloud), ""
     name, count = parse_accelerator(words[0], "%sky gpus")
     explicit = ":" in words[0]
     return _offers(name, count if explicit else None, cloud, all_regions)
@@ -38,26 +47,29 @@ def _infra_option(words: list[str]) -> str | None:
     return cloud
 
 
-def _offers(name: str | None, count: int | None, cloud: str | None, all_regions: bool) -> str:
+def _offers(
+    name: str | None, count: int | None, cloud: str | None, all_regions: bool
+) -> tuple[Rows, str]:
     from jupyter_sky.catalog.offers import offers_for
 
     offers = offers_for(name, count, cloud)
     if not offers:
         where = f" on {cloud}" if cloud else ""
-        return f"No catalog offer has {name}{f':{count}' if count else ''}{where}."
-    table = _per_region(offers) if all_regions else _per_instance(offers)
+        return [], f"No catalog offer has {name}{f':{count}' if count else ''}{where}."
+    rows = _per_region(offers) if all_regions else _per_instance(offers)
+    note = "" if all_regions else "\n(--all-regions: every region; %sky plan --gpus NAME:N ranks them)"
     flagged = [o for o in offers_for(name, count, cloud, include_flagged=True) if o.flags]
     if flagged:
         notes = sorted({o.note for o in flagged})
-        table += f"\n{len(flagged)} rows kept out: their prices fail the sanity rule ({'; '.join(notes)})."
-    return table
+        note += f"\n{len(flagged)} rows kept out: their prices fail the sanity rule ({'; '.join(notes)})."
+    return rows, note
 
 
 def _price(o: Offer) -> float:
     return o.price if o.price is not None else float("inf")
 
 
-def _per_instance(offers: list[Offer]) -> str:
+def _per_instance(offers: list[Offer]) -> Rows:
     """One row per (cloud, count): its cheapest instance type and region, how many types and
     regions offer it, and the cheapest spot price, so every cloud fits one screen."""
     groups: dict[tuple[str, float], list[Offer]] = {}
@@ -77,10 +89,10 @@ def _per_instance(offers: list[Offer]) -> str:
              _money(o.price), o.region, str(len({x.region for x in group})),
              _money(min(spots) if spots else None))
         )  # fmt: skip
-    return _table(rows) + "\n(--all-regions: every region; %sky plan --gpus NAME:N ranks them)"
+    return rows
 
 
-def _per_region(offers: list[Offer]) -> str:
+def _per_region(offers: list[Offer]) -> Rows:
     from jupyter_sky.catalog.offers import source_ages
 
     ages = source_ages()
@@ -93,10 +105,10 @@ def _per_region(offers: list[Offer]) -> str:
              _num(o.vcpus), _num(o.memory_gb, " GB"), _money(o.price), _money(o.spot_price),
              f"{ages.get(o.cloud, 0)} d")
         )  # fmt: skip
-    return _table(rows)
+    return rows
 
 
-def _summary(cloud: str | None) -> str:
+def _summary(cloud: str | None) -> Rows:
     from jupyter_sky.catalog.offers import load_offers
 
     best: dict[str, tuple[float, set[float], set[str]]] = {}
@@ -117,7 +129,7 @@ def _summary(cloud: str | None) -> str:
         text = ", ".join(f"{c:g}" for c in shown[:8]) + (", …" if len(shown) > 8 else "")
         rows.append((name, text, _money(low),
                      ", ".join(sorted(clouds))))  # fmt: skip
-    return _table(rows)
+    return rows
 
 
 def plan_text(line: str) -> Any:

@@ -88,6 +88,12 @@ class DagPlan(Tabular):
 
         return dag_html(self)
 
+    def _repr_html_(self) -> str:  # %sky plan in a notebook and in the rendered docs
+        return self.to_html()
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # text/plain: the table
+        printer.text(self.to_text())
+
 
 @dataclass(frozen=True)
 class _Candidate:

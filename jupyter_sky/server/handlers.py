@@ -1,0 +1,187 @@
+"""REST handlers under ``/jupyter-sky/api/``; every one authenticated by Jupyter's own machinery.
+
+``APIHandler`` refuses a request without a token or login cookie (403), a cookie-authenticated
+POST without the XSRF token (403) and a request from another origin (``check_origin``);
+``@authorized`` asks the server's authorizer for the ``jupyter_sky`` resource. Calls that may
+block (an infra's liveness check, ``down``) run on a worker thread so the server keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from tornado import web
+
+from jupyter_sky.server import sky, views
+from jupyter_sky.state import PANEL
+
+T = TypeVar("T")
+LIVENESS_SECONDS = {"local": 0.0}  # how long a liveness answer is reused, by infra
+DEFAULT_LIVENESS_SECONDS = 10.0  # ssh and slurm checks cost a round trip
+
+
+class SkyHandler(APIHandler):
+    """Base: the state store, JSON replies, SkyError as a 400 with its one sentence."""
+
+    auth_resource = "jupyter_sky"
+
+    @property
+    def store(self) -> sky.Store:
+        return self.settings["jupyter_sky_store"]  # type: ignore[no-any-return]
+
+    async def blocking(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(None, functools.partial(fn, *args))
+
+    def reply(self, body: dict[str, Any]) -> None:
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(body))
+
+    def refuse(self, status: int, message: str) -> None:
+        self.set_status(status)
+        self.reply({"message": message})
+
+
+class ClustersHandler(SkyHandler):
+    """GET: every cluster the state store knows, with where, state, uptime, idle and cost."""
+
+    _checked: dict[str, tuple[float, bool]] = {}
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        records = await self.blocking(self._current)
+        now = time.time()
+        rows = []
+        for rec in records:
+            where = sky.where(rec.infra, rec.handle) if rec.handle else rec.infra
+            rows.append(views.cluster_view(rec, where, now))
+        self.reply({"clusters": rows, "now": now})
+
+    def _current(self) -> list[Any]:
+        """The records, with UP clusters whose kernel has ended marked DOWN (as %sky status)."""
+        records = self.store.list_clusters()
+        for rec in records:
+            if rec.state == "UP" and rec.handle and not self._alive(rec):
+                self.store.set_state(rec.name, "DOWN")
+                rec.state = "DOWN"
+                rec.ended_at = rec.ended_at or time.time()
+        return records
+
+    def _alive(self, rec: Any) -> bool:
+        now = time.monotonic()
+        checked_at, alive = self._checked.get(rec.name, (-1e9, True))
+        if now - checked_at >= LIVENESS_SECONDS.get(rec.infra, DEFAULT_LIVENESS_SECONDS):
+            alive = sky.is_alive(rec.infra, rec.handle)
+            self._checked[rec.name] = (now, alive)
+        return alive
+
+
+class RunsHandler(SkyHandler):
+    """GET: the recent runs of one cluster, newest first."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        runs = await self.blocking(self.store.runs, name)
+        self.reply({"cluster": name, "runs": views.recent_runs(runs, time.time())})
+
+
+class ClusterActionHandler(SkyHandler):
+    """POST ``stop`` (interrupt the running cell, keep the kernel) or ``down`` (end it)."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, name: str, action: str) -> None:
+        rec = await self.blocking(self.store.get_cluster, name)
+        if rec is None:
+            self.refuse(404, f"There is no cluster named '{name}'.")
+            return
+        if rec.state == "DOWN":
+            self.refuse(409, f"Cluster '{name}' is already down.")
+            return
+        try:
+            if action == "stop":
+                await self.blocking(sky.interrupt, rec.infra, rec.handle)
+                message = f"interrupted the cell running on cluster '{name}'"
+            else:
+                await self.blocking(sky.down, rec.infra, rec.handle)
+                await self.blocking(self.store.end_cluster, name, PANEL)
+                ClustersHandler._checked.pop(name, None)
+                message = f"cluster '{name}' is down"
+        except sky.SkyError as exc:
+            self.refuse(400, str(exc))
+            return
+        self.reply({"cluster": name, "action": action, "message": message})
+
+
+class JobsHandler(SkyHandler):
+    """GET: the detached jobs, as the state store last saw them."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        jobs = await self.blocking(sky.detached_jobs, self.store)
+        now = time.time()
+        self.reply({"jobs": [views.job_view(j, now) for j in reversed(jobs)]})
+
+
+class JobCancelHandler(SkyHandler):
+    """POST: cancel a detached job (``%sky jobs --cancel``)."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, ref: str) -> None:
+        try:
+            message = await self.blocking(sky.cancel_job, self.store, ref)
+        except sky.SkyError as exc:
+            self.refuse(400, str(exc))
+            return
+        self.reply({"job": ref, "message": message})
+
+
+class SpendHandler(SkyHandler):
+    """GET: spend per cluster, per day, today and in total."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        records = await self.blocking(self.store.list_clusters)
+        self.reply(views.spend(records, time.time()))
+
+
+class GpusHandler(SkyHandler):
+    """GET ``?name=A100:1&infra=aws``: the ``%sky gpus`` table as rows."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        words = self.get_query_argument("name", "").split()[:1]
+        infra = self.get_query_argument("infra", "")
+        if infra:
+            words += ["--infra", infra]
+        try:
+            rows, note = await self.blocking(sky.gpu_rows, words)
+        except sky.SkyError as exc:
+            self.refuse(400, str(exc))
+            return
+        header, body = (list(rows[0]), [list(r) for r in rows[1:]]) if rows else ([], [])
+        self.reply({"header": header, "rows": body, "note": note.strip()})
+
+
+NAME = r"([^/]+)"
+ROUTES: list[tuple[str, type[SkyHandler]]] = [
+    (r"clusters", ClustersHandler),
+    (rf"clusters/{NAME}/runs", RunsHandler),
+    (rf"clusters/{NAME}/(stop|down)", ClusterActionHandler),
+    (r"jobs", JobsHandler),
+    (rf"jobs/{NAME}/cancel", JobCancelHandler),
+    (r"spend", SpendHandler),
+    (r"gpus", GpusHandler),
+]
