@@ -89,11 +89,21 @@ def k8s(tmp_path_factory: pytest.TempPathFactory) -> Iterator[K8sEngine]:
         grant_user(api)
         create_nodes(api, engine.nodes)
         images = {IMAGE_KERNEL: Path(sys.executable).parent, IMAGE_BARE: _bare_image(work / "bare")}
-        runtime = PodRuntime(api, {n.name for n in engine.nodes}, images, directory / "bin" / "skyk8s-relay",
-                             work / "pods")
+        runtime = PodRuntime(
+            api,
+            {n.name for n in engine.nodes},
+            images,
+            directory / "bin" / "skyk8s-relay",
+            work / "pods",
+        )
         runtime.start()
-        yield K8sEngine(engine, runtime, engine.admin_kubeconfig, engine.user_kubeconfig,
-                        time.monotonic() - started)
+        yield K8sEngine(
+            engine,
+            runtime,
+            engine.admin_kubeconfig,
+            engine.user_kubeconfig,
+            time.monotonic() - started,
+        )
     finally:
         if runtime is not None:
             runtime.close()

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+
 from .pki import Pki, make_pki
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,7 +32,9 @@ USER_NAMESPACE, LOCKED_NAMESPACE = "sky-team", "sky-locked"
 
 def engine_dir() -> Path:
     """Where the build script puts (or finds) the binaries."""
-    out = subprocess.run(["bash", str(BUILD_SCRIPT), "--print-dir"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        ["bash", str(BUILD_SCRIPT), "--print-dir"], capture_output=True, text=True, check=True
+    )
     return Path(out.stdout.strip())
 
 
@@ -51,12 +54,21 @@ class FakeNode:
     taints: tuple[tuple[str, str, str], ...] = ()
 
     def body(self) -> dict[str, object]:
-        labels = {"kubernetes.io/hostname": self.name, "kubernetes.io/os": "linux", "type": "kwok", **self.labels}
+        labels = {
+            "kubernetes.io/hostname": self.name,
+            "kubernetes.io/os": "linux",
+            "type": "kwok",
+            **self.labels,
+        }
         taints = [{"key": k, "value": v, "effect": e} for k, v, e in self.taints]
         return {
             "apiVersion": "v1",
             "kind": "Node",
-            "metadata": {"name": self.name, "labels": labels, "annotations": {"kwok.x-k8s.io/node": "fake"}},
+            "metadata": {
+                "name": self.name,
+                "labels": labels,
+                "annotations": {"kwok.x-k8s.io/node": "fake"},
+            },
             "spec": {"taints": taints},
             "status": {"capacity": self.resources, "allocatable": self.resources},
         }
@@ -121,7 +133,11 @@ class Engine:
     def _spawn(self, name: str, args: list[str]) -> None:
         log = (self.workdir / f"{name}.log").open("wb")
         self.processes[name] = subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         log.close()
 
@@ -133,10 +149,15 @@ class Engine:
         client_url = f"http://127.0.0.1:{self.ports['etcd']}"
         peer_url = f"http://127.0.0.1:{self.ports['peer']}"
         return [
-            str(self.bin_dir / "etcd"), "--name=skyk8s", f"--data-dir={self.workdir / 'etcd'}",
-            "--unsafe-no-fsync", "--log-level=warn",
-            f"--listen-client-urls={client_url}", f"--advertise-client-urls={client_url}",
-            f"--listen-peer-urls={peer_url}", f"--initial-advertise-peer-urls={peer_url}",
+            str(self.bin_dir / "etcd"),
+            "--name=skyk8s",
+            f"--data-dir={self.workdir / 'etcd'}",
+            "--unsafe-no-fsync",
+            "--log-level=warn",
+            f"--listen-client-urls={client_url}",
+            f"--advertise-client-urls={client_url}",
+            f"--listen-peer-urls={peer_url}",
+            f"--initial-advertise-peer-urls={peer_url}",
             f"--initial-cluster=skyk8s={peer_url}",
         ]
 
@@ -146,13 +167,17 @@ class Engine:
         return [
             str(self.bin_dir / "kube-apiserver"),
             f"--etcd-servers=http://127.0.0.1:{self.ports['etcd']}",
-            "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
             f"--secure-port={self.ports['api']}",
-            f"--tls-cert-file={p.apiserver.cert}", f"--tls-private-key-file={p.apiserver.key}",
+            f"--tls-cert-file={p.apiserver.cert}",
+            f"--tls-private-key-file={p.apiserver.key}",
             f"--client-ca-file={p.ca.cert}",
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-            f"--service-account-key-file={p.sa_pub}", f"--service-account-signing-key-file={p.sa_key}",
-            "--service-cluster-ip-range=10.213.31.0/24", "--endpoint-reconciler-type=none",
+            f"--service-account-key-file={p.sa_pub}",
+            f"--service-account-signing-key-file={p.sa_key}",
+            "--service-cluster-ip-range=10.213.31.0/24",
+            "--endpoint-reconciler-type=none",
             "--authorization-mode=RBAC",
             # No kube-controller-manager runs, so nothing would lift the not-ready taint.
             "--disable-admission-plugins=TaintNodesByCondition",
@@ -161,20 +186,29 @@ class Engine:
 
     def _scheduler_args(self) -> list[str]:
         return [
-            str(self.bin_dir / "kube-scheduler"), f"--kubeconfig={self.admin_kubeconfig}",
-            "--leader-elect=false", "--bind-address=127.0.0.1", f"--secure-port={self.ports['scheduler']}",
+            str(self.bin_dir / "kube-scheduler"),
+            f"--kubeconfig={self.admin_kubeconfig}",
+            "--leader-elect=false",
+            "--bind-address=127.0.0.1",
+            f"--secure-port={self.ports['scheduler']}",
         ]
 
     def _kwok_args(self) -> list[str]:
         assert self.pki is not None
         port = self.ports["kwok"]
         return [
-            str(self.bin_dir / "kwok"), f"--kubeconfig={self.admin_kubeconfig}",
-            f"--config={self.workdir / 'kwok.yaml'}", "--enable-crds=PortForward,Logs",
-            "--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-            "--node-ip=127.0.0.1", "--node-name=localhost", f"--node-port={port}",
+            str(self.bin_dir / "kwok"),
+            f"--kubeconfig={self.admin_kubeconfig}",
+            f"--config={self.workdir / 'kwok.yaml'}",
+            "--enable-crds=PortForward,Logs",
+            "--manage-all-nodes=false",
+            "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+            "--node-ip=127.0.0.1",
+            "--node-name=localhost",
+            f"--node-port={port}",
             f"--server-address=127.0.0.1:{port}",
-            f"--tls-cert-file={self.pki.kwok.cert}", f"--tls-private-key-file={self.pki.kwok.key}",
+            f"--tls-cert-file={self.pki.kwok.cert}",
+            f"--tls-private-key-file={self.pki.kwok.key}",
         ]
 
     def _ssl(self) -> ssl.SSLContext:
@@ -190,24 +224,40 @@ class Engine:
             for name, proc in self.processes.items():
                 if proc.poll() is not None:
                     raise RuntimeError(f"{name} exited {proc.returncode}:\n{self.log_tail(name)}")
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"{self.server}/readyz", context=context, timeout=2) as reply:
-                    if reply.read() == b"ok":
-                        return
+            url = f"{self.server}/readyz"
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(url, context=context, timeout=2) as reply,
+            ):
+                if reply.read() == b"ok":
+                    return
             time.sleep(0.1)
-        raise RuntimeError(f"kube-apiserver not ready in {timeout:.0f} s:\n{self.log_tail('apiserver')}")
+        raise RuntimeError(
+            f"kube-apiserver not ready in {timeout:.0f} s:\n{self.log_tail('apiserver')}"
+        )
 
     # --- kubeconfigs ----------------------------------------------------------------
 
     def _write_kubeconfigs(self) -> None:
         assert self.pki is not None
         cluster = {"server": self.server, "certificate-authority": str(self.pki.ca.cert)}
-        down = {"server": f"https://127.0.0.1:{free_port()}", "certificate-authority": str(self.pki.ca.cert)}
-        admin = {"client-certificate": str(self.pki.admin.cert), "client-key": str(self.pki.admin.key)}
+        down = {
+            "server": f"https://127.0.0.1:{free_port()}",
+            "certificate-authority": str(self.pki.ca.cert),
+        }
+        admin = {
+            "client-certificate": str(self.pki.admin.cert),
+            "client-key": str(self.pki.admin.key),
+        }
         user = {"client-certificate": str(self.pki.user.cert), "client-key": str(self.pki.user.key)}
         self.admin_kubeconfig.write_text(
-            yaml.safe_dump(_kubeconfig({"skyk8s": cluster}, {"skyk8s-admin": admin},
-                                       {"skyk8s-admin": ("skyk8s", "skyk8s-admin", "default")}))
+            yaml.safe_dump(
+                _kubeconfig(
+                    {"skyk8s": cluster},
+                    {"skyk8s-admin": admin},
+                    {"skyk8s-admin": ("skyk8s", "skyk8s-admin", "default")},
+                )
+            )
         )
         contexts = {
             "skyk8s": ("skyk8s", "skyk8s-user", USER_NAMESPACE),
@@ -215,7 +265,11 @@ class Engine:
             "skyk8s-unreachable": ("skyk8s-down", "skyk8s-user", USER_NAMESPACE),
         }
         self.user_kubeconfig.write_text(
-            yaml.safe_dump(_kubeconfig({"skyk8s": cluster, "skyk8s-down": down}, {"skyk8s-user": user}, contexts))
+            yaml.safe_dump(
+                _kubeconfig(
+                    {"skyk8s": cluster, "skyk8s-down": down}, {"skyk8s-user": user}, contexts
+                )
+            )
         )
 
     # --- stop -----------------------------------------------------------------------
@@ -235,7 +289,9 @@ class Engine:
 
 
 def _kubeconfig(
-    clusters: dict[str, dict[str, str]], users: dict[str, dict[str, str]], contexts: dict[str, tuple[str, str, str]]
+    clusters: dict[str, dict[str, str]],
+    users: dict[str, dict[str, str]],
+    contexts: dict[str, tuple[str, str, str]],
 ) -> dict[str, object]:
     return {
         "apiVersion": "v1",
@@ -243,7 +299,8 @@ def _kubeconfig(
         "clusters": [{"name": k, "cluster": v} for k, v in clusters.items()],
         "users": [{"name": k, "user": v} for k, v in users.items()],
         "contexts": [
-            {"name": k, "context": {"cluster": c, "user": u, "namespace": ns}} for k, (c, u, ns) in contexts.items()
+            {"name": k, "context": {"cluster": c, "user": u, "namespace": ns}}
+            for k, (c, u, ns) in contexts.items()
         ],
         "current-context": next(iter(contexts)),
     }

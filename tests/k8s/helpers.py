@@ -56,7 +56,9 @@ def pod_body(
     spec: dict[str, object] = {"restartPolicy": "Never", "terminationGracePeriodSeconds": 0}
     if gpus:
         resources["limits"] = {"nvidia.com/gpu": str(gpus)}
-        spec["tolerations"] = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+        spec["tolerations"] = [
+            {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+        ]
     if product:
         spec["nodeSelector"] = {"nvidia.com/gpu.product": product}
     container: dict[str, object] = {
@@ -71,7 +73,9 @@ def pod_body(
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec}
 
 
-def running_pod(core: client.CoreV1Api, name: str, namespace: str, timeout: float = 20.0) -> client.V1Pod:
+def running_pod(
+    core: client.CoreV1Api, name: str, namespace: str, timeout: float = 20.0
+) -> client.V1Pod:
     def probe() -> client.V1Pod | None:
         pod = core.read_namespaced_pod(name, namespace)
         return pod if pod.status.phase == "Running" else None

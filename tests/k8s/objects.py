@@ -11,19 +11,36 @@ import time
 from pathlib import Path
 
 import yaml
-from .engine import LOCKED_NAMESPACE, USER_NAMESPACE, FakeNode
 from kubernetes import client
+
+from .engine import LOCKED_NAMESPACE, USER_NAMESPACE, FakeNode
 
 USER = "skyk8s-user"
 USER_RULES = [
-    {"apiGroups": [""], "resources": ["pods", "services", "secrets", "configmaps"],
-     "verbs": ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"]},
+    {
+        "apiGroups": [""],
+        "resources": ["pods", "services", "secrets", "configmaps"],
+        "verbs": [
+            "get",
+            "list",
+            "watch",
+            "create",
+            "update",
+            "patch",
+            "delete",
+            "deletecollection",
+        ],
+    },
     {"apiGroups": [""], "resources": ["pods/portforward", "pods/exec"], "verbs": ["get", "create"]},
     {"apiGroups": [""], "resources": ["pods/log", "events"], "verbs": ["get", "list", "watch"]},
     {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["get", "list", "watch"]},
 ]
 CLUSTER_RULES = [
-    {"apiGroups": [""], "resources": ["nodes", "pods", "namespaces"], "verbs": ["get", "list", "watch"]},
+    {
+        "apiGroups": [""],
+        "resources": ["nodes", "pods", "namespaces"],
+        "verbs": ["get", "list", "watch"],
+    },
 ]
 
 
@@ -64,12 +81,18 @@ def create_namespaces(api: client.ApiClient) -> None:
 def grant_user(api: client.ApiClient) -> None:
     rbac = client.RbacAuthorizationV1Api(api)
     subject = [{"kind": "User", "name": USER, "apiGroup": "rbac.authorization.k8s.io"}]
-    rbac.create_namespaced_role(USER_NAMESPACE, {"metadata": {"name": "sky-user"}, "rules": USER_RULES})
+    rbac.create_namespaced_role(
+        USER_NAMESPACE, {"metadata": {"name": "sky-user"}, "rules": USER_RULES}
+    )
     rbac.create_namespaced_role_binding(
         USER_NAMESPACE,
         {
             "metadata": {"name": "sky-user"},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "sky-user"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "Role",
+                "name": "sky-user",
+            },
             "subjects": subject,
         },
     )
@@ -77,7 +100,11 @@ def grant_user(api: client.ApiClient) -> None:
     rbac.create_cluster_role_binding(
         {
             "metadata": {"name": "sky-user-read"},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "sky-user-read"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "sky-user-read",
+            },
             "subjects": subject,
         }
     )
@@ -92,7 +119,9 @@ def create_nodes(api: client.ApiClient, nodes: tuple[FakeNode, ...], timeout: fl
     for node in nodes:
         while not _ready(core.read_node(node.name)):
             if time.monotonic() > deadline:
-                raise RuntimeError(f"node {node.name} not Ready in {timeout:.0f} s (is kwok running?)")
+                raise RuntimeError(
+                    f"node {node.name} not Ready in {timeout:.0f} s (is kwok running?)"
+                )
             time.sleep(0.05)
 
 

@@ -65,7 +65,9 @@ def _write(directory: Path, stem: str, cert: x509.Certificate, key: rsa.RSAPriva
     return pair
 
 
-def _builder(subject: x509.Name, issuer: x509.Name, key: rsa.RSAPrivateKey) -> x509.CertificateBuilder:
+def _builder(
+    subject: x509.Name, issuer: x509.Name, key: rsa.RSAPrivateKey
+) -> x509.CertificateBuilder:
     now = datetime.datetime.now(datetime.timezone.utc)
     return (
         x509.CertificateBuilder()
@@ -94,7 +96,9 @@ def make_pki(directory: Path) -> Pki:
         .sign(ca_key, hashes.SHA256())
     )
 
-    def signed(stem: str, subject: x509.Name, usage: x509.ObjectIdentifier, dns: list[str]) -> CertPair:
+    def signed(
+        stem: str, subject: x509.Name, usage: x509.ObjectIdentifier, dns: list[str]
+    ) -> CertPair:
         key = _key()
         builder = _builder(subject, ca_name, key).add_extension(
             x509.ExtendedKeyUsage([usage]), critical=False
@@ -126,10 +130,16 @@ def make_pki(directory: Path) -> Pki:
     )
     return Pki(
         ca=_write(directory, "ca", ca_cert, ca_key),
-        apiserver=signed("apiserver", _name("kube-apiserver"), ExtendedKeyUsageOID.SERVER_AUTH, server_dns),
+        apiserver=signed(
+            "apiserver", _name("kube-apiserver"), ExtendedKeyUsageOID.SERVER_AUTH, server_dns
+        ),
         kwok=_write(directory, "kwok", kwok_cert, kwok_key),
-        admin=signed("admin", _name("skyk8s-admin", "system:masters"), ExtendedKeyUsageOID.CLIENT_AUTH, []),
-        user=signed("user", _name("skyk8s-user", "skyk8s-users"), ExtendedKeyUsageOID.CLIENT_AUTH, []),
+        admin=signed(
+            "admin", _name("skyk8s-admin", "system:masters"), ExtendedKeyUsageOID.CLIENT_AUTH, []
+        ),
+        user=signed(
+            "user", _name("skyk8s-user", "skyk8s-users"), ExtendedKeyUsageOID.CLIENT_AUTH, []
+        ),
         sa_key=sa_key,
         sa_pub=sa_pub,
     )

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
+
 from .podnet import PodNet, PodNetwork, netns_path
 
 KWOK_GROUP, KWOK_VERSION = "kwok.x-k8s.io", "v1alpha1"
@@ -56,7 +57,12 @@ class PodRuntime:
     """Runs the containers of pods bound to ``nodes``; see the module docstring."""
 
     def __init__(
-        self, api: client.ApiClient, nodes: set[str], images: dict[str, Path], relay: Path, root: Path
+        self,
+        api: client.ApiClient,
+        nodes: set[str],
+        images: dict[str, Path],
+        relay: Path,
+        root: Path,
     ) -> None:
         self.core = client.CoreV1Api(api)
         self.custom = client.CustomObjectsApi(api)
@@ -88,7 +94,9 @@ class PodRuntime:
     def _loop(self) -> None:
         while not self._closed.is_set():
             try:
-                for event in self._watch.stream(self.core.list_pod_for_all_namespaces, timeout_seconds=60):
+                for event in self._watch.stream(
+                    self.core.list_pod_for_all_namespaces, timeout_seconds=60
+                ):
                     self._on_event(event["type"], event["object"])
             except Exception:  # the watch broke (engine stopping, or a timeout): list again
                 if self._closed.wait(0.2):
@@ -107,7 +115,9 @@ class PodRuntime:
                 self._start(pod)
             except Exception as err:  # report it on the pod like a kubelet, and go on
                 self.refused.add(uid)
-                self._event(pod, "Failed", f"simulated runtime could not start the container: {err}")
+                self._event(
+                    pod, "Failed", f"simulated runtime could not start the container: {err}"
+                )
 
     # --- starting -------------------------------------------------------------------
 
@@ -172,7 +182,12 @@ class PodRuntime:
         forwards = [
             {
                 "ports": [port],
-                "command": ["nsenter", f"--net={netns_path(net.netns)}", str(self.relay), f"127.0.0.1:{port}"],
+                "command": [
+                    "nsenter",
+                    f"--net={netns_path(net.netns)}",
+                    str(self.relay),
+                    f"127.0.0.1:{port}",
+                ],
             }
             for port in ports
         ]
@@ -239,8 +254,15 @@ class PodRuntime:
             f"failed to resolve reference {spec.image!r}: not found (simulated registry)"
         )
         waiting = {"waiting": {"reason": "ErrImagePull", "message": message}}
-        status = {"name": spec.name, "image": spec.image, "imageID": "", "ready": False,
-                  "restartCount": 0, "started": False, "state": waiting}
+        status = {
+            "name": spec.name,
+            "image": spec.image,
+            "imageID": "",
+            "ready": False,
+            "restartCount": 0,
+            "started": False,
+            "state": waiting,
+        }
         self._patch_status(pod, {"containerStatuses": [status]})
         self._event(pod, "Failed", message)
 
@@ -248,8 +270,11 @@ class PodRuntime:
         body = client.CoreV1Event(
             metadata=client.V1ObjectMeta(generate_name=f"{pod.metadata.name}."),
             involved_object=client.V1ObjectReference(
-                kind="Pod", name=pod.metadata.name, namespace=pod.metadata.namespace,
-                uid=pod.metadata.uid, api_version="v1",
+                kind="Pod",
+                name=pod.metadata.name,
+                namespace=pod.metadata.namespace,
+                uid=pod.metadata.uid,
+                api_version="v1",
             ),
             reason=reason,
             message=message,
@@ -270,16 +295,28 @@ class PodRuntime:
             return
         container.stopping = True
         now = _now()
-        terminated = {"exitCode": code, "reason": "Completed" if code == 0 else "Error",
-                      "startedAt": now, "finishedAt": now}
+        terminated = {
+            "exitCode": code,
+            "reason": "Completed" if code == 0 else "Error",
+            "startedAt": now,
+            "finishedAt": now,
+        }
         spec = container.pod.spec.containers[0]
         self._patch_status(
             container.pod,
             {
                 "phase": "Succeeded" if code == 0 else "Failed",
-                "containerStatuses": [{"name": spec.name, "image": spec.image, "imageID": "",
-                                       "ready": False, "restartCount": 0, "started": False,
-                                       "state": {"terminated": terminated}}],
+                "containerStatuses": [
+                    {
+                        "name": spec.name,
+                        "image": spec.image,
+                        "imageID": "",
+                        "ready": False,
+                        "restartCount": 0,
+                        "started": False,
+                        "state": {"terminated": terminated},
+                    }
+                ],
             },
         )
         self._teardown(container)

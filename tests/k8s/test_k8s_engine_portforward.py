@@ -65,7 +65,9 @@ def _round_trip(core: client.CoreV1Api, pod: str, payload: bytes) -> bytes | Non
 def test_simulated_containers_port_forward_round_trip_through_the_api_server(
     user_core: client.CoreV1Api, echo_pod: client.V1Pod
 ) -> None:
-    first = wait_for(lambda: _round_trip(user_core, echo_pod.metadata.name, b"ping"), 20, "the echo server")
+    first = wait_for(
+        lambda: _round_trip(user_core, echo_pod.metadata.name, b"ping"), 20, "the echo server"
+    )
     assert first == b"ping"
     payload = os.urandom(1 << 20)
     assert _round_trip(user_core, echo_pod.metadata.name, payload) == payload
@@ -83,8 +85,9 @@ def test_simulated_containers_the_forwarded_port_is_on_the_pods_own_loopback(
 def test_simulated_containers_port_forward_to_an_undeclared_port_is_refused(
     user_core: client.CoreV1Api, echo_pod: client.V1Pod
 ) -> None:
-    forward = portforward(user_core.connect_get_namespaced_pod_portforward, echo_pod.metadata.name, NS,
-                          ports="7999")
+    forward = portforward(
+        user_core.connect_get_namespaced_pod_portforward, echo_pod.metadata.name, NS, ports="7999"
+    )
     sock = forward.socket(7999)
     sock.settimeout(10)
     try:

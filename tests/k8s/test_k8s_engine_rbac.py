@@ -21,7 +21,9 @@ def _user(k8s: K8sEngine, context: str) -> client.ApiClient:
 def _may_create_pods(api: client.ApiClient, namespace: str) -> bool:
     review = client.V1SelfSubjectAccessReview(
         spec=client.V1SelfSubjectAccessReviewSpec(
-            resource_attributes=client.V1ResourceAttributes(namespace=namespace, verb="create", resource="pods")
+            resource_attributes=client.V1ResourceAttributes(
+                namespace=namespace, verb="create", resource="pods"
+            )
         )
     )
     answer = client.AuthorizationV1Api(api).create_self_subject_access_review(review)
@@ -36,7 +38,9 @@ def test_simulated_containers_self_subject_access_review_tells_the_user_where_po
     assert _may_create_pods(api, LOCKED_NAMESPACE) is False
 
 
-def test_simulated_containers_pod_in_a_forbidden_namespace_is_refused_with_403(k8s: K8sEngine) -> None:
+def test_simulated_containers_pod_in_a_forbidden_namespace_is_refused_with_403(
+    k8s: K8sEngine,
+) -> None:
     core = client.CoreV1Api(_user(k8s, "skyk8s-locked"))
     with pytest.raises(ApiException) as caught:
         core.create_namespaced_pod(LOCKED_NAMESPACE, pod_body(unique("no"), IMAGE_KERNEL, ["true"]))

@@ -87,9 +87,13 @@ def test_simulated_containers_command_runs_at_the_pod_ip_with_the_pod_env(
     gone(core, name, NS)
 
 
-def test_simulated_containers_failing_command_marks_the_pod_failed(k8s: K8sEngine, core: client.CoreV1Api) -> None:
+def test_simulated_containers_failing_command_marks_the_pod_failed(
+    k8s: K8sEngine, core: client.CoreV1Api
+) -> None:
     name = unique("fail")
-    core.create_namespaced_pod(NS, pod_body(name, IMAGE_KERNEL, ["python3", "-c", "raise SystemExit(3)"]))
+    core.create_namespaced_pod(
+        NS, pod_body(name, IMAGE_KERNEL, ["python3", "-c", "raise SystemExit(3)"])
+    )
     pod = wait_for(lambda: _phase(core, name, "Failed"), 20, "the pod to fail")
     terminated = pod.status.container_statuses[0].state.terminated
     assert terminated.exit_code == 3 and terminated.reason == "Error"
@@ -126,8 +130,14 @@ def test_simulated_containers_unknown_image_is_a_pull_error_with_an_event(
 
     state = wait_for(waiting, 20, "ErrImagePull")
     assert state.reason == "ErrImagePull" and "no-such-image" in state.message
-    events = core.list_namespaced_event(NS, field_selector=f"involvedObject.name={name},reason=Failed")
-    assert "Failed to pull image" in events.items[0].message
+
+    def event() -> str | None:
+        found = core.list_namespaced_event(
+            NS, field_selector=f"involvedObject.name={name},reason=Failed"
+        )
+        return found.items[0].message if found.items else None
+
+    assert "Failed to pull image" in wait_for(event, 10, "the Failed event")
     assert core.read_namespaced_pod(name, NS).status.phase == "Pending"
     core.delete_namespaced_pod(name, NS)
     gone(core, name, NS)
@@ -139,10 +149,14 @@ def test_simulated_containers_pods_reach_each_other_at_their_pod_ips(
     server, talker = unique("server"), unique("talker")
     port = 7101
     served = ECHO_SERVER.replace('"127.0.0.1"', '"0.0.0.0"')
-    core.create_namespaced_pod(NS, pod_body(server, IMAGE_KERNEL, ["python3", "-c", served, str(port)]))
+    core.create_namespaced_pod(
+        NS, pod_body(server, IMAGE_KERNEL, ["python3", "-c", served, str(port)])
+    )
     address = running_pod(core, server, NS).status.pod_ip
-    core.create_namespaced_pod(NS, pod_body(talker, IMAGE_KERNEL, ["python3", "-c", REACH, str(port)],
-                                            env={"PEER": address}))
+    core.create_namespaced_pod(
+        NS,
+        pod_body(talker, IMAGE_KERNEL, ["python3", "-c", REACH, str(port)], env={"PEER": address}),
+    )
     pod = wait_for(lambda: _phase(core, talker, "Succeeded"), 20, "the talker to finish")
     assert (_home(k8s, pod) / "reply").read_bytes() == b"hello"
     for name in (server, talker):
