@@ -85,6 +85,7 @@ def k8s(tmp_path_factory: pytest.TempPathFactory) -> Iterator[K8sEngine]:
         engine.start()
         api = config.new_client_from_config(str(engine.admin_kubeconfig))
         install_crds(api, engine.crd_dir)
+        engine.start_clients()
         create_namespaces(api)
         grant_user(api)
         create_nodes(api, engine.nodes)

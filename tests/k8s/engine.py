@@ -119,6 +119,7 @@ class Engine:
     # --- start ----------------------------------------------------------------------
 
     def start(self) -> None:
+        """Certificates, kubeconfigs, etcd and the API server (ready on return)."""
         for name in ("etcd", "peer", "api", "scheduler", "kwok"):
             self.ports[name] = free_port()
         self.pki = make_pki(self.workdir / "pki")
@@ -127,6 +128,11 @@ class Engine:
         self._spawn("etcd", self._etcd_args())
         self._spawn("apiserver", self._apiserver_args())
         self._wait_ready()
+
+    def start_clients(self) -> None:
+        """The scheduler and kwok, once the API server is ready and kwok's CRDs exist
+        (kwok watches them from its start; created later, they are seen only after its
+        back-off, seconds later)."""
         self._spawn("scheduler", self._scheduler_args())
         self._spawn("kwok", self._kwok_args())
 

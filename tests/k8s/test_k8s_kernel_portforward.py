@@ -25,14 +25,15 @@ from .helpers import gone, pod_body, running_pod, unique, wait_for
 NS = USER_NAMESPACE
 NAMES = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
 PORTS = (50001, 50002, 50003, 50004, 50005)
-START = """
+START = f"""
 import json, os, sys
-conn = dict(zip(%r, [int(p) for p in sys.argv[1].split(",")]))
+NAMES = {NAMES!r}
+conn = dict(zip(NAMES, [int(p) for p in sys.argv[1].split(",")]))
 conn.update(ip="127.0.0.1", key=sys.argv[2], transport="tcp", signature_scheme="hmac-sha256")
 path = os.path.join(os.environ["HOME"], "kernel.json")
 open(path, "w").write(json.dumps(conn))
 os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f", path])
-""" % (NAMES,)
+"""
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,7 @@ def kernel(user_core: client.CoreV1Api) -> Iterator[tuple[BlockingKernelClient, 
     user_core.create_namespaced_pod(NS, pod_body(name, IMAGE_KERNEL, command, ports=PORTS))
     running_pod(user_core, name, NS)
     opener = pod_opener(user_core.api_client.configuration, name, NS)
-    forwards = ForwardSet(opener, "127.0.0.1", dict(zip(NAMES, PORTS)))
+    forwards = ForwardSet(opener, "127.0.0.1", dict(zip(NAMES, PORTS, strict=True)))
     wait_for(lambda: _heartbeat(forwards.local_ports()["hb_port"]), 60, "the kernel's heartbeat")
     kc = BlockingKernelClient()
     kc.load_connection_info(
