@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Command 2 of the README: install everything the tests need into their own virtual
-# environment (Python packages, and Debian's Chromium for the browser tests) and run
-# the whole suite: lint, types, tests.
+# environment (Python packages, and Debian's Chromium for the browser tests), build the
+# Kubernetes test engine when it is not cached yet, and run the whole suite: lint, types, tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${JUPYTER_SKY_TEST_VENV:-.venv-test}"
@@ -18,6 +18,8 @@ pip_install -e '.[all,test,examples]'  # examples: torch for example_notebooks/g
 if [ -f scripts/install_browser.sh ]; then
   bash scripts/install_browser.sh "$PY"
 fi
+echo "== Kubernetes test engine (built once into ~/.cache, ~5 min cold)"
+bash scripts/k8s_engine_build.sh
 echo "== ruff"
 "$PY" -m ruff check jupyter_sky tests benchmarks scripts
 echo "== mypy"
