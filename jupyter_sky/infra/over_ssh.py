@@ -21,7 +21,7 @@ _LOCAL_ONLY = ("JUPYTER_SKY_HOME", "JUPYTER_SKY_LAB")
 
 @dataclass(frozen=True)
 class SshConfig:
-    """``ssh:`` — hosts and pools for ``--infra ssh/<host-or-pool>`` (see infra/ssh.py)."""
+    """``ssh:`` — hosts and pools for ``--infra ssh/<host-or-pool>`` (see infra/ssh/)."""
 
     config_file: str | None = field(default=None, metadata=checked(optional_text))
     known_hosts: str | None = field(default=None, metadata=checked(optional_text))

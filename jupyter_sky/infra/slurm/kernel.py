@@ -219,7 +219,7 @@ def sbatch_options(
     partition : str
         The partition, or "" for the cluster's default.
     gres : str
-        The ``--gres`` value (see :func:`slurm_records.gres_flag`), or "".
+        The ``--gres`` value (see :func:`jupyter_sky.infra.slurm.records.gres_flag`), or "".
     entry : dict, optional
         The cluster's ``slurm.clusters`` entry; its ``time`` (minutes, with the section's
         ``time`` folded in), ``account`` and ``qos`` apply when the cell gives none.
