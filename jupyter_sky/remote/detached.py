@@ -108,6 +108,7 @@ class _Recorder:
         self.error: dict[str, Any] | None = None
         self.parent: dict[str, Any] = {}
         self.status = None
+        self.shell = None  # no notebook here: a pager payload is not shown
 
     def handle(self, msg: dict[str, Any]) -> None:
         kind = msg["header"]["msg_type"]
@@ -117,6 +118,10 @@ class _Recorder:
             self.error = msg["content"]
         self.fh.write(record_line(msg, time.time()))
         self.fh.flush()
+
+    def finish(self, uncaught: bool) -> dict[str, Any] | None:
+        """The cell's uncaught error (the attaching notebook shows any other traceback)."""
+        return self.error if uncaught else None
 
 
 class Runner:

@@ -164,6 +164,10 @@ class SshConnection:
         t = self.transport()
         try:
             return open_on(t)
+        except paramiko.ChannelException as exc:  # the server answered no: the transport is fine
+            raise InfraError(
+                f"SSH host '{self.spec.name}' refused a channel ({_undot(str(exc)) or 'no reason'})."
+            ) from None
         except (paramiko.SSHException, EOFError, OSError):
             t.close()  # the next transport() logs in again
         try:
