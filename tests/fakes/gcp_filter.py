@@ -43,10 +43,7 @@ def matches(expr: str, resource: Json) -> bool:
     """Return True if the REST JSON ``resource`` satisfies every term of ``expr``."""
     for name, op, want in terms(expr):
         have = _field(resource, name)
-        if op in ("=", "!="):
-            hit = have == want
-        else:
-            hit = re.fullmatch(want, have) is not None
+        hit = have == want if op in ("=", "!=") else re.fullmatch(want, have) is not None
         if hit != (op in ("=", "eq")):
             return False
     return True

@@ -11,12 +11,11 @@ import json
 import urllib.request
 
 import pytest
+from fakes.gcp_compute import GcpComputeFake
+from fakes.gcp_fixtures import GcpClients
 from google.api_core import exceptions as gexc
 from google.api_core.future import polling
 from google.cloud import compute_v1
-
-from fakes.gcp_compute import GcpComputeFake
-from fakes.gcp_fixtures import GcpClients, gcp, gcp_fake  # noqa: F401
 
 P = "sim-project"
 ZONE = "us-central1-a"

@@ -1,0 +1,3 @@
+"""Fixtures of the simulated GCP tests (defined in tests/fakes/gcp_fixtures.py)."""
+
+from fakes.gcp_fixtures import gcp, gcp_fake  # noqa: F401
