@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from collections.abc import Iterator
 
 import pytest
 from azure.core.exceptions import (
@@ -20,7 +21,24 @@ from azure.core.exceptions import (
 from azure.mgmt.compute import models as cm
 from azure.mgmt.network import models as nm
 from fakes.azure_arm import AzureArmFake
-from fakes.azure_fixtures import SUBSCRIPTION, AzureClients, make_clients
+from fakes.azure_fixtures import (
+    SUBSCRIPTION,
+    AzureClients,
+    clean_clients,
+    make_clients,
+    running_fake,
+)
+
+
+@pytest.fixture(scope="module")
+def azure_fake() -> Iterator[AzureArmFake]:
+    yield from running_fake()
+
+
+@pytest.fixture
+def azure(azure_fake: AzureArmFake) -> Iterator[AzureClients]:
+    yield from clean_clients(azure_fake)
+
 
 LOC = "eastus"
 SIZE = "Standard_D16s_v5"

@@ -1,6 +1,6 @@
 """Fixtures for the simulated Azure: the fake ARM and real azure-mgmt clients pointed at it.
 
-Import them into a test module (``from fakes.azure_fixtures import azure, azure_fake``).
+Test modules wrap ``running_fake`` and ``clean_clients`` in fixtures of their own.
 """
 
 from __future__ import annotations
@@ -8,8 +8,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-
-import pytest
 
 from fakes.azure_arm import AzureArmFake
 
@@ -50,17 +48,16 @@ def make_clients(fake: AzureArmFake, retry_total: int = 0) -> AzureClients:
     )
 
 
-@pytest.fixture(scope="module")
-def azure_fake() -> Iterator[AzureArmFake]:
+def running_fake() -> Iterator[AzureArmFake]:
+    """A started fake, stopped afterwards (wrap it in a module-scoped fixture)."""
     fake = AzureArmFake()
     fake.start()
     yield fake
     fake.stop()
 
 
-@pytest.fixture
-def azure(azure_fake: AzureArmFake) -> Iterator[AzureClients]:
+def clean_clients(fake: AzureArmFake) -> Iterator[AzureClients]:
     """Clients on a fake with no rules armed."""
-    azure_fake.faults.clear()
-    yield make_clients(azure_fake)
-    azure_fake.faults.clear()
+    fake.faults.clear()
+    yield make_clients(fake)
+    fake.faults.clear()

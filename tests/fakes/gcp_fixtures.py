@@ -1,6 +1,6 @@
 """Fixtures for the simulated GCP: the fake Compute Engine and real SDK clients pointed at it.
 
-Import them into a test module (``from fakes.gcp_fixtures import gcp, gcp_fake``).
+Test modules wrap ``running_fake`` and ``clean_clients`` in fixtures of their own.
 """
 
 from __future__ import annotations
@@ -8,8 +8,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-
-import pytest
 
 from fakes.gcp_compute import GcpComputeFake
 
@@ -68,8 +66,8 @@ def make_clients(url: str) -> GcpClients:
     return clients
 
 
-@pytest.fixture(scope="module")
-def gcp_fake() -> Iterator[GcpComputeFake]:
+def running_fake() -> Iterator[GcpComputeFake]:
+    """A started fake, stopped afterwards (wrap it in a module-scoped fixture)."""
     os.environ.setdefault("NO_GCE_CHECK", "true")
     fake = GcpComputeFake()
     fake.start()
@@ -77,9 +75,8 @@ def gcp_fake() -> Iterator[GcpComputeFake]:
     fake.stop()
 
 
-@pytest.fixture
-def gcp(gcp_fake: GcpComputeFake) -> Iterator[GcpClients]:
+def clean_clients(fake: GcpComputeFake) -> Iterator[GcpClients]:
     """Clients on a clean fake: every test starts with no rules armed."""
-    gcp_fake.faults.clear()
-    yield make_clients(gcp_fake.url)
-    gcp_fake.faults.clear()
+    fake.faults.clear()
+    yield make_clients(fake.url)
+    fake.faults.clear()

@@ -9,16 +9,29 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from collections.abc import Iterator
 
 import pytest
 from fakes.gcp_compute import GcpComputeFake
-from fakes.gcp_fixtures import GcpClients
+from fakes.gcp_fixtures import GcpClients, clean_clients, running_fake
 from google.api_core import exceptions as gexc
 from google.api_core.future import polling
 from google.cloud import compute_v1
 
 P = "sim-project"
 ZONE = "us-central1-a"
+
+
+@pytest.fixture(scope="module")
+def gcp_fake() -> Iterator[GcpComputeFake]:
+    yield from running_fake()
+
+
+@pytest.fixture
+def gcp(gcp_fake: GcpComputeFake) -> Iterator[GcpClients]:
+    yield from clean_clients(gcp_fake)
+
+
 FAST = polling.DEFAULT_POLLING.with_delay(initial=0.01, maximum=0.05).with_timeout(10)
 
 
