@@ -235,6 +235,11 @@ class RunningInstance:
     def ssh_address(self) -> str:
         return self.public_ip
 
+    def vm_spec(self, spec_type: Callable[..., object]) -> object:
+        """This VM as the booter's ``VmSpec`` (tests/labs/vmboot.py), booted at ``ssh_address``."""
+        return spec_type(vm_id=self.id, ip=self.ssh_address, ssh_user=self.ssh_user,
+                         authorized_keys=self.authorized_keys, hostname=self.name)
+
 
 class AddressPool:
     """Hand out host addresses from one network, in order, reusing released ones."""

@@ -28,31 +28,23 @@ from dataclasses import dataclass
 
 from google.cloud import compute_v1
 
-from fakes.base import AddressPool, FakeServer, Json, Request, Response, RunningInstance
+from fakes.base import AddressPool, FakeServer, Request, Response, RunningInstance
+from fakes.gcp_catalog import CatalogRoutes, find_image
 from fakes.gcp_filter import matches
 from fakes.gcp_world import (
     COMPUTE,
-    IMAGES,
     GcpWorld,
     OpFailure,
     fault_outcome,
     invalid,
     json_error,
+    last,
     not_found,
+    wire,
 )
 
 P = r"/compute/v1/projects/(?P<project>[^/]+)"
 NAME = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
-
-
-def wire(message: object) -> Json:
-    """Serialise an SDK message to its REST JSON (camelCase, enums as names)."""
-    text = type(message).to_json(message, use_integers_for_enums=False, indent=None)  # type: ignore[attr-defined]
-    return dict(json.loads(text))
-
-
-def last(url: str) -> str:
-    return url.rstrip("/").rsplit("/", 1)[-1]
 
 
 @dataclass
@@ -64,7 +56,7 @@ class _Op:
     undo: Callable[[], None]
 
 
-class GcpComputeFake:
+class GcpComputeFake(CatalogRoutes):
     """The simulated Compute Engine: state, routes and the server they are served on."""
 
     def __init__(self, world: GcpWorld | None = None, op_polls: int = 1) -> None:
@@ -228,7 +220,7 @@ class GcpComputeFake:
             return json_error(400, "badRequest", "Instances with guest accelerators do not support live migration.")
         for disk in inst.disks:
             source = disk.initialize_params.source_image
-            if disk.boot and source and _image(source) is None:
+            if disk.boot and source and find_image(source) is None:
                 return not_found(source.split("/compute/v1/")[-1])
         return None
 
@@ -386,74 +378,6 @@ class GcpComputeFake:
             return not_found(f"projects/{project}/global/firewalls/{name}")
         return self._operation(project, "global", "delete", f"projects/{project}/global/firewalls/{name}",
                                effect=lambda: self.firewalls.pop((project, name), None))
-
-    # -- zones, regions, images, machine types ----------------------------------------------
-    def _zone(self, project: str, zone: str) -> compute_v1.Zone:
-        region = self.world.zones[zone]
-        return compute_v1.Zone(name=zone, status="UP", kind="compute#zone", region=f"{COMPUTE}/projects/{project}/regions/{region}",
-                               self_link=f"{COMPUTE}/projects/{project}/zones/{zone}")
-
-    def zones_list(self, req: Request, project: str) -> Response:
-        """zones.list: https://cloud.google.com/compute/docs/reference/rest/v1/zones/list"""
-        items = [self._zone(project, z) for z in sorted(self.world.zones)]
-        return Response(200, wire(compute_v1.ZoneList(id=f"projects/{project}/zones", items=items)))
-
-    def zone_get(self, req: Request, project: str, zone: str) -> Response:
-        """zones.get: https://cloud.google.com/compute/docs/reference/rest/v1/zones/get"""
-        if zone not in self.world.zones:
-            return not_found(f"projects/{project}/zones/{zone}")
-        return Response(200, wire(self._zone(project, zone)))
-
-    def _region(self, project: str, region: str, zones: list[str]) -> compute_v1.Region:
-        return compute_v1.Region(name=region, status="UP", kind="compute#region",
-                                 zones=[f"{COMPUTE}/projects/{project}/zones/{z}" for z in zones],
-                                 self_link=f"{COMPUTE}/projects/{project}/regions/{region}")
-
-    def regions_list(self, req: Request, project: str) -> Response:
-        """regions.list: https://cloud.google.com/compute/docs/reference/rest/v1/regions/list"""
-        items = [self._region(project, r, zs) for r, zs in sorted(self.world.regions().items())]
-        return Response(200, wire(compute_v1.RegionList(id=f"projects/{project}/regions", items=items)))
-
-    def region_get(self, req: Request, project: str, region: str) -> Response:
-        """regions.get: https://cloud.google.com/compute/docs/reference/rest/v1/regions/get"""
-        zones = self.world.regions().get(region)
-        if zones is None:
-            return not_found(f"projects/{project}/regions/{region}")
-        return Response(200, wire(self._region(project, region, zones)))
-
-    def image_from_family(self, req: Request, project: str, family: str) -> Response:
-        """images.getFromFamily: https://cloud.google.com/compute/docs/reference/rest/v1/images/getFromFamily"""
-        image = _image(f"projects/{project}/global/images/family/{family}")
-        return Response(200, wire(image)) if image else not_found(f"projects/{project}/global/images/family/{family}")
-
-    def image_get(self, req: Request, project: str, image: str) -> Response:
-        """images.get: https://cloud.google.com/compute/docs/reference/rest/v1/images/get"""
-        found = _image(f"projects/{project}/global/images/{image}")
-        return Response(200, wire(found)) if found else not_found(f"projects/{project}/global/images/{image}")
-
-    def machine_type_get(self, req: Request, project: str, zone: str, mt: str) -> Response:
-        """machineTypes.get: https://cloud.google.com/compute/docs/reference/rest/v1/machineTypes/get"""
-        found = self.world.machine_types.get(zone, {}).get(mt)
-        if found is None:
-            return not_found(f"projects/{project}/zones/{zone}/machineTypes/{mt}")
-        accels = [compute_v1.Accelerators(guest_accelerator_type=found.accelerator, guest_accelerator_count=found.accelerator_count)] if found.accelerator else []
-        return Response(200, wire(compute_v1.MachineType(
-            name=mt, kind="compute#machineType", zone=zone, guest_cpus=found.vcpus, memory_mb=found.memory_mb,
-            accelerators=accels, self_link=f"{COMPUTE}/projects/{project}/zones/{zone}/machineTypes/{mt}")))
-
-
-def _image(source: str) -> compute_v1.Image | None:
-    """Resolve ``projects/P/global/images/family/F`` or ``.../images/NAME`` (URL or path)."""
-    path = source.split("/compute/v1/")[-1]
-    found = re.match(r"projects/([^/]+)/global/images/(family/)?([^/]+)$", path)
-    if not found:
-        return None
-    project, is_family, name = found.groups()
-    for (img_project, family), image in IMAGES.items():
-        if img_project == project and name == (family if is_family else image):
-            return compute_v1.Image(name=image, family=family, status="READY", kind="compute#image", disk_size_gb=10,
-                                    self_link=f"{COMPUTE}/projects/{project}/global/images/{image}")
-    return None
 
 
 def _running(inst: compute_v1.Instance) -> RunningInstance:

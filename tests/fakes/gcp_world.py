@@ -10,6 +10,7 @@ https://cloud.google.com/apis/design/errors#http_mapping (``error.errors[].reaso
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -93,6 +94,16 @@ class GcpWorld:
         for zone, region in sorted(self.zones.items()):
             out[region].append(zone)
         return dict(out)
+
+
+def wire(message: object) -> Json:
+    """Serialise an SDK message to its REST JSON (camelCase, enums as names)."""
+    text = type(message).to_json(message, use_integers_for_enums=False, indent=None)  # type: ignore[attr-defined]
+    return dict(json.loads(text))
+
+
+def last(url: str) -> str:
+    return url.rstrip("/").rsplit("/", 1)[-1]
 
 
 def json_error(status: int, reason: str, message: str, domain: str = "global") -> Response:
