@@ -186,3 +186,46 @@ def test_missing_resource_group_and_spot_eviction(azure: AzureClients, azure_fak
     with pytest.raises(ResourceNotFoundError):
         azure.compute.virtual_machines.get("skyaz-evict", "vm")  # type: ignore[attr-defined]
     azure.resources.resource_groups.begin_delete("skyaz-evict").result()  # type: ignore[attr-defined]
+
+
+# -- failover classification of what the real SDK raised (jupyter_sky/infra/azure/errors.py) ------
+@pytest.mark.parametrize(("code", "kind", "scope"), [
+    ("AllocationFailed", "capacity", "region"),
+    ("ZonalAllocationFailed", "capacity", "region"),
+    ("SkuNotAvailable", "capacity", "region"),
+    ("OperationNotAllowed", "quota", "region"),
+    ("InvalidAuthenticationToken", "credential", "infra"),
+    ("AuthorizationFailed", "credential", "infra"),
+    ("TooManyRequests", "retry", "region"),
+])
+def test_failover_classification(azure: AzureClients, azure_fake: AzureArmFake, code: str, kind: str, scope: str) -> None:
+    from jupyter_sky.infra.azure.errors import classify_exception
+
+    nic = network(azure, "skyaz-class")
+    arm(azure_fake, action="virtualMachines.createOrUpdate", code=code, times=1)
+    with pytest.raises(HttpResponseError) as err:
+        azure.compute.virtual_machines.begin_create_or_update("skyaz-class", "vm", vm_model(nic)).result()  # type: ignore[attr-defined]
+    verdict = classify_exception(err.value, f"azure/{LOC} {SIZE}")
+    assert (verdict.kind, verdict.scope, verdict.code) == (kind, scope, code)
+    assert verdict.sentence.endswith(".") and "\n" not in verdict.sentence
+    azure.resources.resource_groups.begin_delete("skyaz-class").result()  # type: ignore[attr-defined]
+    assert not azure_fake.resources
+
+
+def test_operation_not_allowed_without_quota_is_fatal() -> None:
+    from jupyter_sky.infra.azure.errors import classify
+
+    verdict = classify(["OperationNotAllowed"], "The operation is not allowed on a VM being deleted.", 409, "azure/eastus")
+    assert verdict.kind == "fatal"
+
+
+def test_bad_image_is_fatal_not_failover(azure: AzureClients) -> None:
+    from jupyter_sky.infra.azure.errors import classify_exception
+
+    nic = network(azure, "skyaz-fatal")
+    bad = cm.ImageReference(publisher="Canonical", offer="nope", sku="x", version="latest")
+    with pytest.raises(HttpResponseError) as err:
+        azure.compute.virtual_machines.begin_create_or_update("skyaz-fatal", "vm", vm_model(nic, image=bad))  # type: ignore[attr-defined]
+    verdict = classify_exception(err.value, f"azure/{LOC}")
+    assert (verdict.kind, verdict.code) == ("fatal", "PlatformImageNotFound")
+    azure.resources.resource_groups.begin_delete("skyaz-fatal").result()  # type: ignore[attr-defined]

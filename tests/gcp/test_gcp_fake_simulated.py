@@ -199,3 +199,41 @@ def test_zones_regions_images_machine_types(gcp: GcpClients) -> None:
     assert (a2.accelerators[0].guest_accelerator_type, a2.accelerators[0].guest_accelerator_count) == ("nvidia-tesla-a100", 1)
     with pytest.raises(gexc.NotFound):
         gcp.images.get_from_family(project="debian-cloud", family="no-such-family")  # type: ignore[attr-defined]
+
+
+# -- failover classification of what the real SDK raised (jupyter_sky/infra/gcp/errors.py) --------
+@pytest.mark.parametrize(("code", "kind", "scope"), [
+    ("ZONE_RESOURCE_POOL_EXHAUSTED", "capacity", "zone"),
+    ("ZONE_RESOURCE_POOL_EXHAUSTED_WITH_DETAILS", "capacity", "zone"),
+    ("resourcePoolExhausted", "capacity", "zone"),
+    ("QUOTA_EXCEEDED", "quota", "region"),
+    ("quotaExceeded", "quota", "region"),
+    ("GPUS_ALL_REGIONS", "quota", "infra"),
+    ("PERMISSION_DENIED", "credential", "infra"),
+    ("UNAUTHENTICATED", "credential", "infra"),
+    ("RATE_LIMIT", "retry", "zone"),
+])
+def test_failover_classification(gcp: GcpClients, gcp_fake: GcpComputeFake, code: str, kind: str, scope: str) -> None:
+    from jupyter_sky.infra.gcp.errors import classify_exception
+
+    arm(gcp_fake, action="instances.insert", code=code, match={"zone": ZONE})
+    with pytest.raises(gexc.GoogleAPICallError) as err:
+        create(gcp, instance("skygcp-class"))
+    verdict = classify_exception(err.value, f"gcp/{ZONE} n1-standard-4")
+    assert (verdict.kind, verdict.scope) == (kind, scope)
+    assert verdict.sentence.endswith(".") and "\n" not in verdict.sentence
+    assert not any(k[2] == "skygcp-class" for k in gcp_fake.instances)
+
+
+@pytest.mark.parametrize("inst", [
+    instance("skygcp-fatal", machine="a2-highgpu-1g", gpu=None, zone="us-west1-c"),
+    instance("skygcp-fatal", image="projects/debian-cloud/global/images/family/nope"),
+])
+def test_bad_input_is_fatal_not_failover(gcp: GcpClients, inst: compute_v1.Instance) -> None:
+    from jupyter_sky.infra.gcp.errors import classify_exception
+
+    zone = inst.machine_type.split("/")[1]
+    with pytest.raises(gexc.GoogleAPICallError) as err:
+        gcp.instances.insert(project=P, zone=zone, instance_resource=inst)  # type: ignore[attr-defined]
+    verdict = classify_exception(err.value, f"gcp/{zone}")
+    assert verdict.kind == "fatal" and ("does not exist" in verdict.sentence or "was not found" in verdict.sentence)
