@@ -28,7 +28,7 @@ class GcpClients:
     machine_types: object
 
 
-def test_credentials() -> object:
+def static_credentials() -> object:
     """A bearer-token credential that refreshes locally (as ADC's would, without any network)."""
     from google.auth.credentials import Credentials
 
@@ -43,7 +43,7 @@ def make_clients(url: str) -> GcpClients:
     from google.cloud import compute_v1
 
     # Anonymous credentials cannot refresh after a 401; a refreshable token behaves like ADC.
-    cred = test_credentials()
+    cred = static_credentials()
     opts = {"api_endpoint": url}
 
     def make(cls: type) -> object:
