@@ -14,7 +14,7 @@ from fakes.azure_arm import AzureArmFake
 SUBSCRIPTION = "00000000-5eed-4000-8000-000000000013"
 
 
-class TestCredential:
+class StaticCredential:
     """The whole TokenCredential the ARM pipeline needs; never talks to Entra ID."""
 
     def get_token(self, *scopes: str, **kwargs: object) -> object:
@@ -40,7 +40,7 @@ def make_clients(fake: AzureArmFake, retry_total: int = 0) -> AzureClients:
     # polling_interval=0: Retry-After: 0 is falsy in azure-core's poller, which then waits 30 s.
     common = {"base_url": fake.url, "connection_verify": fake.ca_pem, "polling_interval": 0,
               "retry_total": retry_total}
-    cred = TestCredential()
+    cred = StaticCredential()
     return AzureClients(
         compute=ComputeManagementClient(cred, SUBSCRIPTION, **common),  # type: ignore[arg-type]
         network=NetworkManagementClient(cred, SUBSCRIPTION, **common),  # type: ignore[arg-type]
