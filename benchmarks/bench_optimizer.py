@@ -148,7 +148,7 @@ def run_sky(runs: int, scratch: Path) -> dict[str, Any] | None:
 
 
 def _resources(sky_res: dict[str, str]) -> Any:
-    from jupyter_sky.spec import Resources
+    from jupyter_sky.spec.task import Resources
 
     if "accelerators" in sky_res:
         name, _, count = sky_res["accelerators"].partition(":")

@@ -15,8 +15,8 @@ from jupyter_sky.errors import SkyError
 
 def main(argv: list[str] | None = None) -> int:
     """Run one subcommand; errors print their one sentence and exit with status 1."""
-    from jupyter_sky.commands import run_subcommand
-    from jupyter_sky.magics import manager
+    from jupyter_sky.notebook.commands import run_subcommand
+    from jupyter_sky.notebook.magics import manager
 
     words = list(sys.argv[1:] if argv is None else argv)
     if words[:2] == ["catalog", "refresh"]:
@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return cli_refresh(words[2:])
     if words and words[0] == "plan":
-        from jupyter_sky.gpus import plan_text
+        from jupyter_sky.notebook.gpus import plan_text
 
         try:
             print(plan_text(shlex.join(words[1:])).to_text())

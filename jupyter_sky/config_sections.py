@@ -103,7 +103,7 @@ def _duration(value: Any, label: str) -> float | None:
     """Minutes from ``90``, ``90m``, ``1.5h`` or Slurm's ``[D-]HH:MM:SS``; None stays None."""
     if value is None:
         return None
-    from jupyter_sky.infra.slurm_records import parse_duration
+    from jupyter_sky.infra.slurm.records import parse_duration
 
     text = str(value).strip().lower()
     seconds = parse_duration(text)

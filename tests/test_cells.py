@@ -219,15 +219,15 @@ def test_version_mismatch_refuses_code_and_warns_for_data() -> None:
     import pytest as _pytest
 
     from jupyter_sky.errors import TransferError
-    from jupyter_sky.magics import _version_notes
-    from jupyter_sky.transfer import PushPlan
+    from jupyter_sky.notebook.magics import _version_notes
+    from jupyter_sky.variables.transfer import PushPlan
 
     other = {"python": "3.9.1", "cloudpickle": "2.2.0"}
     data_plan = PushPlan(items=[{"name": "x"}])
     assert "plain data is sent anyway" in _version_notes(other, data_plan)[0]
     with _pytest.raises(TransferError, match="Cannot send notebook functions or classes"):
         _version_notes(other, PushPlan(items=[{"name": "f"}], has_code=True))
-    from jupyter_sky.serialize import versions
+    from jupyter_sky.variables.serialize import versions
 
     assert _version_notes(versions(), PushPlan(items=[{"name": "f"}], has_code=True)) == []
 

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_sky.cluster import LiveCluster
 from jupyter_sky.config import Config
 from jupyter_sky.infra import get_infra
 from jupyter_sky.infra.base import Infra, Launch
-from jupyter_sky.spec import parse_line, task_from_args
+from jupyter_sky.kernel.cluster import LiveCluster
+from jupyter_sky.spec.task import parse_line, task_from_args
 
 INFRAS = ["local"]
 
@@ -46,8 +46,8 @@ def _connected(infra: Infra, name: str, handle: dict) -> LiveCluster:
 
 
 def _run(live: LiveCluster, code: str) -> list[dict]:
-    from jupyter_sky.execute import run_cell
-    from jupyter_sky.relay import CellRelay
+    from jupyter_sky.kernel.execute import run_cell
+    from jupyter_sky.kernel.relay import CellRelay
 
     seen: list[dict] = []
 
@@ -92,8 +92,8 @@ def test_launch_connect_run_and_down(launched: tuple[Infra, dict, Launch]) -> No
 
 
 def test_interrupt_keeps_the_kernel(launched: tuple[Infra, dict, Launch]) -> None:
-    from jupyter_sky.execute import run_cell
-    from jupyter_sky.relay import CellRelay
+    from jupyter_sky.kernel.execute import run_cell
+    from jupyter_sky.kernel.relay import CellRelay
 
     infra, handle, _ = launched
     live = _connected(infra, "contract", handle)

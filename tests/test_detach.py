@@ -91,8 +91,8 @@ def _submit(nb: Notebook, cell: str) -> str:
 
 def _job_field(nb: Notebook, job: str, name: str) -> str:
     """A field of the job's record in the notebook's state store."""
-    find = "__import__('jupyter_sky.detach_jobs').detach_jobs.find"
-    store = "__import__('jupyter_sky.magics').magics.manager().store"
+    find = "__import__('jupyter_sky.notebook.detach_jobs').notebook.detach_jobs.find"
+    store = "__import__('jupyter_sky.notebook.magics').notebook.magics.manager().store"
     return nb.value(f"{find}({store}, {job!r}).{name}")
 
 

@@ -17,7 +17,7 @@ from jupyter_sky.optimizer import DagTask, Placement, plan_dag, rank
 from jupyter_sky.optimizer.candidates import is_gpu_host
 from jupyter_sky.optimizer.solve import solve_chain, solve_dag
 from jupyter_sky.optimizer.status import EGRESS_PER_GB, PRICE_REFERENCE
-from jupyter_sky.spec import Resources
+from jupyter_sky.spec.task import Resources
 
 REPO = Path(__file__).resolve().parent.parent
 ALL_USABLE = {cloud: "" for cloud in clouds()}

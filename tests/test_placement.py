@@ -67,9 +67,9 @@ def test_old_prices_get_a_warning_in_the_table() -> None:
     import dataclasses
     from datetime import date
 
+    from jupyter_sky.notebook.widget import _stale_note
     from jupyter_sky.optimizer import rank
-    from jupyter_sky.spec import Resources
-    from jupyter_sky.widget import _stale_note
+    from jupyter_sky.spec.task import Resources
 
     plan = rank(Resources(accelerator="A100", accelerator_count=1), today=date(2026, 11, 24))
     assert _stale_note(plan) == ""  # the snapshot's own day
@@ -102,7 +102,7 @@ def test_task_cells_form_a_pipeline_placed_as_a_whole(nb: Notebook) -> None:
 def test_task_yaml_alternatives_any_of_and_ordered(nb: Notebook, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """any_of: the cheapest usable alternative wins; ordered: the first usable one. Here no
     A100 is usable (no credentials, no GPU), so both land on this machine's CPU alternative."""
-    from jupyter_sky.spec import parse_line, task_from_args
+    from jupyter_sky.spec.task import parse_line, task_from_args
 
     for mode in ("any_of", "ordered"):
         path = tmp_path / f"{mode}.yaml"
@@ -133,8 +133,8 @@ def test_pipeline_minimises_time_only_with_runtime_estimates(nb: Notebook) -> No
 
 def test_configured_prices_turn_unpriced_live_rows_into_priced_ones(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from jupyter_sky.config import load_config
-    from jupyter_sky.placement import make_plan
-    from jupyter_sky.spec import parse_line, task_from_args
+    from jupyter_sky.notebook.placement import make_plan
+    from jupyter_sky.spec.task import parse_line, task_from_args
 
     monkeypatch.chdir(tmp_path)
     task = task_from_args(parse_line("--cpus 1+ --infra local"), "", tmp_path)

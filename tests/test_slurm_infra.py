@@ -30,9 +30,9 @@ from test_contract import (  # noqa: F401 - the contract suite, run on slurm
 )
 
 import jupyter_sky.infra
-from jupyter_sky.cluster import LiveCluster
 from jupyter_sky.errors import InfraError
 from jupyter_sky.infra.base import Infra, Launch
+from jupyter_sky.kernel.cluster import LiveCluster
 
 pytestmark = [pytest.mark.slurm, pytest.mark.timeout(300)]
 
@@ -82,7 +82,7 @@ def no_leftover_jobs(lab: SlurmLab, session_home: Path) -> Iterator[None]:
 
 def _request(name: str, tmp_path: Path, flags: str = "") -> Launch:
     from jupyter_sky.config import Config
-    from jupyter_sky.spec import parse_line, task_from_args
+    from jupyter_sky.spec.task import parse_line, task_from_args
 
     task = task_from_args(parse_line(f"--name {name} {flags}"), "pass", tmp_path)
     return Launch(name, task, Config())
@@ -241,8 +241,7 @@ def test_offerings_are_the_partitions_unpriced(infra: Any) -> None:
 
 # ---- records --------------------------------------------------------------------------
 def test_slurm_output_is_parsed_into_records() -> None:
-    from jupyter_sky.infra import slurm_records as rec
-
+    from jupyter_sky.infra.slurm import records as rec
     rows = rec.parse_sinfo("cpu*|4|4000|gpu:a100:1,gpu:t4:1(S:0)|up\ngpu|8+|16000|gpu:2|down\n")
     assert rows[0].partition == "cpu" and rows[0].default and rows[0].gpus == {"a100": 1, "t4": 1}
     assert rows[1].cpus == 8 and rows[1].gpus == {"": 2} and not rows[1].up
@@ -408,8 +407,8 @@ def test_a_job_killed_by_its_time_limit_is_reported_as_such(
     lab_ssh: LabShell,  # noqa: F811
 ) -> None:
     """``--time 1m`` (Slurm's shortest limit); a cell still running then dies with the reason."""
-    from jupyter_sky.execute import KernelDied, run_cell
-    from jupyter_sky.relay import CellRelay
+    from jupyter_sky.kernel.execute import KernelDied, run_cell
+    from jupyter_sky.kernel.relay import CellRelay
 
     handle = infra.launch(_request("short", tmp_path, "--time 1m"))
     try:
@@ -425,7 +424,7 @@ def test_a_job_killed_by_its_time_limit_is_reported_as_such(
 
 
 def test_sbatch_options_fold_in_the_slurm_config(tmp_path: Path) -> None:
-    from jupyter_sky.infra.slurm_kernel import sbatch_options
+    from jupyter_sky.infra.slurm.kernel import sbatch_options
 
     task = _request("o", tmp_path, "--infra slurm/lab --num-nodes 2 --qos q1").task
     entry = {"time": 90.0, "account": "a1", "qos": "ignored"}
@@ -438,8 +437,7 @@ def test_sbatch_options_fold_in_the_slurm_config(tmp_path: Path) -> None:
 
 
 def test_time_left_is_parsed_from_squeue() -> None:
-    from jupyter_sky.infra import slurm_records as rec
-
+    from jupyter_sky.infra.slurm import records as rec
     assert rec.parse_squeue("RUNNING|None|n1|1-02:03:04").seconds_left == 93784
     assert rec.parse_squeue("RUNNING|None|n1|59:58").seconds_left == 3598
     assert rec.parse_squeue("RUNNING|None|n1|UNLIMITED").seconds_left is None

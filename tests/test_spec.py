@@ -9,7 +9,7 @@ import pytest
 
 from jupyter_sky.config import Defaults
 from jupyter_sky.errors import SpecError
-from jupyter_sky.spec import (
+from jupyter_sky.spec.task import (
     FLAGS,
     RESERVED,
     Resources,
@@ -339,7 +339,7 @@ def test_yaml_is_not_imported_by_parsing() -> None:
     code = textwrap.dedent(
         """
         import sys
-        from jupyter_sky.spec import parse_line
+        from jupyter_sky.spec.task import parse_line
         parse_line("--gpus A100:1 --cpus 4+")
         bad = [m for m in ("yaml", "pydantic", "pandas") if m in sys.modules]
         print(",".join(bad))

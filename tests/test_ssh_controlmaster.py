@@ -184,7 +184,7 @@ def test_everything_goes_through_the_master_without_a_login(
     from jupyter_sky.config import Config
     from jupyter_sky.infra.base import Launch
     from jupyter_sky.infra.ssh import SshInfra
-    from jupyter_sky.spec import parse_line, task_from_args
+    from jupyter_sky.spec.task import parse_line, task_from_args
     from jupyter_sky.transport.openssh import MuxConnection
     from jupyter_sky.transport.ssh import connection
 

@@ -106,7 +106,7 @@ def _fresh_connections() -> None:
 
 def _launch_request(name: str, tmp_path: Path, flags: str = "") -> Launch:
     from jupyter_sky.config import Config
-    from jupyter_sky.spec import parse_line, task_from_args
+    from jupyter_sky.spec.task import parse_line, task_from_args
 
     task = task_from_args(parse_line(f"--name {name} {flags}"), "pass", tmp_path)
     return Launch(name, task, Config())
@@ -388,8 +388,8 @@ def stream_through_a_killed_session(live: Any, conn: Any, lines: int = 400) -> N
     the first 40 arrived; assert the cell ends ok with every line once, in order."""
     import threading
 
-    from jupyter_sky.execute import run_cell
-    from jupyter_sky.relay import CellRelay
+    from jupyter_sky.kernel.execute import run_cell
+    from jupyter_sky.kernel.relay import CellRelay
 
     texts: list[str] = []
 
@@ -418,7 +418,7 @@ def stream_through_a_killed_session(live: Any, conn: Any, lines: int = 400) -> N
 def test_replay_drops_duplicates_and_asks_for_gaps() -> None:
     """The notebook side of numbered output, fed by hand: duplicates are dropped, a gap or a
     second iopub welcome asks for what came after the last complete number."""
-    from jupyter_sky.replay import SEQ, Replay
+    from jupyter_sky.kernel.replay import SEQ, Replay
 
     asked: list[tuple[int, list[str]]] = []
     replay = Replay(lambda after, ids: asked.append((after, ids)), lambda: ["req-1"], print)
@@ -582,8 +582,8 @@ def _remote_files(infra: Any, handle: dict) -> list[str]:
 
 
 def test_warm_round_trip_over_ssh(launched: tuple[Infra, dict, Launch]) -> None:  # noqa: F811
-    from jupyter_sky.execute import run_cell
-    from jupyter_sky.relay import CellRelay
+    from jupyter_sky.kernel.execute import run_cell
+    from jupyter_sky.kernel.relay import CellRelay
 
     infra, handle, _ = launched
     live = _connected(infra, "rtt", handle)

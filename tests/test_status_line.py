@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from jupyter_sky.bridge import StatusLine
-from jupyter_sky.magics import _status_ticker
+from jupyter_sky.kernel.bridge import StatusLine
+from jupyter_sky.notebook.magics import _status_ticker
 
 
 class Local:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from jupyter_sky.config import Config
-    from jupyter_sky.spec import Resources, Task
+    from jupyter_sky.spec.task import Resources, Task
 
 
 @dataclass(frozen=True)

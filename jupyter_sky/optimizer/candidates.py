@@ -17,7 +17,7 @@ from jupyter_sky.catalog import sanity
 from jupyter_sky.catalog.offers import Offer, load_offers, offers_for
 
 if TYPE_CHECKING:
-    from jupyter_sky.spec import Resources
+    from jupyter_sky.spec.task import Resources
 
 # Instance families that carry accelerators even when a catalog row lists none.
 _ACCELERATED = re.compile(

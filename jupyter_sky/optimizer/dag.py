@@ -20,7 +20,7 @@ from jupyter_sky.optimizer.status import egress_hours, egress_rate
 
 if TYPE_CHECKING:
     from jupyter_sky.infra.base import Offering
-    from jupyter_sky.spec import Resources
+    from jupyter_sky.spec.task import Resources
 
 OBJECTIVES = ("cost", "time")
 

@@ -10,7 +10,7 @@ from jupyter_sky.catalog.offers import Offer, offers_for, split_tpu
 from jupyter_sky.optimizer.candidates import Scope, instance_types
 
 if TYPE_CHECKING:
-    from jupyter_sky.spec import Resources
+    from jupyter_sky.spec.task import Resources
 
 
 def hardware(res: Resources) -> str:

@@ -7,7 +7,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from jupyter_sky.spec import Resources
+    from jupyter_sky.spec.task import Resources
 
 
 @dataclass(frozen=True)

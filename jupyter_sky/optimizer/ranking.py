@@ -27,7 +27,7 @@ from jupyter_sky.optimizer.status import EGRESS_PER_GB, default_status
 
 if TYPE_CHECKING:
     from jupyter_sky.infra.base import Offering
-    from jupyter_sky.spec import Resources
+    from jupyter_sky.spec.task import Resources
 
 #: Infra kinds that have no catalog rows: only what they report live can run there.
 LIVE_KINDS = frozenset({"local", "k8s", "slurm", "ssh"})

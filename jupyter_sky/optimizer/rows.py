@@ -13,7 +13,7 @@ from jupyter_sky.optimizer.status import egress_rate, launchable
 if TYPE_CHECKING:
     from jupyter_sky.catalog.offers import Offer
     from jupyter_sky.infra.base import Offering
-    from jupyter_sky.spec import Resources
+    from jupyter_sky.spec.task import Resources
 
 #: Prices older than this many days get a note beside the row.
 STALE_DAYS = 30

@@ -20,7 +20,7 @@ import time
 import types
 from typing import Any
 
-from jupyter_sky import serialize
+from jupyter_sky.variables import serialize
 
 PULL_LIMIT = 50 * 1024 * 1024
 

@@ -82,7 +82,7 @@ def record_line(msg: dict[str, Any], now: float) -> str:
 
 
 def read_line(line: str) -> dict[str, Any]:
-    """A line of ``output.jsonl`` as a message a :class:`~jupyter_sky.relay.CellRelay` takes."""
+    """A line of ``output.jsonl`` as a message a :class:`~jupyter_sky.kernel.relay.CellRelay` takes."""
     msg: dict[str, Any] = json.loads(line)
     msg["buffers"] = [base64.b64decode(b) for b in msg.get("buffers") or []]
     return msg
@@ -150,8 +150,8 @@ class Runner:
         """Run the cell; returns what goes into ``done.json``."""
         header, frames = unpack_frames((self.dir / PUSH_FILE).read_bytes())
         self.start_kernel(header)
-        from jupyter_sky.cluster import LiveCluster
-        from jupyter_sky.execute import KernelDied, run_cell
+        from jupyter_sky.kernel.cluster import LiveCluster
+        from jupyter_sky.kernel.execute import KernelDied, run_cell
 
         recorder = _Recorder(self.dir / OUTPUT_FILE)
         self._launched.wait()
@@ -213,7 +213,7 @@ class Runner:
 
 
 def read_pulled(data: bytes) -> list[dict[str, Any]]:
-    """``pulled.bin`` as the comm messages :func:`jupyter_sky.pull.apply` takes."""
+    """``pulled.bin`` as the comm messages :func:`jupyter_sky.variables.pull.apply` takes."""
     header, frames = unpack_frames(data)
     messages, offset = [], 0
     for item in header["messages"]:

@@ -12,12 +12,12 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from jupyter_sky.cluster import LiveCluster
 from jupyter_sky.config import Config
 from jupyter_sky.errors import InfraError
 from jupyter_sky.infra import get_infra
 from jupyter_sky.infra.base import Infra, Launch
-from jupyter_sky.spec import Task
+from jupyter_sky.kernel.cluster import LiveCluster
+from jupyter_sky.spec.task import Task
 from jupyter_sky.state import ClusterRecord, Store
 
 LOST = "remote state was lost"
@@ -93,7 +93,7 @@ class Manager:
         row: Any = None,
     ) -> Attached:
         """Start a kernel; ``row`` is the planner's Placement (None: the infra decides)."""
-        from jupyter_sky.placement import as_offering, placement_record
+        from jupyter_sky.notebook.placement import as_offering, placement_record
 
         now = time.time()
         placement = placement_record(row) if row is not None else {"infra": infra.kind}

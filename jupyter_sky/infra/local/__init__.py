@@ -20,7 +20,7 @@ from jupyter_sky.errors import InfraError
 from jupyter_sky.infra.base import Infra, Launch, Offering
 
 if TYPE_CHECKING:
-    from jupyter_sky.spec import Resources
+    from jupyter_sky.spec.task import Resources
 
 START_TIMEOUT = 60.0
 

@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jupyter_sky.errors import InfraError
-from jupyter_sky.infra import slurm_records as rec
 from jupyter_sky.infra.base import Launch, Offering
 from jupyter_sky.infra.over_ssh import OverSsh, kernel_args, kernel_env
-from jupyter_sky.infra.slurm_kernel import (
+from jupyter_sky.infra.slurm import records as rec
+from jupyter_sky.infra.slurm.kernel import (
     NodeKernel,
     batch_script,
     node_kernel,
@@ -41,7 +41,7 @@ from jupyter_sky.transport.kernels import KernelCache
 
 if TYPE_CHECKING:
     from jupyter_sky.config import Config
-    from jupyter_sky.spec import Resources
+    from jupyter_sky.spec.task import Resources
     from jupyter_sky.transport.hosts import SshSettings
     from jupyter_sky.transport.ssh import SshConnection
 

@@ -17,8 +17,8 @@ import types
 from dataclasses import dataclass, field
 from typing import Any
 
-from jupyter_sky import serialize
 from jupyter_sky.errors import TransferError
+from jupyter_sky.variables import serialize
 
 BIG_PUSH = 100 * 1024 * 1024
 _HIDDEN = {"In", "Out", "get_ipython", "exit", "quit", "open"}

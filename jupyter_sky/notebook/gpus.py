@@ -83,9 +83,9 @@ def plan_text(line: str) -> Any:
     """The ranked placements for the flags of a ``%%sky`` line, without launching anything."""
     from pathlib import Path
 
-    from jupyter_sky import spec
     from jupyter_sky.config import load_config
-    from jupyter_sky.placement import make_plan
+    from jupyter_sky.notebook.placement import make_plan
+    from jupyter_sky.spec import task as spec
 
     config = load_config(Path.cwd())
     task = spec.task_from_args(spec.parse_line(line), "", Path.cwd(), config.defaults)

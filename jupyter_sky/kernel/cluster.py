@@ -8,10 +8,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from jupyter_sky.bridge import Bridge
 from jupyter_sky.infra.base import Infra
-from jupyter_sky.replay import Replay
-from jupyter_sky.session import Channels, Handler, Waiter, wait_for_reply
+from jupyter_sky.kernel.bridge import Bridge
+from jupyter_sky.kernel.replay import Replay
+from jupyter_sky.kernel.session import Channels, Handler, Waiter, wait_for_reply
 
 CONNECT_TIMEOUT = 30.0
 

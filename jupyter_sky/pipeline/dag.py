@@ -15,7 +15,7 @@ from jupyter_sky.errors import SpecError
 
 if TYPE_CHECKING:
     from jupyter_sky.optimizer import DagPlan
-    from jupyter_sky.spec import Task
+    from jupyter_sky.spec.task import Task
 
 _tasks: dict[str, Any] = {}
 _edges: dict[str, tuple[str, ...]] = {}
@@ -45,8 +45,8 @@ def plan(objective: str = "cost") -> DagPlan:
     from pathlib import Path
 
     from jupyter_sky.config import load_config
+    from jupyter_sky.notebook.placement import live_offerings, statuses
     from jupyter_sky.optimizer import plan_dag
-    from jupyter_sky.placement import live_offerings, statuses
 
     if not _tasks:
         raise SpecError("No pipeline yet: mark cells with %%sky --task NAME [--after A,B] first.")

@@ -7,7 +7,7 @@ the command's stdin into ``~/.jupyter_sky/detached/<id>/`` (0700; files 0600), a
 command ``sbatch``-es ``python -m jupyter_sky.remote.detached <dir>`` (see that module for
 what the job records). Attaching replays ``output.jsonl`` through the relay a normal cell
 uses, follows it while the job runs (one round trip per poll: verdict, new lines, queue
-state), then applies the pulled variables with :mod:`jupyter_sky.pull`.
+state), then applies the pulled variables with :mod:`jupyter_sky.variables.pull`.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ import uuid
 from types import SimpleNamespace
 from typing import Any
 
-from jupyter_sky import detach_jobs
-from jupyter_sky.detach_jobs import Job
 from jupyter_sky.errors import InfraError, RemoteKernelDied, SkyError
+from jupyter_sky.notebook import detach_jobs
+from jupyter_sky.notebook.detach_jobs import Job
 
 POLL_SECONDS = 0.2
 RUNNER = "jupyter_sky.remote.detached"
@@ -48,8 +48,8 @@ def submit_cell(shell: Any, mgr: Any, task: Any, config: Any) -> None:
     InfraError
         For a cluster, partition or GPU request the cluster cannot meet (nothing is queued).
     """
-    from jupyter_sky import transfer
     from jupyter_sky.infra import get_infra
+    from jupyter_sky.variables import transfer
 
     infra: Any = get_infra("slurm")
     cluster, partition, gres = _checked_target(infra, task)
@@ -88,7 +88,7 @@ def _checked_target(infra: Any, task: Any) -> tuple[str, str, str]:
 
 def _payload(task: Any, cell: str, names: Any, plan: Any, where: dict[str, str]) -> bytes:
     """``push.bin``: the cell, its prepare message and the pushed frames."""
-    from jupyter_sky.magics import _prepare_message
+    from jupyter_sky.notebook.magics import _prepare_message
     from jupyter_sky.remote.detached import pack_frames
 
     # The runner's own client id replaces the stand-in's; nothing was relayed yet (ack 0).
@@ -101,7 +101,7 @@ def _payload(task: Any, cell: str, names: Any, plan: Any, where: dict[str, str])
 
 
 def _options(task: Any, partition: str, gres: str, entry: dict, name: str) -> list[str]:
-    from jupyter_sky.infra.slurm_kernel import sbatch_options
+    from jupyter_sky.infra.slurm.kernel import sbatch_options
 
     return [f"--job-name=sky-{name}", *sbatch_options(task, partition, gres, entry)]
 
@@ -111,7 +111,7 @@ def _sbatch(
 ) -> str:
     """Write ``push.bin`` from stdin and submit the runner, in one command; the job id."""
     q = shlex.quote
-    from jupyter_sky.infra.slurm_kernel import NODE_ADDR, RENDEZVOUS
+    from jupyter_sky.infra.slurm.kernel import NODE_ADDR, RENDEZVOUS
 
     wrap = f"{NODE_ADDR}; {RENDEZVOUS}; exec {q(python)} -m {RUNNER} {q(directory)}"
     home = directory.rsplit("/", 3)[0]
@@ -151,7 +151,7 @@ def attach(ref: str, mgr: Any, shell: Any = None) -> None:
     from IPython import get_ipython
 
     from jupyter_sky.infra import get_infra
-    from jupyter_sky.relay import CellRelay
+    from jupyter_sky.kernel.relay import CellRelay
 
     job = detach_jobs.find(mgr.store, ref)
     if job is None:
@@ -182,9 +182,9 @@ def attach(ref: str, mgr: Any, shell: Any = None) -> None:
 
 def _finish(conn: Any, job: Job, done: dict[str, Any], relay: Any, shell: Any) -> None:
     """Apply the pulled variables, then end as the cell ended."""
-    from jupyter_sky import pull
-    from jupyter_sky.relay import remote_error
+    from jupyter_sky.kernel.relay import remote_error
     from jupyter_sky.remote.detached import PULLED_FILE, read_pulled
+    from jupyter_sky.variables import pull
 
     where = f"slurm/{job.cluster} detached job {job.job}"
     if done.get("pulled") and shell is not None:
@@ -266,7 +266,7 @@ class _Follower:
 
 
 def _ended(state: str) -> bool:
-    from jupyter_sky.infra.slurm_records import END_REASONS
+    from jupyter_sky.infra.slurm.records import END_REASONS
 
     kind = state.partition("|")[0]
     return kind in END_REASONS or kind == "COMPLETED"

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from jupyter_sky.infra import slurm_records as rec
+from jupyter_sky.infra.slurm import records as rec
 
 RUNNING = "RUNNING"
 FINAL = ("DONE", "ERROR", "DIED", "FAILED", "ENDED")  # plus Slurm's states in END_REASONS
@@ -169,8 +169,8 @@ def jobs_table(store: Any) -> str:
     Only jobs not known to be over are looked up, one round trip per cluster; with none,
     the cluster is not contacted at all.
     """
-    from jupyter_sky.commands import _duration, _table
     from jupyter_sky.infra import get_infra
+    from jupyter_sky.notebook.commands import _duration, _table
 
     jobs = all_jobs(store)
     if not jobs:

@@ -21,7 +21,7 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from jupyter_sky.session import Channels, Waiter
+from jupyter_sky.kernel.session import Channels, Waiter
 
 COMM_TYPES = ("comm_open", "comm_msg", "comm_close")
 _MAX_PARENTS = 10_000

@@ -7,7 +7,7 @@ reached through local forwards over one reused SSH connection (see
 
 After a dropped connection the forwards log in again on their own, and output published
 meanwhile is sent again: the kernel numbers its messages (``JUPYTER_SKY_REPLAY=1``, see
-:mod:`jupyter_sky.remote.numbering` and :mod:`jupyter_sky.replay`).
+:mod:`jupyter_sky.remote.numbering` and :mod:`jupyter_sky.kernel.replay`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from jupyter_sky.infra.over_ssh import OverSsh, kernel_args, kernel_env
 from jupyter_sky.transport.kernels import KernelCache
 
 if TYPE_CHECKING:
-    from jupyter_sky.spec import Resources
+    from jupyter_sky.spec.task import Resources
     from jupyter_sky.transport.hosts import HostSpec, SshSettings
     from jupyter_sky.transport.remote_kernel import RemoteKernel
     from jupyter_sky.transport.ssh import SshConnection

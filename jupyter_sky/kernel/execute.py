@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from jupyter_sky.cluster import LiveCluster
-from jupyter_sky.relay import CellRelay
-from jupyter_sky.session import Waiter
+from jupyter_sky.kernel.cluster import LiveCluster
+from jupyter_sky.kernel.relay import CellRelay
+from jupyter_sky.kernel.session import Waiter
 
 DOUBLE_INTERRUPT_WINDOW = 5.0
 LIVENESS_POLL = 0.25

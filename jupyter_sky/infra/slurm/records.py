@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from jupyter_sky.errors import InfraError
 
 if TYPE_CHECKING:
-    from jupyter_sky.spec import Resources
+    from jupyter_sky.spec.task import Resources
 
 #: ``sinfo`` format of one partition's node group: name, CPUs, memory (MB), GRES, availability,
 #: node state (short) and how many nodes are in it. One row per state; rows are merged.

@@ -42,7 +42,7 @@ def read_task_file(path_text: str, cwd: Path) -> dict[str, tuple[Any, str]]:
     Returns
     -------
     dict
-        ``{attribute: (value, label)}`` keyed like :func:`jupyter_sky.spec.parse_line` attributes
+        ``{attribute: (value, label)}`` keyed like :func:`jupyter_sky.spec.task.parse_line` attributes
         (``gpus``, ``cpus``, ``memory``, ``infra``, ``instance_type``, ``spot``, ``env``,
         ``workdir``, ``setup``); ``label`` names the key in error messages.
 

@@ -15,8 +15,8 @@ from typing import Any
 
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
-from jupyter_sky import spec
 from jupyter_sky.errors import InfraError, RemoteKernelDied, SkyError, TransferError
+from jupyter_sky.spec import task as spec
 
 _manager: Any = None
 
@@ -25,7 +25,7 @@ def manager() -> Any:
     """The process-wide cluster manager (created on first use, not at ``%load_ext``)."""
     global _manager
     if _manager is None:
-        from jupyter_sky.manager import Manager
+        from jupyter_sky.kernel.manager import Manager
 
         _manager = Manager()
     return _manager
@@ -41,9 +41,9 @@ def register(ipython: Any) -> None:
 def _warm_up() -> None:
     try:
         from jupyter_sky.catalog.offers import load_offers
+        from jupyter_sky.notebook.placement import statuses
+        from jupyter_sky.notebook.widget import PlacementWidget  # noqa: F401
         from jupyter_sky.optimizer import ranking  # noqa: F401
-        from jupyter_sky.placement import statuses
-        from jupyter_sky.widget import PlacementWidget  # noqa: F401
 
         load_offers()
         statuses()  # imports every registered infra (no connection is opened)
@@ -68,7 +68,7 @@ class SkyMagics(Magics):
         ``%sky gpus [NAME[:N]]``, ``%sky plan [FLAGS]``, ``%sky jobs`` (detached cells),
         ``%sky attach JOB`` (replay a detached cell's output, bring its variables home)."""
         if cell is None:
-            from jupyter_sky.commands import run_subcommand
+            from jupyter_sky.notebook.commands import run_subcommand
 
             return run_subcommand(line, manager())
         return run_sky_cell(self.shell, line, cell)
@@ -76,8 +76,8 @@ class SkyMagics(Magics):
 
 def run_sky_cell(shell: Any, line: str, cell: str) -> None:
     """Everything one ``%%sky`` cell does, in order."""
-    from jupyter_sky import transfer
     from jupyter_sky.config import load_config
+    from jupyter_sky.variables import transfer
 
     args = spec.parse_line(line)
     cwd = Path.cwd()
@@ -86,7 +86,7 @@ def run_sky_cell(shell: Any, line: str, cell: str) -> None:
     mgr = manager()
     mgr.shell = shell
     if task.detach:
-        from jupyter_sky.detach import submit_cell
+        from jupyter_sky.notebook.detach import submit_cell
 
         submit_cell(shell, mgr, task, config)
         return
@@ -121,7 +121,7 @@ def _where(shell: Any, mgr: Any, name: str, task: Any) -> tuple[Any, Any, Any]:
     frontend that can deliver the click).
     """
     from jupyter_sky.infra import get_infra, split_infra
-    from jupyter_sky.placement import decide, make_plan
+    from jupyter_sky.notebook.placement import decide, make_plan
 
     existing = mgr.kind_of(name)
     if existing is not None and not (task.replan or task.pick or task.confirm):
@@ -157,8 +157,8 @@ def _where_in_pipeline(name: str, task: Any, existing: str | None) -> tuple[Any,
     """A ``--task`` cell: place the whole pipeline, run this task where the plan put it."""
     from IPython.display import display
 
-    from jupyter_sky import pipeline
     from jupyter_sky.infra import get_infra
+    from jupyter_sky.pipeline import dag as pipeline
 
     plan = pipeline.declare(task)
     display(plan)
@@ -191,9 +191,9 @@ def _execute(
     cell: str,
     widget: Any = None,
 ) -> None:
-    from jupyter_sky import pull
-    from jupyter_sky.execute import DoubleInterrupt, KernelDied, run_cell
-    from jupyter_sky.relay import CellRelay, remote_error
+    from jupyter_sky.kernel.execute import DoubleInterrupt, KernelDied, run_cell
+    from jupyter_sky.kernel.relay import CellRelay, remote_error
+    from jupyter_sky.variables import pull
 
     prepare = _prepare_message(live, task, names, plan, _remote_workdir(live, task))
     for item in plan.items:
@@ -292,8 +292,7 @@ def _prepare_message(
 
 
 def _version_notes(info: dict[str, Any], plan: Any) -> list[str]:
-    from jupyter_sky import serialize
-
+    from jupyter_sky.variables import serialize
     here = serialize.versions()
     minor = ".".join(here["python"].split(".")[:2])
     there = ".".join(str(info.get("python", minor)).split(".")[:2])
@@ -314,7 +313,7 @@ def _show_status_line(live: Any) -> Any:
     """Show where this cell runs, above its output; late output of the cell goes here too."""
     import uuid
 
-    from jupyter_sky.bridge import StatusLine
+    from jupyter_sky.kernel.bridge import StatusLine
 
     bridge = live.bridge
     if bridge is None or not bridge.local.available:
@@ -345,8 +344,8 @@ def _status_ticker(live: Any, status: Any) -> Any:
 
 
 def _run_setup(shell: Any, live: Any, setup: str) -> None:
-    from jupyter_sky.execute import run_cell
-    from jupyter_sky.relay import CellRelay, remote_error
+    from jupyter_sky.kernel.execute import run_cell
+    from jupyter_sky.kernel.relay import CellRelay, remote_error
 
     outcome = run_cell(live, "%%bash\n" + setup, CellRelay(shell))
     if outcome.error is not None:

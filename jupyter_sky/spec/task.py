@@ -1,6 +1,6 @@
 """The ``%%sky`` line: flag table, parsing and the resulting Task and Resources.
 
-Values are checked (:mod:`jupyter_sky.checks`), so a typo fails with one sentence before any
+Values are checked (:mod:`jupyter_sky.spec.checks`), so a typo fails with one sentence before any
 machine starts.
 """
 
@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from jupyter_sky.checks import CHECKS, env_pair
 from jupyter_sky.errors import SpecError
-from jupyter_sky.flags import _EXAMPLES, _PARSER, FLAGS, RESERVED, apply_flags  # noqa: F401
+from jupyter_sky.spec.checks import CHECKS, env_pair
+from jupyter_sky.spec.flags import _EXAMPLES, _PARSER, FLAGS, RESERVED, apply_flags  # noqa: F401
 
 if TYPE_CHECKING:
     from jupyter_sky.config import Defaults
@@ -199,7 +199,7 @@ def task_from_args(
     SpecError
         For a missing or invalid task file, or a workdir that does not exist.
     """
-    from jupyter_sky.taskfile import read_task_file
+    from jupyter_sky.spec.taskfile import read_task_file
 
     cwd = Path(cwd)
     raw = read_task_file(args.file, cwd) if args.file else {}

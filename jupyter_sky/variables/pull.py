@@ -12,8 +12,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from jupyter_sky import serialize
-from jupyter_sky.transfer import human_size
+from jupyter_sky.variables import serialize
+from jupyter_sky.variables.transfer import human_size
 
 
 def apply(

@@ -61,7 +61,7 @@ def status_rows(mgr: Any) -> list[tuple[str, ...]]:
 
 
 def _attach(rest: list[str], mgr: Any) -> None:
-    from jupyter_sky.detach import attach
+    from jupyter_sky.notebook.detach import attach
 
     if len(rest) != 1 or rest[0].startswith("-"):
         raise SpecError("Usage: %sky attach JOB, where JOB is a job id %sky jobs lists.")
@@ -69,7 +69,7 @@ def _attach(rest: list[str], mgr: Any) -> None:
 
 
 def _jobs(rest: list[str], mgr: Any) -> None:
-    from jupyter_sky.detach_jobs import cancel, jobs_table
+    from jupyter_sky.notebook.detach_jobs import cancel, jobs_table
 
     if len(rest) == 2 and rest[0] == "--cancel":
         print(cancel(mgr.store, rest[1]))
@@ -110,7 +110,7 @@ def _check(rest: list[str], mgr: Any) -> None:
 
 
 def _gpus(rest: list[str], mgr: Any) -> None:
-    from jupyter_sky.gpus import gpus_table
+    from jupyter_sky.notebook.gpus import gpus_table
 
     print(gpus_table(list(rest)))
 
@@ -118,12 +118,11 @@ def _gpus(rest: list[str], mgr: Any) -> None:
 def _plan(rest: list[str], mgr: Any) -> None:
     from IPython.display import display
 
-    from jupyter_sky.gpus import plan_text
-    from jupyter_sky.widget import PlacementWidget
+    from jupyter_sky.notebook.gpus import plan_text
+    from jupyter_sky.notebook.widget import PlacementWidget
 
     if not rest or rest[0] == "--minimize":  # the pipeline declared by %%sky --task cells
-        from jupyter_sky import pipeline
-
+        from jupyter_sky.pipeline import dag as pipeline
         objective = rest[1] if len(rest) == 2 else "cost"
         if rest and (len(rest) != 2 or objective not in ("cost", "time")):
             raise SpecError("Usage: %sky plan --minimize cost|time (for the --task pipeline).")

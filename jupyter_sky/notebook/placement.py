@@ -14,7 +14,7 @@ from jupyter_sky.errors import InfraError, SkyError
 if TYPE_CHECKING:
     from jupyter_sky.infra.base import Offering
     from jupyter_sky.optimizer import Placement, Plan
-    from jupyter_sky.spec import Resources, Task
+    from jupyter_sky.spec.task import Resources, Task
 
 
 @dataclass
@@ -106,7 +106,7 @@ def show(plan: Plan, confirm: bool) -> Any:
     """Display the plan: a widget where widgets render, its own HTML/text table elsewhere."""
     from IPython.display import display
 
-    from jupyter_sky.widget import PlacementWidget
+    from jupyter_sky.notebook.widget import PlacementWidget
 
     widget = PlacementWidget(plan, confirm=confirm)
     display(widget)

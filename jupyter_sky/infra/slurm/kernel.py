@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jupyter_sky.errors import InfraError
-from jupyter_sky.infra import slurm_records as rec
+from jupyter_sky.infra.slurm import records as rec
 from jupyter_sky.transport.remote_kernel import RemoteKernel
 from jupyter_sky.transport.ssh import SshConnection
 

@@ -1,0 +1,1 @@
+"""What the user touches: the %%sky magics, %sky subcommands, the placement widget and status line."""
