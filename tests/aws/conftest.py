@@ -89,6 +89,10 @@ class AwsLab:
     def inject(self, *rules: dict[str, object]) -> object:
         return self.call("/_fault/rules", "POST", list(rules))
 
+    def never_boot(self, *instance_types: str) -> None:
+        """Instances of these types run in moto but their hosts never boot (SSH never comes up)."""
+        self.call("/_lab/noboot", "POST", list(instance_types))
+
     def hits(self) -> list[dict[str, object]]:
         return self.call("/_fault/hits")  # type: ignore[return-value]
 

@@ -36,7 +36,7 @@ def launch(lab: AwsLab, cluster: str, region: str = "us-east-1", zone: str = "us
     ec2 = provision.client(region, attempts=1)
     owner = Owner(cluster, "tester", "nb-host")
     vpc, subnet = provision.subnet_in(ec2, zone, lab.vpc_name)
-    group = provision.security_group(ec2, vpc, owner, "10.213.64.1/32")
+    group, _ = provision.security_group(ec2, vpc, owner, "10.213.64.1/32")
     _, pub = user_key("tester")
     request = provision.InstanceRequest(owner, "g5.xlarge" if gpu else "t3.micro", subnet, group,
                                         provision.image_for(ec2, region, gpu), user_data(pub), **extra)  # type: ignore[arg-type]

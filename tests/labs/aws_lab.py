@@ -14,7 +14,8 @@ bootstrap, kernel and an autostop watchdog calling the API run for real.
 One server process listens on 127.0.0.1:PORT and on the bridge address 10.213.64.1:PORT (so
 the VMs reach the API too).  Besides moto's API it serves ``/_fault/*`` (see
 :mod:`fault_moto`) and ``/_lab/info`` (GET), ``/_lab/vms`` (GET: booted hosts),
-``/_lab/reset`` (POST: moto state, fault rules, then the lab's VPCs again).
+``/_lab/reset`` (POST: moto state, fault rules, then the lab's VPCs again), ``/_lab/noboot``
+(POST a JSON list of instance types whose hosts never boot: "SSH never comes up").
 Names: bridge ``skyawsbr0``, namespaces ``skyaws-*``, range 10.213.64.0/18: one VPC per lab
 region (tag Name=skyaws-lab) with one /24 subnet per zone.  ``GetConsoleOutput`` of a booted
 instance carries its SSH host key between cloud-init's BEGIN/END SSH HOST KEY KEYS markers.
@@ -100,13 +101,19 @@ def _user_data(inst: object) -> str:
     return data.decode("utf-8", "replace")
 
 
+NO_BOOT: set[str] = set()  # instance types whose hosts never boot (POST /_lab/noboot)
+
+
 def list_running() -> dict[str, VmSpec]:
-    """Every running instance with a private address in the lab range, as a :class:`VmSpec`."""
+    """Every running instance with a private address in the lab range, as a :class:`VmSpec`.
+
+    Instances of a type in ``NO_BOOT`` are left out: a VM that never comes up.
+    """
     net = ipaddress.ip_network(CIDR)
     found: dict[str, VmSpec] = {}
     for inst in _instances("running"):
         ip = str(getattr(inst, "private_ip", "") or "")
-        if not ip or ipaddress.ip_address(ip) not in net:
+        if not ip or ipaddress.ip_address(ip) not in net or inst.instance_type in NO_BOOT:  # type: ignore[attr-defined]
             continue  # e.g. moto's default VPC: never booted, never reachable
         user_data = _user_data(inst)
         logins = cloud_config_logins(user_data, DEFAULT_USER) or {DEFAULT_USER: []}
@@ -133,6 +140,10 @@ class LabApp:
             return _reply(start, self.info())
         if path == "/_lab/vms":
             return _reply(start, self.vms())
+        if path == "/_lab/noboot" and method == "POST":
+            stream = environ["wsgi.input"]
+            NO_BOOT.update(json.loads(stream.read(int(str(environ.get("CONTENT_LENGTH") or 0)))))  # type: ignore[attr-defined]
+            return _reply(start, sorted(NO_BOOT))
         if path == "/_lab/reset" and method == "POST":
             self.reset()
             return _reply(start, self.info())
@@ -157,6 +168,7 @@ class LabApp:
 
         moto_api_backend.reset()
         self.faults.clear()
+        NO_BOOT.clear()
         seed_vpcs(self.endpoint)
 
 

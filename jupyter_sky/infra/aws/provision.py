@@ -52,8 +52,10 @@ def subnet_in(ec2: Ec2, zone: str, vpc_name: str | None) -> tuple[str, str]:
     return str(subnets[0]["VpcId"]), str(subnets[0]["SubnetId"])
 
 
-def security_group(ec2: Ec2, vpc_id: str, owner: Owner, ssh_cidr: str) -> str:
-    """The user's group in ``vpc_id`` (made when missing) letting SSH in from ``ssh_cidr`` only."""
+def security_group(ec2: Ec2, vpc_id: str, owner: Owner, ssh_cidr: str) -> tuple[str, bool]:
+    """``(id, created)`` of the user's group in ``vpc_id`` letting SSH in from ``ssh_cidr`` only."""
+    if not ssh_cidr or ssh_cidr.endswith("/0"):
+        raise InfraError(f"SSH would be open to {ssh_cidr or 'nobody'}; set aws.ssh_cidr to this machine's address range.")
     name = f"jupyter-sky-{owner.user}"
     found = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [name]},
                                                   {"Name": "vpc-id", "Values": [vpc_id]}])  # fmt: skip
@@ -62,8 +64,10 @@ def security_group(ec2: Ec2, vpc_id: str, owner: Owner, ssh_cidr: str) -> str:
         group_id = str(group["GroupId"])
         ranges = [r["CidrIp"] for p in group.get("IpPermissions", []) for r in p.get("IpRanges", [])]
         if ssh_cidr in ranges:
-            return group_id
+            return group_id, False
+        created = False
     else:
+        created = True
         tags = [t for t in owner.tags() if t["Key"] not in (TAG_CLUSTER, "Name")]
         group_id = str(ec2.create_security_group(
             GroupName=name, Description="jupyter-sky: SSH from the notebook's machine", VpcId=vpc_id,
@@ -71,7 +75,7 @@ def security_group(ec2: Ec2, vpc_id: str, owner: Owner, ssh_cidr: str) -> str:
     ec2.authorize_security_group_ingress(GroupId=group_id, IpPermissions=[{
         "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
         "IpRanges": [{"CidrIp": ssh_cidr, "Description": "jupyter-sky SSH"}]}])  # fmt: skip
-    return group_id
+    return group_id, created
 
 
 def image_for(ec2: Ec2, region: str, gpu: bool) -> str:
@@ -165,17 +169,17 @@ def cluster_instances(ec2: Ec2, user: str, cluster: str | None = None) -> list[d
     return [dict(i) for r in res["Reservations"] for i in r["Instances"]]
 
 
-def down_cluster(ec2: Ec2, owner: Owner, timeout: float = 120.0) -> list[str]:
-    """Terminate the cluster's instances, then the user's group if no other instance uses it."""
+def down_cluster(ec2: Ec2, owner: Owner, timeout: float = 120.0, groups: tuple[str, ...] = ()) -> list[str]:
+    """Terminate the cluster's instances, then its groups (and ``groups``) that no instance uses."""
     mine = cluster_instances(ec2, owner.user, owner.cluster)
     ids = [str(i["InstanceId"]) for i in mine]
     if ids:
         ec2.terminate_instances(InstanceIds=ids)
         for iid in ids:
             wait_state(ec2, iid, "terminated", timeout)
-    groups = {g["GroupId"] for i in mine for g in i.get("SecurityGroups", [])}
+    used = {g["GroupId"] for i in mine for g in i.get("SecurityGroups", [])} | set(groups)
     in_use = {g["GroupId"] for i in cluster_instances(ec2, owner.user) for g in i.get("SecurityGroups", [])}
-    for group_id in groups - in_use:
+    for group_id in used - in_use:
         ec2.delete_security_group(GroupId=group_id)
     return ids
 
