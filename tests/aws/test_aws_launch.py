@@ -80,3 +80,16 @@ def test_cancel_during_launch_tears_down(aws_lab: AwsLab, home: Path) -> None:
     with pytest.raises(KeyboardInterrupt):
         launch.attempt("stop", place(aws_lab, instance_type="t3.nano"), ssh_timeout=30, cancelled=lambda: True)
     nothing_left("stop")
+
+
+def test_throttling_is_retried_in_place_but_capacity_moves_on_at_once(aws_lab: AwsLab, home: Path) -> None:
+    aws_lab.inject({"action": "RunInstances", "kind": "throttle", "times": 2})
+    got = launch.attempt("slow", place(aws_lab), ssh_timeout=60)
+    assert got.zone == "us-east-1a" and len(aws_lab.hits()) == 2
+    provision.down_cluster(provision.client("us-east-1"), launch.Owner.of("slow"))
+    aws_lab.call("/_fault/rules", "DELETE")
+    aws_lab.inject({"action": "RunInstances", "kind": "capacity"})
+    with pytest.raises(launch.AttemptFailed, match="no capacity at aws/us-east-1a t3.micro"):
+        launch.attempt("full", place(aws_lab), ssh_timeout=30)
+    assert len(aws_lab.hits()) == 1  # one RunInstances: a 500 "no capacity" is not retried here
+    nothing_left("full")

@@ -71,8 +71,24 @@ class Launched:
 
 
 def attempt(cluster: str, place: Placement, ssh_timeout: float = 300.0,
-            cancelled: Callable[[], bool] = lambda: False) -> Launched:  # fmt: skip
-    """Launch ``cluster`` at ``place``; on any failure nothing of this attempt is left."""
+            cancelled: Callable[[], bool] = lambda: False, tries: int = 3) -> Launched:  # fmt: skip
+    """Launch ``cluster`` at ``place``; on any failure nothing of this attempt is left.
+
+    RunInstances is sent without botocore's own retries (AWS answers "no capacity" with a 500,
+    which must move on to the next zone at once); throttling and internal errors are retried
+    here in place, ``tries`` times with backoff, before the attempt gives up.
+    """
+    for n in range(1, tries + 1):
+        try:
+            return _attempt_once(cluster, place, ssh_timeout, cancelled)
+        except AttemptFailed as exc:
+            if exc.verdict.kind != "retry" or n == tries or cancelled():
+                raise
+            time.sleep(0.2 * 2**n)
+    raise AssertionError("unreachable")
+
+
+def _attempt_once(cluster: str, place: Placement, ssh_timeout: float, cancelled: Callable[[], bool]) -> Launched:
     from botocore.exceptions import ClientError
 
     ec2 = provision.client(place.region)
@@ -98,7 +114,7 @@ def _start(ec2: provision.Ec2, owner: Owner, place: Placement, made: list[str]) 
     _, public = user_key(owner.user)
     request = provision.InstanceRequest(owner, place.instance_type, subnet, group, image, user_data(public),
                                         place.disk_gb, place.spot, place.max_price)  # fmt: skip
-    return provision.run_instance(ec2, request)
+    return provision.run_instance(provision.client(place.region, attempts=1), request)
 
 
 def _reach(ec2: provision.Ec2, owner: Owner, instance: dict[str, Any], place: Placement, timeout: float,

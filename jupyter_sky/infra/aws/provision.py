@@ -9,6 +9,7 @@ itself, so the lab and any other endpoint are reached exactly as boto3 would rea
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,8 +27,24 @@ IMAGE_PATTERNS = {  # (owner, name pattern): GPU → a CUDA deep-learning image,
 }
 
 
+ENV_KEYS = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EC2", "AWS_ACCESS_KEY_ID",
+            "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")  # fmt: skip
+_CLIENTS: dict[tuple[str, ...], Ec2] = {}
+
+
 def client(region: str, attempts: int = 3) -> Ec2:
-    """An EC2 client for ``region`` with standard retries (throttling and 5xx retried in place)."""
+    """An EC2 client for ``region`` with standard retries (throttling and 5xx retried in place).
+
+    Clients are kept per region and AWS environment: making one loads the EC2 service model
+    (about a second on a busy machine), which must not be paid again per failover attempt.
+    """
+    key = (region, str(attempts), *(os.environ.get(k, "") for k in ENV_KEYS))
+    if key not in _CLIENTS:
+        _CLIENTS[key] = _new_client(region, attempts)
+    return _CLIENTS[key]
+
+
+def _new_client(region: str, attempts: int) -> Ec2:
     import boto3
     from botocore.config import Config
 
