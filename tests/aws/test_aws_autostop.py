@@ -78,6 +78,10 @@ def test_signature_is_the_one_botocore_computes() -> None:
         def utcnow(cls) -> dt.datetime:  # type: ignore[override]
             return now.replace(tzinfo=None)
 
+        @classmethod
+        def now(cls, tz: dt.tzinfo | None = None) -> dt.datetime:  # type: ignore[override]
+            return now
+
     with mock.patch.object(botocore.auth.datetime, "datetime", Frozen):
         botocore.auth.SigV4Auth(Credentials("AK", "SK", "TOK"), "ec2", "eu-west-1").add_auth(theirs)
     assert mine.headers["Authorization"] == theirs.headers["Authorization"]
