@@ -25,6 +25,7 @@ import urllib.request
 
 IMDS = "http://169.254.169.254/latest"
 VERSION = "2016-11-15"
+TAG_STOPPED = "jupyter-sky-stopped"
 
 
 def credentials() -> tuple[str, str, str]:
@@ -77,12 +78,21 @@ def signed_request(url: str, region: str, body: str, creds: tuple[str, str, str]
     return urllib.request.Request(url, data=body.encode(), method="POST", headers=headers)
 
 
-def stop_self(instance_id: str, region: str, terminate: bool = False) -> str:
-    """Send the call; return EC2's answer (raises on an HTTP error)."""
-    action = "TerminateInstances" if terminate else "StopInstances"
-    body = urllib.parse.urlencode({"Action": action, "InstanceId.1": instance_id, "Version": VERSION})
-    req = signed_request(endpoint(region), region, body, credentials(), dt.datetime.now(dt.timezone.utc))
+def call(region: str, params: dict[str, str], creds: tuple[str, str, str]) -> str:
+    """One EC2 query-API call; return EC2's answer (raises on an HTTP error)."""
+    body = urllib.parse.urlencode({**params, "Version": VERSION})
+    req = signed_request(endpoint(region), region, body, creds, dt.datetime.now(dt.timezone.utc))
     return urllib.request.urlopen(req, timeout=30).read().decode()
+
+
+def stop_self(instance_id: str, region: str, terminate: bool = False, reason: str = "") -> str:
+    """Tag the instance with ``reason`` (when given), then stop or terminate it."""
+    creds = credentials()
+    if reason:  # read back by the notebook's status: why the VM stopped itself
+        call(region, {"Action": "CreateTags", "ResourceId.1": instance_id, "Tag.1.Key": TAG_STOPPED,
+                      "Tag.1.Value": reason[:250]}, creds)  # fmt: skip
+    action = "TerminateInstances" if terminate else "StopInstances"
+    return call(region, {"Action": action, "InstanceId.1": instance_id}, creds)
 
 
 def main(argv: list[str]) -> int:
@@ -90,8 +100,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--instance-id", required=True)
     ap.add_argument("--region", required=True)
     ap.add_argument("--terminate", action="store_true")
+    ap.add_argument("--reason", default="", help="why (tagged jupyter-sky-stopped on the instance)")
     args = ap.parse_args(argv)
-    stop_self(args.instance_id, args.region, args.terminate)
+    stop_self(args.instance_id, args.region, args.terminate, args.reason)
     print(f"{'terminate' if args.terminate else 'stop'} of {args.instance_id} requested")
     return 0
 
