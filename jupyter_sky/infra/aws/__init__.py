@@ -173,7 +173,7 @@ class AwsInfra(Infra[AwsHandle]):
         where = f"aws/{offering.region} {offering.instance_type}"
         with ec2.aws_calls(where):
             zone = ec2.zone_name(offering.region, offering.zone) if offering.zone else ""
-            zone = zone or next(iter(self.zones(offering)), "")
+            zone = zone or next(iter(ec2.zones(offering.region, offering.instance_type, cfg.vpc_name)), "")
         if not zone:
             raise CapacityError(f"no zone of {offering.region} offers {offering.instance_type} "
                                 "with a subnet to launch into.", "region")  # fmt: skip
