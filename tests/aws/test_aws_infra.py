@@ -140,6 +140,17 @@ def test_launch_errors_carry_their_scope_and_leave_nothing(aws_lab: AwsLab, home
     nothing_left(aws_lab, "bad")
 
 
+def test_a_zone_without_the_type_or_a_subnet_moves_on_and_a_region_without_it_is_skipped(
+        aws_lab: AwsLab, home: Path, infra: AwsInfra, tmp_path: Path) -> None:  # fmt: skip
+    with pytest.raises(CapacityError, match="us-east-1d does not offer t3.micro") as err:
+        infra.launch(request_for(aws_lab, "nozone", tmp_path, zone="us-east-1d"))  # no lab subnet there
+    assert err.value.scope == "zone"
+    with pytest.raises(CapacityError, match="no zone of us-east-1 offers x9.huge") as err:
+        infra.launch(request_for(aws_lab, "notype", tmp_path, instance_type="x9.huge"))
+    assert err.value.scope == "region"
+    assert aws_lab.client().describe_instances()["Reservations"] == []  # nothing was even started
+
+
 def test_ssh_never_up_is_one_sentence_and_terminates(aws_lab: AwsLab, home: Path, infra: AwsInfra,
                                                      tmp_path: Path) -> None:  # fmt: skip
     aws_lab.never_boot("t3.nano")

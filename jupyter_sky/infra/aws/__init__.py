@@ -172,11 +172,14 @@ class AwsInfra(Infra[AwsHandle]):
         resources, options = request.task.resources, request.task.infra_options
         where = f"aws/{offering.region} {offering.instance_type}"
         with ec2.aws_calls(where):
+            usable = ec2.zones(offering.region, offering.instance_type, cfg.vpc_name)
             zone = ec2.zone_name(offering.region, offering.zone) if offering.zone else ""
-            zone = zone or next(iter(ec2.zones(offering.region, offering.instance_type, cfg.vpc_name)), "")
-        if not zone:
+        if not usable:
             raise CapacityError(f"no zone of {offering.region} offers {offering.instance_type} "
                                 "with a subnet to launch into.", "region")  # fmt: skip
+        if zone and zone not in usable:  # not offered there, or no subnet: the next zone may do
+            raise CapacityError(f"{zone} does not offer {offering.instance_type} with a subnet to launch into.")
+        zone = zone or usable[0]
         return Placement(
             region=offering.region, zone=zone, instance_type=offering.instance_type,
             gpu=offering.accelerator_count > 0, spot=offering.spot or resources.spot,

@@ -96,7 +96,7 @@ def zones(region: str, instance_type: str, vpc_name: str | None) -> tuple[str, .
         Filters=[{"Name": "instance-type", "Values": [instance_type]}])["InstanceTypeOfferings"]  # fmt: skip
     where = {str(o["Location"]) for o in offered}
     if not where:
-        raise InfraError(f"AWS offers no {instance_type} in {region}.")
+        return ()
     filters = [{"Name": "default-for-az", "Values": ["true"]}]
     if vpc_name:
         vpcs = ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": [vpc_name]}])["Vpcs"]
