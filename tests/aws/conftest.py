@@ -160,3 +160,14 @@ def aws_lab(aws_lab_simulated_hypervisor: AwsLab, monkeypatch: pytest.MonkeyPatc
         monkeypatch.setenv(key, value)
     lab.reset()
     return lab
+
+
+@pytest.fixture
+def infra_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh JUPYTER_SKY_HOME; the working directory's jupyter_sky.yaml names the lab's VPC
+    (``AwsInfra.zones`` reads the config files, as the planner's failover calls it)."""
+    monkeypatch.setenv("JUPYTER_SKY_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("JUPYTER_SKY_WATCHDOG_INTERVAL", "0.5")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "jupyter_sky.yaml").write_text(f"aws:\n  vpc_name: {lab_module.VPC_NAME}\n")
+    return tmp_path / "home"

@@ -14,83 +14,19 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_sky.config import Config
 from jupyter_sky.infra.aws import AwsHandle, AwsInfra, provision
-from jupyter_sky.infra.aws.config import AwsConfig
-from jupyter_sky.infra.aws.identity import TAG_CLUSTER, user_name
 from jupyter_sky.infra.base import (
     CapacityError,
     CredentialError,
-    Launch,
     Offering,
     QuotaError,
     State,
 )
-from jupyter_sky.spec.task import parse_line, task_from_args
 
 from .conftest import AwsLab
+from .infra_helpers import nothing_left, request_for, run
 
 pytestmark = pytest.mark.aws
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("JUPYTER_SKY_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("JUPYTER_SKY_WATCHDOG_INTERVAL", "0.5")
-    monkeypatch.chdir(tmp_path)  # zones() reads the config files of the working directory
-    (tmp_path / "jupyter_sky.yaml").write_text("aws:\n  vpc_name: skyaws-lab\n")
-    return tmp_path / "home"
-
-
-def lab_config(lab: AwsLab, **extra: object) -> Config:
-    """The ``aws:`` section the lab needs: its VPC, SSH from the bridge, private addresses, and
-    the lab's endpoint and keys for the VM's own stop call (no instance role in the lab)."""
-    selfstop = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                "AWS_EC2_METADATA_DISABLED": "true", "AWS_ENDPOINT_URL_EC2": lab.vm_endpoint}  # fmt: skip
-    values: dict[str, object] = {"ssh_cidr": f"{lab.info['gateway']}/32", "use_internal_ips": True,
-                                 "vpc_name": lab.vpc_name, "ssh_timeout": 60.0, "autostop_env": selfstop,
-                                 "autostop_shutdown": False, **extra}  # fmt: skip
-    return Config(infras={"aws": AwsConfig(**values)})  # type: ignore[arg-type]
-
-
-def request_for(lab: AwsLab, name: str, tmp_path: Path, flags: str = "", zone: str | None = None,
-                instance_type: str = "t3.micro", region: str = "us-east-1", **cfg: object) -> Launch:  # fmt: skip
-    task = task_from_args(parse_line(f"--name {name} {flags}"), "pass", tmp_path)
-    offering = Offering("aws", region, instance_type, 2, 1, zone=zone, price_per_hour=0.01, priced=True)
-    return Launch(name, task, lab_config(lab, **cfg), offering=offering)
-
-
-def nothing_left(lab: AwsLab, cluster: str, region: str = "us-east-1") -> None:
-    """No instance, volume or security group of ``cluster`` in moto; no VM host booted."""
-    ec2 = provision.client(region)
-    assert provision.cluster_instances(ec2, user_name(), cluster) == []
-    vols = ec2.describe_volumes(Filters=[{"Name": f"tag:{TAG_CLUSTER}", "Values": [cluster]}])["Volumes"]
-    assert [v for v in vols if v["State"] != "deleted"] == []
-    groups = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [f"jupyter-sky-{user_name()}"]}])
-    assert groups["SecurityGroups"] == []
-    lab.wait_vms(set())
-
-
-def run(infra: AwsInfra, handle: AwsHandle, code: str) -> str:
-    """Run ``code`` as a cell in the cluster's kernel; return its stdout."""
-    from jupyter_sky.kernel.cluster import LiveCluster
-    from jupyter_sky.kernel.execute import run_cell
-    from jupyter_sky.kernel.relay import CellRelay
-
-    seen: list[dict[str, object]] = []
-
-    class Recorder(CellRelay):
-        def handle(self, msg: dict) -> None:  # type: ignore[type-arg]
-            seen.append(msg)
-
-    live = LiveCluster("aws-test", infra, handle)
-    live.connect()
-    try:
-        outcome = run_cell(live, code, Recorder(None))
-        assert outcome.status == "ok", outcome.error
-    finally:
-        live.detach()
-    return "".join(str(m["content"].get("text", "")) for m in seen if m["msg_type"] == "stream")  # type: ignore[attr-defined]
 
 
 @pytest.fixture
@@ -99,7 +35,7 @@ def infra() -> Iterator[AwsInfra]:
     yield made
 
 
-def test_a_cell_runs_on_the_vm_and_down_leaves_nothing(aws_lab: AwsLab, home: Path, infra: AwsInfra,
+def test_a_cell_runs_on_the_vm_and_down_leaves_nothing(aws_lab: AwsLab, infra_home: Path, infra: AwsInfra,
                                                          tmp_path: Path) -> None:  # fmt: skip
     lines: list[str] = []
     request = request_for(aws_lab, "cell", tmp_path)
@@ -121,7 +57,7 @@ def test_a_cell_runs_on_the_vm_and_down_leaves_nothing(aws_lab: AwsLab, home: Pa
     nothing_left(aws_lab, "cell")
 
 
-def test_zones_are_the_offered_ones_with_a_subnet(aws_lab: AwsLab, home: Path, infra: AwsInfra) -> None:
+def test_zones_are_the_offered_ones_with_a_subnet(aws_lab: AwsLab, infra_home: Path, infra: AwsInfra) -> None:
     offering = Offering("aws", "us-east-2", "t3.micro", 2, 1)
     assert infra.zones(offering) == ["us-east-2a", "us-east-2b", "us-east-2c"]  # the lab's subnets
     zone_id = provision.client("us-east-2").describe_availability_zones()["AvailabilityZones"][1]["ZoneId"]
@@ -131,7 +67,7 @@ def test_zones_are_the_offered_ones_with_a_subnet(aws_lab: AwsLab, home: Path, i
 @pytest.mark.parametrize(("kind", "error", "scope"), [("capacity", CapacityError, "zone"),
                                                       ("quota", QuotaError, "region"),
                                                       ("auth", CredentialError, "infra")])  # fmt: skip
-def test_launch_errors_carry_their_scope_and_leave_nothing(aws_lab: AwsLab, home: Path, infra: AwsInfra,
+def test_launch_errors_carry_their_scope_and_leave_nothing(aws_lab: AwsLab, infra_home: Path, infra: AwsInfra,
                                                            tmp_path: Path, kind: str, error: type, scope: str) -> None:  # fmt: skip
     aws_lab.inject({"action": "RunInstances", "kind": kind})
     with pytest.raises(error) as err:
@@ -141,7 +77,7 @@ def test_launch_errors_carry_their_scope_and_leave_nothing(aws_lab: AwsLab, home
 
 
 def test_a_zone_without_the_type_or_a_subnet_moves_on_and_a_region_without_it_is_skipped(
-        aws_lab: AwsLab, home: Path, infra: AwsInfra, tmp_path: Path) -> None:  # fmt: skip
+        aws_lab: AwsLab, infra_home: Path, infra: AwsInfra, tmp_path: Path) -> None:  # fmt: skip
     with pytest.raises(CapacityError, match="us-east-1d does not offer t3.micro") as err:
         infra.launch(request_for(aws_lab, "nozone", tmp_path, zone="us-east-1d"))  # no lab subnet there
     assert err.value.scope == "zone"
@@ -151,7 +87,7 @@ def test_a_zone_without_the_type_or_a_subnet_moves_on_and_a_region_without_it_is
     assert aws_lab.client().describe_instances()["Reservations"] == []  # nothing was even started
 
 
-def test_ssh_never_up_is_one_sentence_and_terminates(aws_lab: AwsLab, home: Path, infra: AwsInfra,
+def test_ssh_never_up_is_one_sentence_and_terminates(aws_lab: AwsLab, infra_home: Path, infra: AwsInfra,
                                                      tmp_path: Path) -> None:  # fmt: skip
     aws_lab.never_boot("t3.nano")
     with pytest.raises(Exception, match="never came up") as err:
@@ -161,7 +97,7 @@ def test_ssh_never_up_is_one_sentence_and_terminates(aws_lab: AwsLab, home: Path
 
 
 @pytest.mark.slow
-def test_stop_keeps_the_disk_and_the_next_start_runs_cells_again(aws_lab: AwsLab, home: Path, infra: AwsInfra,
+def test_stop_keeps_the_disk_and_the_next_start_runs_cells_again(aws_lab: AwsLab, infra_home: Path, infra: AwsInfra,
                                                                  tmp_path: Path) -> None:  # fmt: skip
     request = request_for(aws_lab, "pause", tmp_path)
     handle = infra.launch(request)
@@ -179,7 +115,7 @@ def test_stop_keeps_the_disk_and_the_next_start_runs_cells_again(aws_lab: AwsLab
 
 
 @pytest.mark.slow
-def test_autostop_the_vm_stops_itself_and_status_says_why(aws_lab: AwsLab, home: Path, infra: AwsInfra,
+def test_autostop_the_vm_stops_itself_and_status_says_why(aws_lab: AwsLab, infra_home: Path, infra: AwsInfra,
                                                           tmp_path: Path) -> None:  # fmt: skip
     handle = infra.launch(request_for(aws_lab, "nap", tmp_path, flags="--autostop 0.05"))  # 3 s
     try:
@@ -195,7 +131,7 @@ def test_autostop_the_vm_stops_itself_and_status_says_why(aws_lab: AwsLab, home:
     nothing_left(aws_lab, "nap")
 
 
-def test_orphans_lists_instances_the_state_db_does_not_know_and_ends_them(aws_lab: AwsLab, home: Path,
+def test_orphans_lists_instances_the_state_db_does_not_know_and_ends_them(aws_lab: AwsLab, infra_home: Path,
                                                                           infra: AwsInfra) -> None:  # fmt: skip
     from jupyter_sky.infra.aws import launch
 

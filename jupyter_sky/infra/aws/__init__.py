@@ -36,6 +36,7 @@ from jupyter_sky.infra.base import (
     InfraFlag,
     InfraPath,
     Launch,
+    LaunchError,
     Offering,
     Orphan,
     State,
@@ -139,11 +140,14 @@ class AwsInfra(Infra[AwsHandle]):
         from jupyter_sky.infra.aws import ec2
 
         where = f"aws/{offering.region} {offering.instance_type}"
-        with ec2.aws_calls(where):
-            if offering.zone:
-                return [ec2.zone_name(offering.region, offering.zone)]
-            cfg = _section(AwsConfig)
-            return list(ec2.zones(offering.region, offering.instance_type, cfg.vpc_name))
+        try:
+            with ec2.aws_calls(where):
+                if offering.zone:
+                    return [ec2.zone_name(offering.region, offering.zone)]
+                cfg = _section(AwsConfig)
+                return list(ec2.zones(offering.region, offering.instance_type, cfg.vpc_name))
+        except LaunchError:  # the launch attempt meets it again and failover reads its scope
+            return []
 
     # ---- lifecycle ------------------------------------------------------------------------
     def launch(self, request: Launch) -> AwsHandle:
