@@ -15,12 +15,12 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from jupyter_sky.config_sections import (  # noqa: F401 - Defaults ... are imported from here
-    SECTIONS,
+from jupyter_sky.config_sections import (  # noqa: F401 - Config, Defaults are imported from here
+    CORE,
     Config,
     Defaults,
-    LocalConfig,
     _bad,
+    sections,
 )
 from jupyter_sky.errors import ConfigError, SkyError
 
@@ -108,12 +108,14 @@ def _unknown_key(
     )
 
 
-def _check_section(name: str, raw: Any, where: str) -> dict[str, Any]:
+def _check_section(name: str, cls: type, raw: Any, where: str) -> dict[str, Any]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
         raise _bad(f"{name} in {where}", "a mapping of key: value lines", raw)
-    known = {f.name: f for f in fields(SECTIONS[name])}
+    if name == "prices":  # infra kinds are the keys: {local: {cpu: ...}}
+        return {"by_infra": _check_prices(raw, where)}
+    known = {f.name: f for f in fields(cls)}
     checked = {}
     for key, value in raw.items():
         if key not in known:
@@ -122,17 +124,30 @@ def _check_section(name: str, raw: Any, where: str) -> dict[str, Any]:
     return checked
 
 
+def _check_prices(raw: dict[str, Any], where: str) -> dict[str, dict[str, Any]]:
+    """Prices of the infras that report live offerings (the others are in the catalog)."""
+    from jupyter_sky.config_sections import pricing
+    from jupyter_sky.optimizer.status import live_kinds
+
+    valid = live_kinds()
+    for key in raw:
+        if key not in valid:
+            raise _unknown_key(str(key), valid, where, "prices")
+    return {str(k): pricing(v, f"prices.{k} in {where}") for k, v in raw.items()}
+
+
 def _check_file(raw: Any, where: str) -> dict[str, dict[str, Any]]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
         raise _bad(f"Config file {where}", "a mapping of sections such as defaults:", raw)
     checked = {}
+    known = sections()
     for name, section in raw.items():
-        if name not in SECTIONS:
-            valid = ", ".join(sorted(SECTIONS))
+        if name not in known:
+            valid = ", ".join(sorted(known))
             raise ConfigError(f"Unknown section '{name}' in {where}; valid sections are {valid}.")
-        checked[name] = _check_section(name, section, where)
+        checked[name] = _check_section(name, known[name], section, where)
     return checked
 
 
@@ -192,9 +207,13 @@ def load_config(notebook_dir: Path | None = None) -> Config:
         if checked is not None:
             merged = _merge(merged, checked)
             sources.append(path)
-    sections = {}
-    for name, cls in SECTIONS.items():
+    core: dict[str, Any] = {}
+    infras: dict[str, object] = {}
+    for name, cls in sections().items():
         # null means "the default", which also lets a closer file undo a farther one.
         values = {k: v for k, v in merged.get(name, {}).items() if v is not None}
-        sections[name] = cls(**values)
-    return Config(**sections, sources=sources)
+        if name in CORE:
+            core[name] = cls(**values)
+        elif values:  # an infra's section is kept only when a file sets it
+            infras[name] = cls(**values)
+    return Config(**core, infras=infras, sources=sources)

@@ -1,22 +1,20 @@
-"""The sections of the configuration files (``defaults:``, ``local:``, ``ssh:``, ``slurm:``,
-``gcp:``, ``optimizer:``, ``prices:``) and the checks of their values.
+"""The sections of the configuration files and the checks of their values.
 
-Each section is a plain dataclass whose fields carry a checker in their metadata; to add a
-section, write its dataclass, list it in ``SECTIONS`` and add a field of that name to
-``Config``. Reading and merging the files is :mod:`jupyter_sky.config`.
+The core sections (``defaults:``, ``gcp:``, ``optimizer:``, ``prices:``) are here; every infra
+brings its own (``local:``, ``ssh:``, ``slurm:``, ...) as the ``config_section`` of its class.
+Each section is a plain dataclass whose fields carry a checker in their metadata. Reading and
+merging the files is :mod:`jupyter_sky.config`.
 """
 
 from __future__ import annotations
 
 import math
 import reprlib
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from jupyter_sky.catalog.names import normalize_infra
 from jupyter_sky.errors import ConfigError, SpecError
 
 Check = Callable[[Any, str], Any]
@@ -31,6 +29,12 @@ def _minutes(value: Any, label: str) -> float:
     if not ok or not math.isfinite(value) or value <= 0:
         raise _bad(label, "a positive number of minutes such as 60", value)
     return float(value)
+
+
+def _attempts(value: Any, label: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise _bad(label, "a whole number of launch attempts of 1 or more, such as 10", value)
+    return value
 
 
 def _optional_minutes(value: Any, label: str) -> float | None:
@@ -53,13 +57,27 @@ def _infra(value: Any, label: str) -> str | None:
     if value is None:
         return None
     try:
-        return normalize_infra(value, label)
+        from jupyter_sky.infra import parse_infra
+
+        return parse_infra(value, label).text
     except SpecError as exc:
         raise ConfigError(str(exc)) from None
 
 
+def _mapping(value: Any, label: str) -> dict:
+    if not isinstance(value, dict):
+        raise _bad(label, "a mapping", value)
+    return value
+
+
 def _check(check: Check) -> dict[str, Check]:
     return {"check": check}
+
+
+# The checkers an infra's own section uses (``field(metadata=checked(boolean))``).
+boolean, optional_text, mapping, positive_minutes, bad = (
+    _boolean, _optional_text, _mapping, _minutes, _bad
+)
 
 
 @dataclass(frozen=True)
@@ -71,85 +89,8 @@ class Defaults:
     idle_minutes: float = field(default=60.0, metadata=_check(_minutes))
     autostop_minutes: float | None = field(default=None, metadata=_check(_optional_minutes))
     confirm: bool = field(default=False, metadata=_check(_boolean))
-
-
-@dataclass(frozen=True)
-class LocalConfig:
-    """``local:`` — settings of the ``local`` infra."""
-
-    # Interpreter that runs local remote kernels; null means the notebook's own interpreter.
-    python: str = field(default_factory=lambda: sys.executable, metadata=_check(_optional_text))
-
-
-def _mapping(value: Any, label: str) -> dict:
-    if not isinstance(value, dict):
-        raise _bad(label, "a mapping", value)
-    return value
-
-
-@dataclass(frozen=True)
-class SshConfig:
-    """``ssh:`` — hosts and pools for ``--infra ssh/<host-or-pool>`` (see infra/ssh.py)."""
-
-    config_file: str | None = field(default=None, metadata=_check(_optional_text))
-    known_hosts: str | None = field(default=None, metadata=_check(_optional_text))
-    python: str | None = field(default=None, metadata=_check(_optional_text))
-    bootstrap: bool = field(default=True, metadata=_check(_boolean))
-    hosts: dict = field(default_factory=dict, metadata=_check(_mapping))
-    pools: dict = field(default_factory=dict, metadata=_check(_mapping))
-
-
-def _duration(value: Any, label: str) -> float | None:
-    """Minutes from ``90``, ``90m``, ``1.5h`` or Slurm's ``[D-]HH:MM:SS``; None stays None."""
-    if value is None:
-        return None
-    from jupyter_sky.infra.slurm.records import parse_duration
-
-    text = str(value).strip().lower()
-    seconds = parse_duration(text)
-    if seconds is not None and seconds > 0:
-        return seconds / 60
-    scale = 60.0 if text.endswith("h") else 1.0
-    try:
-        minutes = float(text.rstrip("hm")) * scale
-    except ValueError:
-        minutes = 0.0
-    if isinstance(value, bool) or not minutes > 0:
-        raise _bad(label, "a time limit such as 90 (minutes), 2h or 1-00:00:00", value)
-    return minutes
-
-
-_CLUSTER_KEYS = ("login", "partition", "account", "qos", "time")
-
-
-def _clusters(value: Any, label: str) -> dict:
-    """``{name: {login: alias, partition, account, qos, time}}``, each key optional."""
-    out: dict[str, dict[str, Any]] = {}
-    for name, entry in _mapping(value, label).items():
-        where = f"{label} (cluster '{name}')"
-        entry = _mapping(entry or {}, where)
-        if not set(entry) <= set(_CLUSTER_KEYS):
-            raise _bad(where, f"a mapping of {', '.join(_CLUSTER_KEYS)}", entry)
-        checked: dict[str, Any] = {k: str(v) for k, v in entry.items() if k != "time" and v}
-        checked["time"] = _duration(entry.get("time"), f"{where} time")
-        out[str(name)] = checked
-    return out
-
-
-@dataclass(frozen=True)
-class SlurmConfig:
-    """``slurm:`` — Slurm clusters by name and the defaults of their allocations."""
-
-    # Cluster for a bare ``--infra slurm``.
-    cluster: str | None = field(default=None, metadata=_check(_optional_text))
-    # Default ``--time`` of an allocation, in minutes, when the cell gives no --time.
-    time: float | None = field(default=None, metadata=_check(_duration))
-    # name -> {login: ssh alias (default: the name), partition, account, qos, time}.
-    clusters: dict = field(default_factory=dict, metadata=_check(_clusters))
-
-    def cluster_entry(self, name: str) -> dict[str, Any]:
-        """The named cluster's entry (empty when it has none: the name is its login alias)."""
-        return dict(self.clusters.get(name) or {})
+    # Failover tries at most this many launches for one cell (zones and placements together).
+    max_launch_attempts: int = field(default=10, metadata=_check(_attempts))
 
 
 @dataclass(frozen=True)
@@ -176,7 +117,7 @@ class OptimizerConfig:
     speed: dict = field(default_factory=dict, metadata=_check(_speeds))
 
 
-def _pricing(value: Any, label: str) -> dict:
+def pricing(value: Any, label: str) -> dict:
     """SkyPilot's ``kubernetes.pricing`` shape: ``{cpu: $/vCPU-h, memory: $/GB-h,
     accelerators: {NAME: $/h}}``, every price 0 or more."""
 
@@ -202,37 +143,53 @@ def _pricing(value: Any, label: str) -> dict:
 class PricesConfig:
     """``prices:`` — what live infras cost (shown as "$0 (unpriced)" when not set)."""
 
-    local: dict = field(default_factory=dict, metadata=_check(_pricing))
-    ssh: dict = field(default_factory=dict, metadata=_check(_pricing))
-    slurm: dict = field(default_factory=dict, metadata=_check(_pricing))
-    k8s: dict = field(default_factory=dict, metadata=_check(_pricing))
+    by_infra: dict[str, dict] = field(default_factory=dict)  # checked by config._check_prices
 
     @property
     def infras(self) -> dict[str, dict]:
         """Infra kind -> its pricing, for the infras that have one."""
-        return {k: v for k, v in vars(self).items() if v}
+        return {k: v for k, v in self.by_infra.items() if v}
 
 
-SECTIONS: dict[str, type] = {
+#: The sections every installation has; each infra adds its own (see :func:`sections`).
+CORE: dict[str, type] = {
     "defaults": Defaults,
-    "local": LocalConfig,
-    "ssh": SshConfig,
-    "slurm": SlurmConfig,
     "gcp": GcpConfig,
     "optimizer": OptimizerConfig,
     "prices": PricesConfig,
 }
 
+T = TypeVar("T")
+
+
+def sections() -> dict[str, type]:
+    """Every config section by name: the core ones and each registered infra's own."""
+    from jupyter_sky.infra import classes  # the registry imports no infra SDK
+
+    found = dict(CORE)
+    for kind, cls in classes().items():
+        if cls.config_section is not None:
+            found[kind] = cls.config_section
+    return found
+
 
 @dataclass(frozen=True)
 class Config:
-    """The merged configuration; ``sources`` lists the files read, farthest first."""
+    """The merged configuration; ``sources`` lists the files read, farthest first.
+
+    The core sections are attributes; an infra's own section is ``config.of(SectionClass)``.
+    """
 
     defaults: Defaults = field(default_factory=Defaults)
-    local: LocalConfig = field(default_factory=LocalConfig)
-    ssh: SshConfig = field(default_factory=SshConfig)
-    slurm: SlurmConfig = field(default_factory=SlurmConfig)
     gcp: GcpConfig = field(default_factory=GcpConfig)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     prices: PricesConfig = field(default_factory=PricesConfig)
+    infras: dict[str, object] = field(default_factory=dict)
     sources: list[Path] = field(default_factory=list)
+
+    def of(self, section: type[T]) -> T:
+        """An infra's section (its defaults when no file sets it)."""
+        for value in self.infras.values():
+            if isinstance(value, section):
+                return value
+        return section()

@@ -42,7 +42,7 @@ CASES = [
     (
         "--infra mars",
         "pass",
-        "--infra names unknown infra 'mars'; valid kinds are local, aws, gcp, azure, k8s (or kubernetes), slurm and ssh.",
+        "--infra names unknown infra 'mars'; valid kinds are aws, azure, gcp, k8s, local, slurm and ssh.",
     ),
     (
         "--infra aws",
@@ -78,7 +78,7 @@ CASES = [
     (
         "--detach",
         "pass",
-        "--partition, --account, --qos, --num-nodes and --detach go with --infra slurm/<cluster>.",
+        "--detach does not work with no --infra; it needs --infra slurm.",
     ),
     (
         "--task prep --after prep",
@@ -103,7 +103,7 @@ CASES = [
     (
         "--num-nodes 2",
         "pass",
-        "--partition, --account, --qos, --num-nodes and --detach go with --infra slurm/<cluster>.",
+        "--num-nodes 2 needs --infra slurm.",
     ),
     (
         "-f {tmp}/missing.yaml",

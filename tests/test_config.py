@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 
 from jupyter_sky import config
-from jupyter_sky.config import Config, Defaults, LocalConfig, ensure_sky_home, load_config, sky_home
+from jupyter_sky.config import Config, Defaults, ensure_sky_home, load_config, sky_home
 from jupyter_sky.errors import ConfigError
+from jupyter_sky.infra.local import LocalConfig
+from jupyter_sky.infra.slurm.config import SlurmConfig
 
 
 @pytest.fixture
@@ -48,7 +50,7 @@ def test_defaults_without_files(home: Path) -> None:
     assert cfg.defaults == Defaults(
         infra=None, idle_minutes=60.0, autostop_minutes=None, confirm=False
     )
-    assert cfg.local == LocalConfig(python=sys.executable)
+    assert cfg.of(LocalConfig) == LocalConfig(python=sys.executable)
 
 
 def test_notebook_file_wins_per_key(home: Path, tmp_path: Path) -> None:
@@ -67,7 +69,7 @@ def test_notebook_file_wins_per_key(home: Path, tmp_path: Path) -> None:
     assert cfg.defaults == Defaults(
         infra="k8s/lab", idle_minutes=90.0, autostop_minutes=None, confirm=True
     )
-    assert cfg.local.python == "/opt/py/bin/python"
+    assert cfg.of(LocalConfig).python == "/opt/py/bin/python"
     assert load_config(tmp_path / "elsewhere").sources == [user]
     assert load_config(tmp_path / "elsewhere").defaults.autostop_minutes == 10.0
 
@@ -78,7 +80,7 @@ def test_slurm_section_names_clusters_and_default_time(home: Path, tmp_path: Pat
         "slurm:\n  cluster: lab\n  time: 2h\n"
         "  clusters:\n    lab: {login: lab-login, partition: gpu, time: '0-00:30:00'}\n",
     )
-    slurm = load_config(tmp_path).slurm
+    slurm = load_config(tmp_path).of(SlurmConfig)
     assert (slurm.cluster, slurm.time) == ("lab", 120.0)
     assert slurm.cluster_entry("lab") == {"login": "lab-login", "partition": "gpu", "time": 30.0}
     assert slurm.cluster_entry("other") == {}
@@ -87,7 +89,7 @@ def test_slurm_section_names_clusters_and_default_time(home: Path, tmp_path: Pat
 def test_only_notebook_file(home: Path, tmp_path: Path) -> None:
     project = _write(tmp_path / "jupyter_sky.yaml", "local:\n  python: python3.11\n")
     cfg = load_config(tmp_path)
-    assert (cfg.sources, cfg.local.python, cfg.defaults) == ([project], "python3.11", Defaults())
+    assert (cfg.sources, cfg.of(LocalConfig).python, cfg.defaults) == ([project], "python3.11", Defaults())
 
 
 def test_cached_until_the_file_changes(
@@ -123,7 +125,7 @@ BAD = [
     ("defaults:\n  idle_minutes: null\n", "defaults.idle_minutes in {f} must be a positive number of minutes such as 60, not None."),
     ("defaults:\n  autostop_minutes: 0\n", "defaults.autostop_minutes in {f} must be a positive number of minutes such as 60, not 0."),
     ("defaults:\n  confirm: yes please\n", "defaults.confirm in {f} must be true or false, not 'yes please'."),
-    ("defaults:\n  infra: mars\n", "defaults.infra in {f} names unknown infra 'mars'; valid kinds are local, aws, gcp, azure, k8s (or kubernetes), slurm and ssh."),
+    ("defaults:\n  infra: mars\n", "defaults.infra in {f} names unknown infra 'mars'; valid kinds are aws, azure, gcp, k8s, local, slurm and ssh."),
     ("defaults:\n  infra: ssh\n", "defaults.infra in {f} must be ssh/<host>, not 'ssh'."),
     ("local:\n  python: ''\n", "local.python in {f} must be a non-empty string or null, not ''."),
     ("slurm:\n  time: soon\n", "slurm.time in {f} must be a time limit such as 90 (minutes), 2h or 1-00:00:00, not 'soon'."),

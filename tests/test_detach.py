@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.slurm, pytest.mark.timeout(180)]
 SETUP = (
     "from jupyter_sky.infra import _loaded, register\n"
     "from jupyter_sky.infra.slurm import SlurmInfra\n"
-    "register('slurm', 'jupyter_sky.infra.slurm:SlurmInfra', 'slurm')\n"
+    "register('jupyter_sky.infra.slurm:SlurmInfra')\n"
     "_loaded['slurm'] = SlurmInfra({{'config_file': {config!r}}}, 'lab')\n"
 )
 
@@ -91,7 +91,7 @@ def _submit(nb: Notebook, cell: str) -> str:
 
 def _job_field(nb: Notebook, job: str, name: str) -> str:
     """A field of the job's record in the notebook's state store."""
-    find = "__import__('jupyter_sky.notebook.detach_jobs').notebook.detach_jobs.find"
+    find = "__import__('jupyter_sky.infra.slurm.jobs').infra.slurm.jobs.find"
     store = "__import__('jupyter_sky.notebook.magics').notebook.magics.manager().store"
     return nb.value(f"{find}({store}, {job!r}).{name}")
 

@@ -36,7 +36,7 @@ from jupyter_sky.kernel.cluster import LiveCluster
 
 pytestmark = [pytest.mark.slurm, pytest.mark.timeout(300)]
 
-jupyter_sky.infra.register("slurm", "jupyter_sky.infra.slurm:SlurmInfra", "slurm")
+jupyter_sky.infra.register("jupyter_sky.infra.slurm:SlurmInfra")
 
 
 @pytest.fixture(scope="module")
@@ -116,22 +116,22 @@ def test_kernel_runs_on_a_compute_node_and_down_scancels(
         print(
             f"\nfirst cell output of a new Slurm cluster: {first:.2f} s (srun hostname {srun:.2f} s)"
         )
-        modes = lab_ssh.run(f"stat -c %a {handle['connection_file']} {handle['dir']}").out
+        modes = lab_ssh.run(f"stat -c %a {handle.connection_file} {handle.dir}").out
         assert [m[-3:] for m in modes.split()] == ["600", "700"]
         host, pid = text.split()
         assert host in lab.nodes and host != lab.login_host
-        assert int(pid) == handle["pid"] and host == handle["node"]
-        assert handle["addr"] == lab.nodes[host]["addr"]
-        where = f"slurm/lab job {handle['job']} on {host} pid {pid} · 1 h 29 min left"
+        assert int(pid) == handle.pid and host == handle.node
+        assert handle.addr == lab.nodes[host]["addr"]
+        where = f"slurm/lab job {handle.job} on {host} pid {pid} · 1 h 29 min left"
         assert infra.where(handle) == where  # the allocation's remaining time, for the status
-        job = lab_ssh.job_info(int(handle["job"]))
+        job = lab_ssh.job_info(int(handle.job))
         assert job["JobState"] == "RUNNING" and job["TimeLimit"] == "01:30:00"
         assert job["NumCPUs"] == "2" and job["MinMemoryNode"] == "1G"
         live.detach()
     finally:
         infra.down(handle)
     assert not infra.is_alive(handle)
-    lab_ssh.wait_gone(int(handle["job"]))
+    lab_ssh.wait_gone(int(handle.job))
     assert infra.exit_reason(handle) == "the job was cancelled (scancel)"
 
 
@@ -148,9 +148,9 @@ def test_gres_reaches_the_cell(
         text = _texts(_run(live, "import os\nprint(os.environ['CUDA_VISIBLE_DEVICES'])"))
         assert len(text.strip().split(",")) == visible
         if "A100" in flags:
-            assert handle["node"] == "n1"  # the only node with an a100
+            assert handle.node == "n1"  # the only node with an a100
         if "t4:2" in flags:
-            assert handle["node"] == "n2"  # the only node with two t4
+            assert handle.node == "n2"  # the only node with two t4
         live.detach()
     finally:
         infra.down(handle)
@@ -165,8 +165,8 @@ def test_restart_keeps_the_allocation(infra: Any, tmp_path: Path, lab_ssh: LabSh
         _run(live, "x = 1")
         live.detach()
         new = infra.restart(handle, request)
-        assert new["job"] == handle["job"] and new["pid"] != handle["pid"]
-        assert lab_ssh.state(int(new["job"])) == "RUNNING"
+        assert new.job == handle.job and new.pid != handle.pid
+        assert lab_ssh.state(int(new.job)) == "RUNNING"
         fresh = _connected(infra, "again", new)
         assert _texts(_run(fresh, "print('x' in globals())")) == "False\n"
         fresh.detach()
@@ -289,7 +289,7 @@ def test_pending_shows_the_reason_live(
     handle = box["handle"]
     infra.down(handle)
     pending = [n for n in notes if "PENDING" in n]
-    assert f"slurm/lab: job {handle['job']} PENDING (Resources)" in pending
+    assert f"slurm/lab: job {handle.job} PENDING (Resources)" in pending
     assert len(pending) == len(set(pending))  # said when it changes, not every poll
 
 
@@ -310,9 +310,9 @@ def test_closing_the_client_lets_the_idle_watchdog_end_the_job(
         for _ in range(4):
             time.sleep(1)
             _run(live, "pass")
-        assert lab_ssh.state(int(handle["job"])) == "RUNNING"
+        assert lab_ssh.state(int(handle.job)) == "RUNNING"
         live.detach()  # ... until the notebook lets go
-        lab_ssh.wait_gone(int(handle["job"]), timeout=30)
+        lab_ssh.wait_gone(int(handle.job), timeout=30)
         deadline = time.monotonic() + 10  # the cached liveness catches up within a check
         while infra.is_alive(handle) and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -332,7 +332,7 @@ def test_sky_cell_on_slurm_like_local(
     setup = (
         "from jupyter_sky.infra import _loaded, register\n"
         "from jupyter_sky.infra.slurm import SlurmInfra\n"
-        "register('slurm', 'jupyter_sky.infra.slurm:SlurmInfra', 'slurm')\n"
+        "register('jupyter_sky.infra.slurm:SlurmInfra')\n"
         f"_loaded['slurm'] = SlurmInfra({{'config_file': {str(lab.ssh_config)!r}}}, 'lab')\n"
         "base = 20\n"
     )
@@ -365,11 +365,11 @@ def test_partition_and_account_flags_reach_sbatch(
     flags = "--infra slurm/lab --partition gpu --account acct1 --gpus 1"
     handle = infra.launch(_request("acct", tmp_path, flags))
     try:
-        job = lab_ssh.job_info(int(handle["job"]))
+        job = lab_ssh.job_info(int(handle.job))
         assert (job["Partition"], job["Account"]) == ("gpu", "acct1")
     finally:
         infra.down(handle)
-    lab_ssh.wait_gone(int(handle["job"]))
+    lab_ssh.wait_gone(int(handle.job))
 
 
 def test_two_nodes_srun_across_both_with_torchrun_variables(
@@ -382,7 +382,7 @@ def test_two_nodes_srun_across_both_with_torchrun_variables(
     each task with its rank and the rendezvous variables torchrun expects."""
     handle = infra.launch(_request("pair", tmp_path, "--infra slurm/lab/cpu --num-nodes 2"))
     try:
-        assert lab_ssh.job_info(int(handle["job"]))["NumNodes"] == "2"
+        assert lab_ssh.job_info(int(handle.job))["NumNodes"] == "2"
         live = _connected(infra, "pair", handle)
         code = (
             "import subprocess\n"
@@ -393,12 +393,12 @@ def test_two_nodes_srun_across_both_with_torchrun_variables(
         rows = sorted(line.split() for line in _texts(_run(live, code)).split("\n") if line)
         assert [r[0] for r in rows] == ["0", "1"]
         assert {r[1] for r in rows} == set(lab.nodes)  # both nodes ran a task
-        assert {r[2] for r in rows} == {handle["addr"]}  # the kernel's node is the master
+        assert {r[2] for r in rows} == {handle.addr}  # the kernel's node is the master
         assert {r[4] for r in rows} == {"2"} and int(rows[0][3]) >= 20000
         live.detach()
     finally:
         infra.down(handle)
-    lab_ssh.wait_gone(int(handle["job"]))
+    lab_ssh.wait_gone(int(handle.job))
 
 
 def test_a_job_killed_by_its_time_limit_is_reported_as_such(
@@ -412,7 +412,7 @@ def test_a_job_killed_by_its_time_limit_is_reported_as_such(
 
     handle = infra.launch(_request("short", tmp_path, "--time 1m"))
     try:
-        assert lab_ssh.job_info(int(handle["job"]))["TimeLimit"] == "00:01:00"
+        assert lab_ssh.job_info(int(handle.job))["TimeLimit"] == "00:01:00"
         assert infra.where(handle).endswith((" s left", " 1 min left"))
         live = _connected(infra, "short", handle)
         with pytest.raises(KernelDied) as died:
@@ -460,7 +460,7 @@ def test_sbatch_on_this_path_is_the_local_cluster_without_ssh(
     request = _request("loc", tmp_path, "--infra slurm --gpus T4:1")
     handle = infra.launch(request)
     try:
-        assert isinstance(infra._conn("local"), LocalShell) and handle["cluster"] == "local"
+        assert isinstance(infra.connection("local"), LocalShell) and handle.cluster == "local"
         live = _connected(infra, "loc", handle)
         text = _texts(_run(live, "import os, socket\nprint(socket.gethostname(), os.getuid())"))
         host, uid = text.split()
@@ -482,7 +482,7 @@ def test_killing_the_login_hosts_ssh_session_mid_stream_loses_no_line(
     handle = infra.launch(_request("kill", tmp_path))
     try:
         live = _connected(infra, "kill", handle)
-        stream_through_a_killed_session(live, infra._conn("lab"))
+        stream_through_a_killed_session(live, infra.connection("lab"))
         live.detach()
     finally:
         infra.down(handle)

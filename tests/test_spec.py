@@ -50,8 +50,8 @@ BAD_LINES = [
     ),
     (
         "--infra foo",
-        "--infra names unknown infra 'foo'; valid kinds are local, aws, gcp, azure, "
-        "k8s (or kubernetes), slurm and ssh.",
+        "--infra names unknown infra 'foo'; valid kinds are aws, azure, gcp, k8s, local, "
+        "slurm and ssh.",
     ),
     ("--infra local/x", "--infra must be local, not 'local/x'."),
     ("--infra ssh", "--infra must be ssh/<host>, not 'ssh'."),
@@ -284,7 +284,7 @@ BAD_YAML = [
     ("resources:\n  cpus: many\n", "resources.cpus in t.yaml must be a positive number such as 4 or 4+, not 'many'."),
     ("resources:\n  memory: -1\n", "resources.memory in t.yaml must be a positive number such as 16 or 16+, not -1."),
     ("resources:\n  use_spot: sometimes\n", "resources.use_spot in t.yaml must be true or false, not 'sometimes'."),
-    ("resources:\n  infra: moon\n", "resources.infra in t.yaml names unknown infra 'moon'; valid kinds are local, aws, gcp, azure, k8s (or kubernetes), slurm and ssh."),
+    ("resources:\n  infra: moon\n", "resources.infra in t.yaml names unknown infra 'moon'; valid kinds are aws, azure, gcp, k8s, local, slurm and ssh."),
     ("resources:\n  instance_type: 5\n", "resources.instance_type in t.yaml must be an instance type such as p3.2xlarge, not 5."),
     ("envs: [A]\n", "envs in t.yaml must be a mapping of NAME: value, not ['A']."),
     ("envs:\n  1A: x\n", "Each name in envs in t.yaml must be letters, digits and _, not '1A'."),
@@ -349,7 +349,7 @@ def test_yaml_is_not_imported_by_parsing() -> None:
     assert out.stdout.strip() == ""
 
 
-SLURM_ONLY = "--partition, --account, --qos, --num-nodes and --detach go with --infra slurm/<cluster>."
+SLURM_ONLY = "--partition goes with --infra slurm[/<cluster>[/<partition>]]."
 NODES_BAD = "--num-nodes must be a whole number of nodes of 1 or more, such as 2, not {}."
 
 
@@ -357,9 +357,13 @@ NODES_BAD = "--num-nodes must be a whole number of nodes of 1 or more, such as 2
     ("line", "message"),
     [
         ("--partition gpu", SLURM_ONLY),
-        ("--account a1", SLURM_ONLY),
-        ("--num-nodes 2 --infra local", SLURM_ONLY),
-        ("--detach", SLURM_ONLY),
+        ("--account a1", "--account goes with --infra slurm[/<cluster>[/<partition>]]."),
+        (
+            "--num-nodes 2 --infra local",
+            "--num-nodes 2 does not work with --infra local: it runs one machine.",
+        ),
+        ("--detach", "--detach does not work with no --infra; it needs --infra slurm."),
+        ("--detach --infra local", "--detach does not work with --infra local; it needs --infra slurm."),
         ("--infra slurm/lab --num-nodes 0", NODES_BAD.format("'0'")),
         ("--infra slurm/lab --num-nodes two", NODES_BAD.format("'two'")),
         (
@@ -380,7 +384,7 @@ def test_slurm_flags_need_a_slurm_cluster(line: str, message: str, tmp_path: Pat
 
 def test_partition_folds_into_the_infra(tmp_path: Path) -> None:
     task = task_from_args(parse_line("--infra slurm/lab --partition gpu --qos high"), "", tmp_path)
-    assert (task.resources.infra, task.qos, task.account) == ("slurm/lab/gpu", "high", None)
+    assert (task.resources.infra, task.infra_options) == ("slurm/lab/gpu", {"partition": "gpu", "qos": "high"})
 
 
 def test_num_nodes_and_detach_reach_the_task(tmp_path: Path) -> None:

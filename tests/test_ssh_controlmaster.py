@@ -220,7 +220,7 @@ def test_everything_goes_through_the_master_without_a_login(
         assert "".join(m["content"].get("text", "") for m in msgs) == "ssh 42\n"
         assert infra._kernel(handle).forwards.connections()["shell_port"] == 1
         # An SFTP read (ssh -s ... sftp through the master).
-        with conn.lock, conn.sftp().open(handle["connection_file"]) as fh:
+        with conn.lock, conn.sftp().open(handle.connection_file) as fh:
             assert json.loads(fh.read())["shell_port"] > 0
         # No login meanwhile: the master is still the one connection, this process holds
         # no TCP connection to the sshd, and the sshd logged no login of ours.

@@ -330,7 +330,7 @@ def test_is_alive_is_cached_and_notices_a_killed_kernel(
     for _ in range(100):
         assert infra.is_alive(handle)
     assert time.perf_counter() - t0 < 0.05  # no network per call
-    infra._conn("lab").run(f"kill -9 {handle['pid']}")
+    infra._conn("lab").run(f"kill -9 {handle.pid}")
     deadline = time.monotonic() + 5
     while infra.is_alive(handle) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -496,7 +496,7 @@ def test_a_pool_skips_a_host_that_is_down(lab: SlurmLab, tmp_path: Path, notes: 
     infra._settings["hosts"]["gone"] = {"hostname": "127.0.0.1", "port": dead}
     handle = infra.launch(_launch_request("pool", tmp_path, "--infra ssh/p"))
     try:
-        assert handle["host"] == "h" and infra.is_alive(handle)
+        assert handle.host == "h" and infra.is_alive(handle)
         assert notes[0] == (
             f"ssh/gone: SSH host 'gone' (127.0.0.1:{dead}) refused the connection: "
             f"nothing listens on port {dead} there."
@@ -567,7 +567,7 @@ def test_workdir_is_synced_with_only_changed_files(
         assert sorted(_remote_files(infra, handle)) == ["./data.txt", "./pkg/mod.py"]
         (work / "data.txt").write_text("changed\n")
         notes.clear()
-        assert infra.sync_workdir(handle, str(work)) == handle["workdir"]
+        assert infra.sync_workdir(handle, str(work)) == handle.workdir
         assert notes == ["ssh/lab: workdir: sent 1 changed files (0.0 MB)"]
         msgs = _run(live, "print(open('data.txt').read().strip())")
         assert any(m["content"].get("text") == "changed\n" for m in msgs)
@@ -577,7 +577,7 @@ def test_workdir_is_synced_with_only_changed_files(
 
 
 def _remote_files(infra: Any, handle: dict) -> list[str]:
-    out = infra._conn("lab").run(f"cd {handle['workdir']} && find . -type f").out
+    out = infra._conn("lab").run(f"cd {handle.workdir} && find . -type f").out
     return [p for p in out.split() if "__pycache__" not in p]
 
 
@@ -606,7 +606,7 @@ def test_sky_cell_on_ssh_like_local(lab: SlurmLab, fresh_nb: Any) -> None:
     setup = (
         "from jupyter_sky.infra import _loaded, register\n"
         "from jupyter_sky.infra.ssh import SshInfra\n"
-        "register('ssh', 'jupyter_sky.infra.ssh:SshInfra', 'ssh')\n"
+        "register('jupyter_sky.infra.ssh:SshInfra')\n"
         # 'lab' is listed under hosts: so the planner's live() probes it (an alias that is
         # only in the ssh config is found by launch, but the plan does not see it yet).
         f"cfg = {{'config_file': {str(lab.ssh_config)!r}, 'hosts': {{'lab': {{}}}}}}\n"

@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 from jupyter_sky.catalog.names import (
-    INFRA_SHAPES,
     all_names,
     canonical_name,
     check_cluster_name,
     close_names,
-    normalize_infra,
     one_accelerator,
     parse_accelerator,
     unknown_accelerator,
 )
 
 __all__ = [
-    "INFRA_SHAPES",
     "all_names",
     "check_cluster_name",
     "canonical_name",
     "close_names",
-    "normalize_infra",
     "one_accelerator",
     "parse_accelerator",
     "unknown_accelerator",

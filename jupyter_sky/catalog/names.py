@@ -154,58 +154,6 @@ def one_accelerator(value: Any, label: str) -> Any:
     return value
 
 
-INFRA_SHAPES = (
-    "local, aws[/region], gcp[/region], azure[/region], k8s[/context], "
-    "slurm[/cluster[/partition]] or ssh/host"
-)
-_CLOUDS = ("aws", "gcp", "azure")
-_SHAPES = {
-    "local": (r"", "local"),
-    "aws": (r"(/[a-z0-9-]+)?", "aws or aws/<region>"),
-    "gcp": (r"(/[a-z0-9-]+)?", "gcp or gcp/<region>"),
-    "azure": (r"(/[a-z0-9-]+)?", "azure or azure/<region>"),
-    "k8s": (r"(/\S+)?", "k8s or k8s/<context>"),
-    "slurm": (r"(/[\w.-]+(/[\w.-]+)?)?", "slurm, slurm/<cluster> or slurm/<cluster>/<partition>"),
-    "ssh": (r"/[\w.@:-]+", "ssh/<host>"),
-}
-
-
-def normalize_infra(value: Any, label: str) -> str:
-    """Check an infra string and return it normalised (``kubernetes/x`` becomes ``k8s/x``).
-
-    Parameters
-    ----------
-    value : Any
-        Such as ``aws/us-east-1``, ``k8s/my-context`` or ``slurm/hpc/gpu``.
-    label : str
-        How to name the value in an error, such as ``--infra``.
-
-    Returns
-    -------
-    str
-        The infra with its kind (and a cloud region) in lower case.
-
-    Raises
-    ------
-    SpecError
-        If the kind is unknown or the rest does not fit the kind's shape.
-    """
-    if not isinstance(value, str):
-        raise SpecError(f"{label} must be one of {INFRA_SHAPES}, not {value!r}.")
-    kind, slash, rest = value.strip().partition("/")
-    kind = "k8s" if kind.lower() == "kubernetes" else kind.lower()
-    if kind not in _SHAPES:
-        raise SpecError(
-            f"{label} names unknown infra {kind!r}; valid kinds are local, aws, gcp, azure, "
-            "k8s (or kubernetes), slurm and ssh."
-        )
-    tail = slash + (rest.lower() if kind in _CLOUDS else rest)
-    pattern, shape = _SHAPES[kind]
-    if not re.fullmatch(pattern, tail):
-        raise SpecError(f"{label} must be {shape}, not {value!r}.")
-    return kind + tail
-
-
 def check_cluster_name(value: Any, label: str) -> str:
     """Check a cluster name: a letter, then up to 39 letters, digits, ``-`` or ``_``.
 

@@ -4,10 +4,12 @@ settings they log in with, and the kernel's watchdog options and environment."""
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from jupyter_sky.infra.base import Infra, Launch
+from jupyter_sky.config_sections import boolean, mapping, optional_text
+from jupyter_sky.infra.base import Handle, Infra, Launch, checked
 
 if TYPE_CHECKING:
     from jupyter_sky.config import Config
@@ -17,7 +19,22 @@ if TYPE_CHECKING:
 _LOCAL_ONLY = ("JUPYTER_SKY_HOME", "JUPYTER_SKY_LAB")
 
 
-class OverSsh(Infra):
+@dataclass(frozen=True)
+class SshConfig:
+    """``ssh:`` — hosts and pools for ``--infra ssh/<host-or-pool>`` (see infra/ssh.py)."""
+
+    config_file: str | None = field(default=None, metadata=checked(optional_text))
+    known_hosts: str | None = field(default=None, metadata=checked(optional_text))
+    python: str | None = field(default=None, metadata=checked(optional_text))
+    bootstrap: bool = field(default=True, metadata=checked(boolean))
+    hosts: dict = field(default_factory=dict, metadata=checked(mapping))
+    pools: dict = field(default_factory=dict, metadata=checked(mapping))
+
+
+H = TypeVar("H", bound=Handle)
+
+
+class OverSsh(Infra[H]):
     """An infra whose hosts are reached with the ``ssh:`` settings (or the constructor's)."""
 
     _settings: Any = None
@@ -32,7 +49,7 @@ class OverSsh(Infra):
             from jupyter_sky.config import load_config
 
             config = load_config(Path.cwd())
-        return SshSettings.from_any(getattr(config, "ssh", None))
+        return SshSettings.from_any(config.of(SshConfig))
 
 
 def kernel_args(request: Launch) -> list[str]:

@@ -8,7 +8,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from jupyter_sky.infra.base import Infra
+from jupyter_sky.infra.base import AnyInfra as Infra
+from jupyter_sky.infra.base import Handle
 from jupyter_sky.kernel.bridge import Bridge
 from jupyter_sky.kernel.replay import Replay
 from jupyter_sky.kernel.session import Channels, Handler, Waiter, wait_for_reply
@@ -22,7 +23,7 @@ class LiveCluster:
 
     name: str
     infra: Infra
-    handle: dict[str, Any]
+    handle: Handle
     client_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     synced: dict[str, str] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)

@@ -7,15 +7,18 @@ by a kernel that has since died is found in the state store and adopted by name.
 
 from __future__ import annotations
 
+import sys
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from jupyter_sky.config import Config
 from jupyter_sky.errors import InfraError
 from jupyter_sky.infra import get_infra
-from jupyter_sky.infra.base import Infra, Launch
+from jupyter_sky.infra.base import AnyInfra as Infra
+from jupyter_sky.infra.base import Handle, Launch
 from jupyter_sky.kernel.cluster import LiveCluster
 from jupyter_sky.spec.task import Task
 from jupyter_sky.state import ClusterRecord, Store
@@ -54,7 +57,8 @@ class Manager:
         if record is None or record.state != "UP" or not record.handle:
             return None
         try:
-            alive = get_infra(record.infra).is_alive(record.handle)
+            infra = get_infra(record.infra)
+            alive = infra.is_alive(infra.handle(record.handle))
         except InfraError:
             return None
         return record.infra if alive else None
@@ -65,9 +69,13 @@ class Manager:
 
     # ---- attach ----------------------------------------------------------------------
     def attach(
-        self, name: str, infra: Infra, task: Task, config: Config, row: Any = None
+        self, name: str, infra: Infra, task: Task, config: Config, rows: Sequence[Any] = ()
     ) -> Attached:
-        """Reuse the warm kernel, adopt one another kernel started, or launch a new one."""
+        """Reuse the warm kernel, adopt one another kernel started, or launch a new one.
+
+        ``rows`` are the planner's Placements for a launch, best first (failover tries them
+        in order); empty: ``infra`` decides where.
+        """
         live = self.live.get(name)
         if live is not None:
             if live.is_alive():
@@ -76,12 +84,13 @@ class Manager:
         record = self.store.get_cluster(name)
         if record is not None and record.state == "UP":
             _same_infra(record, infra, name)
-            if infra.is_alive(record.handle):
-                return self._adopt(record, infra, config)
-            reason = infra.exit_reason(record.handle) or "its kernel is no longer running"
+            handle = infra.handle(record.handle)
+            if infra.is_alive(handle):
+                return self._adopt(record, infra, handle, config)
+            reason = infra.exit_reason(handle) or "its kernel is no longer running"
             note = f"cluster '{name}' had stopped ({reason}); started a fresh kernel — {LOST}"
-            return self._launch(name, infra, task, config, [note], row)
-        return self._launch(name, infra, task, config, [], row)
+            return self._launch(name, infra, task, config, [note], rows)
+        return self._launch(name, infra, task, config, [], rows)
 
     def _launch(
         self,
@@ -90,14 +99,13 @@ class Manager:
         task: Task,
         config: Config,
         notes: list[str],
-        row: Any = None,
+        rows: Sequence[Any] = (),
     ) -> Attached:
-        """Start a kernel; ``row`` is the planner's Placement (None: the infra decides)."""
-        from jupyter_sky.notebook.placement import as_offering, placement_record
+        """Start a kernel on the first of ``rows`` that launches (none: the infra decides)."""
+        from jupyter_sky.notebook.placement import placement_record
 
         now = time.time()
-        placement = placement_record(row) if row is not None else {"infra": infra.kind}
-        offering = as_offering(row) if row is not None else None
+        placement = placement_record(rows[0]) if rows else {"infra": infra.kind}
         record = ClusterRecord(
             name=name,
             infra=infra.kind,
@@ -112,8 +120,12 @@ class Manager:
         )
         self.store.put_cluster(record)
         try:
-            record.handle = infra.launch(Launch(name, task, config, offering))
-            live = self._connect(name, infra, record.handle, config)
+            infra, handle, row = self._start(name, infra, task, config, rows)
+            if row is not None and row is not rows[0]:  # failover moved it
+                record.infra, record.placement = infra.kind, placement_record(row)
+                record.cost_per_hour = float(record.placement.get("price") or 0.0)
+            record.handle = handle.to_json()
+            live = self._connect(name, infra, handle, config)
         except BaseException:
             self.store.set_state(name, "DOWN")
             raise
@@ -121,8 +133,31 @@ class Manager:
         self.store.put_cluster(record)
         return Attached(live, created=True, notes=notes)
 
-    def _adopt(self, record: ClusterRecord, infra: Infra, config: Config) -> Attached:
-        live = self._connect(record.name, infra, record.handle, config)
+    def _start(
+        self, name: str, infra: Infra, task: Task, config: Config, rows: Sequence[Any]
+    ) -> tuple[Infra, Handle, Any]:
+        """Launch with failover over ``rows``; the infra, handle and row that worked."""
+        from jupyter_sky.notebook.placement import as_offering
+        from jupyter_sky.pipeline import failover
+
+        def notify(text: str) -> None:
+            print(f"[sky] {text}", file=sys.stderr, flush=True)
+
+        if not rows:
+            return infra, infra.launch(Launch(name, task, config, None, notify)), None
+        done = failover.launch(
+            [as_offering(row) for row in rows],
+            lambda kind: infra if kind == infra.kind else get_infra(kind),
+            lambda where, offering: where.launch(Launch(name, task, config, offering, notify)),
+            notify,
+            config.defaults.max_launch_attempts,
+        )
+        return done.infra, done.handle, rows[done.index]
+
+    def _adopt(
+        self, record: ClusterRecord, infra: Infra, handle: Handle, config: Config
+    ) -> Attached:
+        live = self._connect(record.name, infra, handle, config)
         notes = []
         if record.owner != self.session_id:
             notes.append(
@@ -133,7 +168,7 @@ class Manager:
         return Attached(live, notes=notes)
 
     def _connect(
-        self, name: str, infra: Infra, handle: dict[str, Any], config: Config
+        self, name: str, infra: Infra, handle: Handle, config: Config
     ) -> LiveCluster:
         live = LiveCluster(name, infra, handle)
         # Renew the lease well inside the remote idle window, or an attached kernel dies.
@@ -159,7 +194,7 @@ class Manager:
         live.handle = live.infra.restart(live.handle, Launch(live.name, task, config))
         record = self.store.get_cluster(live.name)
         if record is not None:
-            record.handle = live.handle
+            record.handle = live.handle.to_json()
             self.store.put_cluster(record)
         return self._connect(live.name, live.infra, live.handle, config)
 
@@ -177,10 +212,11 @@ class Manager:
             raise InfraError(f"There is no cluster named '{name}'; %sky status lists them.")
         if live is not None:
             live.detach()
-        infra = live.infra if live is not None else get_infra(record.infra)  # type: ignore[union-attr]
-        handle = live.handle if live is not None else record.handle  # type: ignore[union-attr]
-        if handle:
-            infra.down(handle)
+        if live is not None:
+            live.infra.down(live.handle)
+        elif record is not None and record.handle:
+            infra = get_infra(record.infra)
+            infra.down(infra.handle(record.handle))
         self.store.set_state(name, "DOWN")
         return f"cluster '{name}' is down"
 

@@ -47,7 +47,8 @@ def status_rows(mgr: Any) -> list[tuple[str, ...]]:
         state = rec.state
         if state == "UP" and rec.handle:
             try:
-                alive = get_infra(rec.infra).is_alive(rec.handle)
+                infra = get_infra(rec.infra)
+                alive = infra.is_alive(infra.handle(rec.handle))
             except SkyError:
                 alive = False
             if not alive:
@@ -60,25 +61,32 @@ def status_rows(mgr: Any) -> list[tuple[str, ...]]:
     return rows
 
 
-def _attach(rest: list[str], mgr: Any) -> None:
-    from jupyter_sky.notebook.detach import attach
+def _detacher() -> Any:
+    """The infra that runs detached cells (Slurm), or one sentence when none can."""
+    from jupyter_sky.infra import classes, get_infra
+    from jupyter_sky.infra.base import RunsDetached
 
+    for kind, cls in sorted(classes().items()):
+        if issubclass(cls, RunsDetached):
+            return get_infra(kind)
+    raise SpecError("No infra of this installation runs detached cells.")
+
+
+def _attach(rest: list[str], mgr: Any) -> None:
     if len(rest) != 1 or rest[0].startswith("-"):
         raise SpecError("Usage: %sky attach JOB, where JOB is a job id %sky jobs lists.")
-    attach(rest[0], mgr)
+    _detacher().attach_detached(rest[0], mgr)
 
 
 def _jobs(rest: list[str], mgr: Any) -> None:
-    from jupyter_sky.notebook.detach_jobs import cancel, jobs_table
-
     if len(rest) == 2 and rest[0] == "--cancel":
-        print(cancel(mgr.store, rest[1]))
+        print(_detacher().cancel_detached(mgr.store, rest[1]))
         return
     if rest:
         raise SpecError(
             "Usage: %sky jobs (it lists every detached job), or %sky jobs --cancel JOB."
         )
-    print(jobs_table(mgr.store))
+    print(_detacher().detached_jobs(mgr.store))
 
 
 def _down(rest: list[str], mgr: Any) -> None:
@@ -93,7 +101,8 @@ def _down(rest: list[str], mgr: Any) -> None:
 
 def _check(rest: list[str], mgr: Any) -> None:
     from jupyter_sky.config import load_config, sky_home
-    from jupyter_sky.infra import get_infra, kinds
+    from jupyter_sky.infra import kinds, planned
+    from jupyter_sky.optimizer.status import infra_reason
 
     config = load_config(Path.cwd())
     print(f"jupyter-sky home: {sky_home()}")
@@ -101,11 +110,8 @@ def _check(rest: list[str], mgr: Any) -> None:
         print("config files read (later wins): " + ", ".join(str(p) for p in config.sources))
     else:
         print("config files read: none (defaults in use)")
-    for kind in kinds():
-        try:
-            reason = get_infra(kind).check()
-        except SkyError as exc:
-            reason = str(exc)
+    for kind in [*kinds(), *planned()]:  # credentials, then the infra's own check
+        reason = infra_reason(kind)
         print(f"  {kind:<8} {reason if reason else 'usable'}")
 
 

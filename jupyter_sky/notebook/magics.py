@@ -85,10 +85,13 @@ def run_sky_cell(shell: Any, line: str, cell: str) -> None:
     task = spec.task_from_args(args, cell, cwd, config.defaults)
     mgr = manager()
     mgr.shell = shell
-    if task.detach:
-        from jupyter_sky.notebook.detach import submit_cell
+    if task.detach:  # the spec checked that the infra runs detached cells
+        from jupyter_sky.infra import get_infra, split_infra
+        from jupyter_sky.infra.base import RunsDetached
 
-        submit_cell(shell, mgr, task, config)
+        detacher = get_infra(split_infra(task.resources.infra or "")[0])
+        assert isinstance(detacher, RunsDetached)
+        detacher.submit_detached(shell, mgr, task, config)
         return
     name = task.cluster or (f"task-{task.task_name}" if task.task_name else mgr.default_name())
     names = transfer.analyse(cell)
@@ -97,10 +100,10 @@ def run_sky_cell(shell: Any, line: str, cell: str) -> None:
     plan = transfer.plan_push(
         names, ns, synced, push=task.push, exclude=task.exclude, hidden=hidden
     )
-    infra, row, widget = _where(shell, mgr, name, task)
+    infra, rows, widget = _where(shell, mgr, name, task)
     if infra is None:
         return
-    attached = mgr.attach(name, infra, task, config, row)
+    attached = mgr.attach(name, infra, task, config, rows)
     live = attached.cluster
     if live.synced is not synced and synced:
         plan = transfer.plan_push(
@@ -114,10 +117,11 @@ def run_sky_cell(shell: Any, line: str, cell: str) -> None:
     _execute(shell, mgr, live, task, config, names, plan, cell, widget)
 
 
-def _where(shell: Any, mgr: Any, name: str, task: Any) -> tuple[Any, Any, Any]:
-    """The infra to run on: the cluster's own, or (for a new cluster) the plan's choice.
+def _where(shell: Any, mgr: Any, name: str, task: Any) -> tuple[Any, tuple[Any, ...], Any]:
+    """The infra to run on: the cluster's own, or (for a new cluster) the plan's choice, with
+    the rows failover may try after it.
 
-    Returns ``(None, None, widget)`` when nothing should launch (``--confirm`` without a
+    Returns ``(None, (), widget)`` when nothing should launch (``--confirm`` without a
     frontend that can deliver the click).
     """
     from jupyter_sky.infra import get_infra, split_infra
@@ -130,13 +134,13 @@ def _where(shell: Any, mgr: Any, name: str, task: Any) -> tuple[Any, Any, Any]:
         reason = infra.check() or infra.unmet(task.resources)
         if reason:
             raise InfraError(reason)
-        return infra, None, None
+        return infra, (), None
     if task.task_name:
         return _where_in_pipeline(name, task, existing)
     decision = decide(make_plan(task), task, interactive=_frontend(shell))
     if decision.placement is None:
         print(decision.message)
-        return None, None, decision.widget
+        return None, (), decision.widget
     row = decision.placement
     kind = existing or row.infra
     if existing is not None and row.infra != existing:
@@ -150,10 +154,12 @@ def _where(shell: Any, mgr: Any, name: str, task: Any) -> tuple[Any, Any, Any]:
     if reason:
         raise InfraError(reason)
     decision.widget.status = f"provisioning on {row.where()} …"
-    return infra, row, decision.widget
+    return infra, (row, *decision.fallbacks), decision.widget
 
 
-def _where_in_pipeline(name: str, task: Any, existing: str | None) -> tuple[Any, Any, Any]:
+def _where_in_pipeline(
+    name: str, task: Any, existing: str | None
+) -> tuple[Any, tuple[Any, ...], Any]:
     """A ``--task`` cell: place the whole pipeline, run this task where the plan put it."""
     from IPython.display import display
 
@@ -172,7 +178,7 @@ def _where_in_pipeline(name: str, task: Any, existing: str | None) -> tuple[Any,
     reason = infra.check() or infra.unmet(task.resources)
     if reason:
         raise InfraError(reason)
-    return infra, row, None
+    return infra, (row,), None
 
 
 def _frontend(shell: Any) -> bool:

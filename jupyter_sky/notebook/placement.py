@@ -24,6 +24,7 @@ class Decision:
     placement: Placement | None
     widget: Any = None
     message: str = ""
+    fallbacks: tuple[Placement, ...] = ()  # usable rows failover may try after the chosen one
 
 
 def live_offerings(resources: Resources | None = None) -> list[Offering]:
@@ -99,7 +100,8 @@ def decide(plan: Plan, task: Task, interactive: bool) -> Decision:
         return Decision(_picked(plan, index + 1, widget), widget)
     if plan.chosen is None:
         raise InfraError(plan.explain())
-    return Decision(plan.chosen, widget)
+    rest = tuple(r for r in plan.rows if r.usable and r.launchable and r is not plan.chosen)
+    return Decision(plan.chosen, widget, fallbacks=rest)
 
 
 def show(plan: Plan, confirm: bool) -> Any:
@@ -156,6 +158,7 @@ def as_offering(row: Placement) -> Offering:
         price_per_hour=row.price_per_hour or 0.0,
         spot=row.spot,
         priced=row.priced,
+        zone=row.zone,
     )
 
 

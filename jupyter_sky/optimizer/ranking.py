@@ -23,14 +23,11 @@ from jupyter_sky.optimizer.rows import (
     live_row,
     live_unmet,
 )
-from jupyter_sky.optimizer.status import EGRESS_PER_GB, default_status
+from jupyter_sky.optimizer.status import EGRESS_PER_GB, default_status, live_kinds
 
 if TYPE_CHECKING:
     from jupyter_sky.infra.base import Offering
     from jupyter_sky.spec.task import Resources
-
-#: Infra kinds that have no catalog rows: only what they report live can run there.
-LIVE_KINDS = frozenset({"local", "k8s", "slurm", "ssh"})
 
 Source = Union[Offer, "Offering"]
 
@@ -63,7 +60,7 @@ def _fast(res: Resources, scope: cand.Scope, found: Found) -> bool:
 
 
 def _catalog(res: Resources, scope: cand.Scope, found: Found) -> None:
-    if scope.kind in LIVE_KINDS or _fast(res, scope, found):
+    if scope.kind in live_kinds() or _fast(res, scope, found):
         return
     pool = cand.base_pool(res)
     if not pool:
@@ -98,7 +95,7 @@ def match(res: Resources, live: Sequence[Offering], prices: Mapping[str, Pricing
     scope = cand.Scope.parse(res.infra)
     found = _live(res, scope, live, prices)
     _catalog(res, scope, found)
-    if scope.kind in LIVE_KINDS and not found.fits:
+    if scope.kind in live_kinds() and not found.fits:
         reasons = [why for _, why in found.misfits]
         nothing = f"{scope.kind} reported no offering that fits {hardware(res)}"
         found.miss = ("; ".join(reasons) or nothing) + "."

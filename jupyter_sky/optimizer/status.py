@@ -73,7 +73,9 @@ def _azure() -> bool:
     return any((base / name).is_file() for name in ("azureProfile.json", "msal_token_cache.json"))
 
 
-CREDENTIAL_CHECKS: dict[str, Callable[[], bool]] = {"aws": _aws, "gcp": _gcp, "azure": _azure}
+#: Credential looks for the clouds whose launcher is not in this version yet; a registered
+#: infra answers with its own ``credentials()`` instead.
+PLANNED_CREDENTIALS: dict[str, Callable[[], bool]] = {"aws": _aws, "gcp": _gcp, "azure": _azure}
 
 
 def infra_reason(kind: str) -> str:
@@ -88,29 +90,28 @@ def infra_reason(kind: str) -> str:
     Returns
     -------
     str
-        ``""``; or the infra's own ``check()`` sentence for kinds with a launcher;
-        ``"no AWS credentials found"`` or ``"no launcher yet in this version"`` for the big
-        clouds; ``"price reference — no launcher yet"`` for every other catalog cloud.
+        ``""``; or the registered infra's ``credentials()`` or ``check()`` sentence;
+        ``"no AWS credentials found"`` or ``"no launcher yet in this version"`` for planned
+        infras; ``"price reference — no launcher yet"`` for every other catalog cloud.
     """
-    from jupyter_sky.infra import KNOWN, PLANNED
+    from jupyter_sky.infra import PLANNED, classes
 
-    if kind in KNOWN:
-        return _check_known(kind)
-    if kind in CREDENTIAL_CHECKS:
-        if not CREDENTIAL_CHECKS[kind]():
-            return f"no {_LABELS[kind]} credentials found"
-        return "no launcher yet in this version"
+    if kind in classes():
+        return _check_registered(kind)
+    if kind in PLANNED_CREDENTIALS and not PLANNED_CREDENTIALS[kind]():
+        return f"no {_LABELS[kind]} credentials found"
     if kind in PLANNED:
         return "no launcher yet in this version"
     return PRICE_REFERENCE
 
 
-def _check_known(kind: str) -> str:
+def _check_registered(kind: str) -> str:
     from jupyter_sky.errors import SkyError
-    from jupyter_sky.infra import get_infra
+    from jupyter_sky.infra import get_infra, infra_class
 
-    if kind in CREDENTIAL_CHECKS and not CREDENTIAL_CHECKS[kind]():
-        return f"no {_LABELS[kind]} credentials found"
+    missing = infra_class(kind).credentials()
+    if missing:
+        return missing
     try:
         return get_infra(kind).check()
     except SkyError as exc:  # a missing SDK: the install hint is the reason
@@ -122,8 +123,15 @@ def default_status(kinds: Iterable[str]) -> dict[str, str]:
     return {kind: infra_reason(kind) for kind in set(kinds)}
 
 
-def launchable(kind: str) -> bool:
-    """Return True if this version has a launcher for ``kind`` (built in or registered)."""
-    from jupyter_sky.infra import KNOWN
+def launchable(cloud: str) -> bool:
+    """Return True if a registered infra launches on catalog cloud ``cloud``."""
+    from jupyter_sky.infra import classes
 
-    return kind in KNOWN
+    return any(cls.catalog == cloud for cls in classes().values())
+
+
+def live_kinds() -> frozenset[str]:
+    """Infra kinds with no catalog rows: only what they report live can run there."""
+    from jupyter_sky.infra import PLANNED_LIVE, classes
+
+    return frozenset(k for k, cls in classes().items() if cls.catalog is None) | PLANNED_LIVE

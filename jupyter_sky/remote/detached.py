@@ -28,7 +28,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jupyter_sky.infra.local import LocalHandle, LocalInfra
 
 PUSH_FILE = "push.bin"
 OUTPUT_FILE = "output.jsonl"
@@ -122,8 +125,8 @@ class Runner:
     def __init__(self, directory: Path) -> None:
         self.dir = directory
         self.started = time.time()
-        self.infra: Any = None
-        self.handle: dict[str, Any] = {}
+        self.infra: LocalInfra | None = None
+        self.handle: LocalHandle | None = None
         self._launched = threading.Event()
         self._failure: BaseException | None = None
 
@@ -133,13 +136,13 @@ class Runner:
         from jupyter_sky.infra.base import Launch
         from jupyter_sky.infra.local import LocalInfra
 
-        self.infra = LocalInfra()
+        infra = self.infra = LocalInfra()
         task: Any = _Task(envs=dict(header.get("kernel_env") or {}), workdir=header.get("cwd"))
         request = Launch("detached", task, Config())
 
         def launch() -> None:
             try:
-                self.handle = self.infra.launch(request)
+                self.handle = infra.launch(request)
             except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
                 self._failure = exc
             self._launched.set()
@@ -157,6 +160,7 @@ class Runner:
         self._launched.wait()
         if self._failure is not None:
             raise self._failure
+        assert self.infra is not None and self.handle is not None
         live = LiveCluster("detached", self.infra, self.handle)
         live.connect(None)
         try:
@@ -208,7 +212,7 @@ class Runner:
         """Slurm ends the job (scancel, time limit): take the kernel along, write no verdict."""
         if self.handle:
             with contextlib.suppress(OSError):
-                os.kill(int(self.handle["pid"]), signal.SIGKILL)
+                os.kill(self.handle.pid, signal.SIGKILL)
         os._exit(128 + signum)
 
 

@@ -9,12 +9,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from jupyter_sky.catalog.names import (
-    check_cluster_name,
-    normalize_infra,
-    parse_accelerator,
-)
+from jupyter_sky.catalog.names import check_cluster_name, parse_accelerator
 from jupyter_sky.errors import SpecError
+from jupyter_sky.infra import normalize_infra
 
 
 def _bad(label: str, expected: str, value: Any) -> SpecError:
@@ -109,9 +106,6 @@ CHECKS: dict[str, Callable[[Any, str], Any]] = {
     "time": _hours,
     "output_gb": _number("a number of GB of 0 or more, such as 5", strict=False),
     "pick": _pick,
-    "partition": _slurm_name,
-    "account": _slurm_name,
-    "qos": _slurm_name,
     "num_nodes": lambda value, label: _count(value, label),
     "task": lambda value, label: _task_name(value, label),
     "after": _names,

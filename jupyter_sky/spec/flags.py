@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from jupyter_sky.catalog.names import INFRA_SHAPES
 from jupyter_sky.errors import SpecError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -17,7 +17,7 @@ def _row(*names: str, help: str, **kwargs: Any) -> tuple[tuple[str, ...], dict]:
 
 
 FLAGS: list[tuple[tuple[str, ...], dict]] = [
-    _row("--infra", metavar="INFRA", help=f"Where to run: {INFRA_SHAPES}."),
+    _row("--infra", metavar="INFRA", help="Where to run: local, ssh/<host>, slurm/<cluster>, aws[/<region>], ..."),
     _row("--name", metavar="CLUSTER", help="Cluster to create or reuse (letters, digits, -, _)."),
     _row("--gpus", metavar="NAME[:N]", help="Accelerators such as A100:1, or N for N of any type."),
     _row("--cpus", metavar="N[+]", help="vCPUs: exactly N, or at least N with a trailing +."),
@@ -40,14 +40,11 @@ FLAGS: list[tuple[tuple[str, ...], dict]] = [
     _row(
         "--replan", action="store_true", help="Show the placements again for an existing cluster."
     ),
-    _row("--partition", metavar="NAME", help="Slurm partition (same as slurm/<cluster>/NAME)."),
-    _row("--account", metavar="NAME", help="Slurm account to charge the allocation to."),
-    _row("--qos", metavar="NAME", help="Slurm quality of service for the allocation."),
-    _row("--num-nodes", metavar="N", help="Slurm nodes in the allocation (the cell can srun)."),
+    _row("--num-nodes", metavar="N", help="Nodes of the cluster (the cell can srun across them)."),
     _row(
         "--detach",
         action="store_true",
-        help="Submit the cell as a Slurm batch job; %sky attach JOB brings it back.",
+        help="Submit the cell as a batch job; %sky attach JOB brings it back.",
     ),
     _row(
         "--task", metavar="NAME", help="Name this cell as a task of a pipeline, placed as a whole."
@@ -64,7 +61,28 @@ _EXAMPLES = {"--infra": "aws/us-east-1", "--name": "train", "--gpus": "A100:1", 
              "--push": "df,model", "--pull": "result", "--exclude": "secret", "--env": "KEY=VALUE",
              "--workdir": "./src", "--autostop": "30", "--file": "task.yaml", "--time": "2h",
              "--output-gb": "5", "--pick": "2", "--task": "train", "--after": "prep",
-             "--partition": "gpu", "--account": "myproject", "--qos": "normal", "--num-nodes": "2"}  # fmt: skip
+             "--num-nodes": "2"}  # fmt: skip
+
+
+def infra_rows() -> list[tuple[tuple[str, ...], dict]]:
+    """The flags every registered infra brings (Slurm's ``--partition``, ...)."""
+    from jupyter_sky.infra import infra_flags
+
+    return [
+        ((f.flag,), {"dest": f.dest, "metavar": "NAME", "help": f.help}) for _, f in infra_flags()
+    ]
+
+
+def examples() -> dict[str, str]:
+    """An example value per flag, for "needs a value, such as ..." sentences."""
+    from jupyter_sky.infra import infra_flags
+
+    return {**_EXAMPLES, **{f.flag: f.example for _, f in infra_flags()}}
+
+
+def all_flag_names() -> list[str]:
+    """Every flag the parser knows, for "did you mean" hints."""
+    return [name for names, _ in FLAGS + infra_rows() for name in names] + list(RESERVED)
 
 
 def _reserved_rows() -> list[tuple[tuple[str, ...], dict]]:
@@ -95,6 +113,8 @@ def apply_flags(func: F) -> F:
     from IPython.core import magic_arguments as ma
 
     decorators: list[Callable[[Any], Any]] = [ma.argument(*n, **kw) for n, kw in FLAGS]
+    decorators.append(ma.argument_group("infra flags"))
+    decorators += [ma.argument(*n, **kw) for n, kw in infra_rows()]
     decorators.append(ma.argument_group("not available yet"))
     decorators += [ma.argument(*n, **kw) for n, kw in _reserved_rows()]
     for decorate in reversed(decorators):  # IPython applies them in source order
@@ -109,11 +129,10 @@ class _Parser(argparse.ArgumentParser):
         raise SpecError(f"The %%sky line is invalid ({message}); run %%sky? to see the flags.")
 
 
-def _build_parser() -> _Parser:
-    parser = _Parser(prog="%%sky", add_help=False, allow_abbrev=False, exit_on_error=False)
-    for names, kwargs in FLAGS + _reserved_rows():
-        parser.add_argument(*names, **kwargs)
-    return parser
-
-
-_PARSER = _build_parser()
+@functools.lru_cache(maxsize=4)
+def parser(registry_version: int) -> _Parser:
+    """The ``%%sky`` parser: the flag table plus every registered infra's flags."""
+    built = _Parser(prog="%%sky", add_help=False, allow_abbrev=False, exit_on_error=False)
+    for names, kwargs in FLAGS + infra_rows() + _reserved_rows():
+        built.add_argument(*names, **kwargs)
+    return built

@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from jupyter_sky.errors import SpecError
 from jupyter_sky.spec.checks import CHECKS, env_pair
-from jupyter_sky.spec.flags import _EXAMPLES, _PARSER, FLAGS, RESERVED, apply_flags  # noqa: F401
+from jupyter_sky.spec.flags import (  # noqa: F401 - re-exported
+    FLAGS,
+    RESERVED,
+    all_flag_names,
+    apply_flags,
+    examples,
+    parser,
+)
 
 if TYPE_CHECKING:
     from jupyter_sky.config import Defaults
@@ -31,15 +38,18 @@ def parse_line(line: str) -> argparse.Namespace:
     The same line is parsed again and again when a cell is re-run; caching saves ~0.3 ms of
     every warm cell. Errors are not cached.
     """
-    return argparse.Namespace(**vars(_parse_cached(line)))
+    from jupyter_sky.infra import version
+
+    parsed = _parse_cached(line, version())
+    return argparse.Namespace(**{**vars(parsed), "infra_options": dict(parsed.infra_options)})
 
 
 @functools.lru_cache(maxsize=256)
-def _parse_cached(line: str) -> argparse.Namespace:
-    return _parse_line(line)
+def _parse_cached(line: str, registry_version: int) -> argparse.Namespace:
+    return _parse_line(line, registry_version)
 
 
-def _parse_line(line: str) -> argparse.Namespace:
+def _parse_line(line: str, registry_version: int = -1) -> argparse.Namespace:
     """Parse and check a ``%%sky`` line.
 
     Parameters
@@ -53,7 +63,8 @@ def _parse_line(line: str) -> argparse.Namespace:
         Checked values: ``infra`` (normalised str), ``name``, ``gpus`` ((name or None, count)),
         ``cpus`` / ``memory`` ((number, at_least)), ``spot``, ``instance_type``, ``max_price``,
         ``push`` / ``pull`` (tuples or None), ``no_pull``, ``exclude`` (tuple), ``env`` (dict),
-        ``workdir`` and ``file`` (strings, checked by :func:`task_from_args`), ``autostop``.
+        ``workdir`` and ``file`` (strings, checked by :func:`task_from_args`), ``autostop``,
+        and ``infra_options`` (the values of infras' own flags, by ``dest``).
 
     Raises
     ------
@@ -65,7 +76,9 @@ def _parse_line(line: str) -> argparse.Namespace:
     except ValueError:
         raise SpecError("The %%sky line has an unclosed quote; close it or remove it.") from None
     try:
-        ns, extra = _PARSER.parse_known_args(words)
+        from jupyter_sky.infra import version
+
+        ns, extra = parser(version()).parse_known_args(words)
     except argparse.ArgumentError as exc:
         raise _argparse_error(exc) from None
     if extra:
@@ -79,8 +92,9 @@ def _parse_line(line: str) -> argparse.Namespace:
 
 def _argparse_error(exc: argparse.ArgumentError) -> SpecError:
     flag = (exc.argument_name or "").split("/")[-1]
-    if "expected one argument" in exc.message and flag in _EXAMPLES:
-        return SpecError(f"{flag} needs a value, such as {flag} {_EXAMPLES[flag]}.")
+    known = examples()
+    if "expected one argument" in exc.message and flag in known:
+        return SpecError(f"{flag} needs a value, such as {flag} {known[flag]}.")
     if "ignored explicit argument" in exc.message:
         return SpecError(f"{flag} takes no value; write {flag} alone.")
     return SpecError(f"The %%sky line is invalid ({exc}); run %%sky? to see the flags.")
@@ -93,8 +107,7 @@ def _unknown(word: str) -> SpecError:
             "such as --gpus A100:1."
         )
     flag = word.split("=", 1)[0]
-    known = [name for names, _ in FLAGS for name in names] + list(RESERVED)
-    close = difflib.get_close_matches(flag, known, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(flag, all_flag_names(), n=1, cutoff=0.6)
     hint = f"did you mean {close[0]}?" if close else "run %%sky? to see the flags."
     return SpecError(f"Unknown flag {flag}; {hint}")
 
@@ -105,8 +118,23 @@ def _check_flags(ns: argparse.Namespace) -> None:
             setattr(ns, dest, check(getattr(ns, dest), "--" + dest.replace("_", "-")))
     if ns.pull is not None and ns.no_pull:
         raise SpecError("--pull and --no-pull contradict each other; keep one of them.")
+    ns.infra_options = _infra_options(ns)
     ns.exclude = ns.exclude or ()
     ns.env = dict(env_pair(text, "--env") for text in ns.env or [])
+
+
+def _infra_options(ns: argparse.Namespace) -> dict[str, str]:
+    """Take the infras' own flags off the namespace, checked, as ``{dest: value}``."""
+    from jupyter_sky.infra import infra_flags
+
+    options: dict[str, str] = {}
+    for _, flag in infra_flags():
+        value = getattr(ns, flag.dest, None)
+        if hasattr(ns, flag.dest):
+            delattr(ns, flag.dest)
+        if value is not None:
+            options[flag.dest] = flag.check(value, flag.flag) if flag.check else value
+    return options
 
 
 @dataclass(frozen=True)
@@ -164,10 +192,9 @@ class Task:
     replan: bool = False
     alternatives: tuple[Resources, ...] = ()  # task.yaml resources.any_of / ordered
     ordered: bool = False  # alternatives in order of preference (ordered), else cheapest
-    account: str | None = None  # Slurm --account
-    qos: str | None = None  # Slurm --qos
-    num_nodes: int = 1  # Slurm --nodes; the kernel runs on the first
-    detach: bool = False  # --detach: a batch job that records its output (Slurm)
+    infra_options: dict[str, str] = field(default_factory=dict)  # an infra's own flags, by dest
+    num_nodes: int = 1  # nodes of the cluster (infras that span nodes); the kernel runs on the first
+    detach: bool = False  # --detach: a batch job that records its output (infras that run detached)
     task_name: str | None = None  # --task: this cell is a task of the notebook's pipeline
     after: tuple[str, ...] = ()
 
@@ -232,8 +259,7 @@ def task_from_args(
             _resources({**merged, **_checked(alt)}, defaults) for alt in alternatives
         ),
         ordered=mode == "ordered",
-        account=args.account,
-        qos=args.qos,
+        infra_options=dict(getattr(args, "infra_options", {})),
         num_nodes=merged.get("num_nodes") or 1,
         detach=bool(args.detach),
         task_name=args.task,
@@ -246,24 +272,31 @@ def _checked(raw: dict[str, tuple[Any, str]]) -> dict[str, Any]:
     return {key: CHECKS[key](v, label) if key in CHECKS else v for key, (v, label) in raw.items()}
 
 
-def _slurm_infra(infra: str | None, partition: str | None, slurm_only: bool) -> str | None:
-    """Fold ``--partition`` into ``slurm/<cluster>/<partition>``; Slurm flags need Slurm."""
-    kind, _, rest = (infra or "").partition("/")
-    if (partition or slurm_only) and kind != "slurm":
-        raise SpecError(
-            "--partition, --account, --qos, --num-nodes and --detach go with "
-            "--infra slurm/<cluster>."
-        )
-    if not partition:
+def _placed_infra(
+    infra: str | None, options: dict[str, str], num_nodes: int, detach: bool
+) -> str | None:
+    """Let the infra fold its own flags into the path (``--partition`` into
+    ``slurm/<cluster>/<partition>``), and refuse what the infra cannot do."""
+    from jupyter_sky.infra import classes, infra_flags, parse_infra
+    from jupyter_sky.infra.base import RunsDetached, SpansNodes
+
+    kind = (infra or "").partition("/")[0]
+    for owner, flag in infra_flags():
+        if flag.dest in options and owner.kind != kind:
+            raise SpecError(f"{flag.flag} goes with --infra {owner.path_shape or owner.kind}.")
+    cls = classes().get(kind)
+    if detach and (cls is None or not issubclass(cls, RunsDetached)):
+        runs = [c.kind for c in classes().values() if issubclass(c, RunsDetached)]
+        where = f"--infra {kind}" if kind else "no --infra"
+        raise SpecError(f"--detach does not work with {where}; it needs --infra {' or '.join(runs)}.")
+    if num_nodes > 1 and not infra:
+        spans = [c.kind for c in classes().values() if issubclass(c, SpansNodes)]
+        raise SpecError(f"--num-nodes {num_nodes} needs --infra {' or '.join(spans)}.")
+    if cls is None or not infra:
         return infra
-    cluster, _, named = rest.partition("/")
-    if not cluster:
-        raise SpecError("--partition needs the cluster too: --infra slurm/<cluster>.")
-    if named and named != partition:
-        raise SpecError(
-            f"--infra names partition '{named}' but --partition says '{partition}'; keep one of them."
-        )
-    return f"slurm/{cluster}/{partition}"
+    if num_nodes > 1 and not issubclass(cls, SpansNodes):
+        raise SpecError(f"--num-nodes {num_nodes} does not work with --infra {kind}: it runs one machine.")
+    return cls.fold_options(parse_infra(infra, "--infra"), options).text
 
 
 def _resources(merged: dict[str, Any], defaults: Defaults | None) -> Resources:
@@ -271,14 +304,13 @@ def _resources(merged: dict[str, Any], defaults: Defaults | None) -> Resources:
     cpus = merged.get("cpus") or (None, False)
     memory = merged.get("memory") or (None, False)
     infra = merged.get("infra") or (defaults.infra if defaults else None)
-    slurm_only = bool(
-        merged.get("account")
-        or merged.get("qos")
-        or (merged.get("num_nodes") or 1) > 1
-        or merged.get("detach")
-    )
     return Resources(
-        infra=_slurm_infra(infra, merged.get("partition"), slurm_only),
+        infra=_placed_infra(
+            infra,
+            merged.get("infra_options") or {},
+            merged.get("num_nodes") or 1,
+            bool(merged.get("detach")),
+        ),
         accelerator=gpus[0],
         accelerator_count=gpus[1],
         cpus=cpus[0],

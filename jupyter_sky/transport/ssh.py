@@ -181,16 +181,20 @@ class SshConnection:
 
     def _exec(self, command: str) -> Any:
         """A session channel running ``command``; a refused exec is tried once more (a burst
-        of failed channel opens on the same connection can make the server say no once)."""
+        of failed channel opens on the same connection can make the server say no once), and
+        a transport that died under the exec is replaced once."""
         import paramiko
 
         try:
             return self._session(command)
         except paramiko.SSHException:  # "Channel closed."
             pass
+        except (EOFError, OSError):  # the transport died between channel open and exec
+            if self._transport is not None:
+                self._transport.close()  # the next transport() logs in again
         try:
             return self._session(command)
-        except paramiko.SSHException as exc:
+        except (paramiko.SSHException, EOFError, OSError) as exc:
             raise InfraError(
                 f"SSH host '{self.spec.name}' refused to run a command ({_undot(str(exc))})."
             ) from None

@@ -31,7 +31,7 @@ ALT_INFRA = textwrap.dedent(
 )
 REGISTER = (
     "from jupyter_sky.infra import register\n"
-    "register('altlocal', 'altinfra:AltLocal')\n%load_ext jupyter_sky"
+    "register('altinfra:AltLocal')\n%load_ext jupyter_sky"
 )
 CONFIRM = (
     "%%sky --name picked --confirm\nimport os\nprint('RAN ON', os.environ['JUPYTER_SKY_INFRA'])"

@@ -13,11 +13,13 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from jupyter_sky.config_sections import optional_text
 from jupyter_sky.errors import InfraError
-from jupyter_sky.infra.base import Infra, Launch, Offering
+from jupyter_sky.infra.base import Handle, Infra, Launch, Offering, checked, fits, gpu_name
 
 if TYPE_CHECKING:
     from jupyter_sky.spec.task import Resources
@@ -66,19 +68,35 @@ def _nvidia_gpus() -> list[str]:
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return []
-    return [_gpu_name(line) for line in out.splitlines() if line.strip()]
+    return [gpu_name(line) for line in out.splitlines() if line.strip()]
 
 
-def _gpu_name(raw: str) -> str:
-    # "NVIDIA A100-SXM4-80GB" -> "A100": the catalog's canonical names are short.
-    words = raw.replace("NVIDIA", "").replace("Tesla", "").split()
-    return words[0].split("-")[0] if words else raw.strip()
+@dataclass(frozen=True)
+class LocalConfig:
+    """``local:`` — settings of the ``local`` infra."""
+
+    # Interpreter that runs local remote kernels; null means the notebook's own interpreter.
+    python: str = field(default_factory=lambda: sys.executable, metadata=checked(optional_text))
 
 
-class LocalInfra(Infra):
+@dataclass
+class LocalHandle(Handle):
+    """A kernel process on this machine."""
+
+    pid: int
+    connection_file: str
+    cluster_dir: str
+    host: str
+    ip: str = "127.0.0.1"
+
+
+class LocalInfra(Infra[LocalHandle]):
     """Kernels as detached processes on this machine, one per cluster name."""
 
-    kind = "local"
+    kind: ClassVar[str] = "local"
+    handle_type: ClassVar[type[Handle]] = LocalHandle
+    config_section: ClassVar[type | None] = LocalConfig
+    path_shape: ClassVar[str] = "local"
 
     def __init__(self) -> None:
         self._children: dict[int, subprocess.Popen] = {}
@@ -94,13 +112,13 @@ class LocalInfra(Infra):
 
     def unmet(self, resources: Resources) -> str:
         here = machine()
-        missing = _missing(resources, here)
+        missing = fits(resources, here)
         if not missing:
             return ""
         return f"This cell asks for {resources.describe()}, but the local machine {missing}."
 
     # ---- lifecycle -------------------------------------------------------------------
-    def launch(self, request: Launch) -> dict[str, Any]:
+    def launch(self, request: Launch) -> LocalHandle:
         from jupyter_sky.config import sky_home
 
         cluster_dir = sky_home() / "clusters" / request.cluster
@@ -110,17 +128,11 @@ class LocalInfra(Infra):
             stale.unlink(missing_ok=True)
         proc = self._spawn(request, cluster_dir, conn)
         info = _wait_for_connection_file(conn, proc, cluster_dir / "kernel.log")
-        return {
-            "pid": proc.pid,
-            "connection_file": str(conn),
-            "cluster_dir": str(cluster_dir),
-            "host": socket.gethostname(),
-            "ip": info["ip"],
-        }
+        return LocalHandle(proc.pid, str(conn), str(cluster_dir), socket.gethostname(), info["ip"])
 
     def _spawn(self, request: Launch, cluster_dir: Path, conn: Path) -> subprocess.Popen:
         task, config = request.task, request.config
-        python = config.local.python or sys.executable
+        python = config.of(LocalConfig).python or sys.executable
         argv = [python, "-m", "jupyter_sky.remote.kernel", "-f", str(conn)]
         argv += ["--idle-minutes", str(config.defaults.idle_minutes)]
         autostop = task.autostop_minutes or config.defaults.autostop_minutes
@@ -149,26 +161,25 @@ class LocalInfra(Infra):
         self._children[proc.pid] = proc
         return proc
 
-    def connection_info(self, handle: dict[str, Any]) -> dict[str, Any]:
-        with open(handle["connection_file"]) as fh:
+    def connection_info(self, handle: LocalHandle) -> dict[str, Any]:
+        with open(handle.connection_file) as fh:
             return json.load(fh)  # type: ignore[no-any-return]
 
-    def is_alive(self, handle: dict[str, Any]) -> bool:
-        pid = int(handle["pid"])
-        child = self._children.get(pid)
+    def is_alive(self, handle: LocalHandle) -> bool:
+        child = self._children.get(handle.pid)
         if child is not None:
             return child.poll() is None
-        return _pid_runs(pid, handle["connection_file"])
+        return _pid_runs(handle.pid, handle.connection_file)
 
-    def interrupt(self, handle: dict[str, Any]) -> None:
-        _signal(int(handle["pid"]), signal.SIGINT)
+    def interrupt(self, handle: LocalHandle) -> None:
+        _signal(handle.pid, signal.SIGINT)
 
-    def restart(self, handle: dict[str, Any], request: Launch) -> dict[str, Any]:
+    def restart(self, handle: LocalHandle, request: Launch) -> LocalHandle:
         self.down(handle)
         return self.launch(request)
 
-    def down(self, handle: dict[str, Any]) -> None:
-        pid = int(handle["pid"])
+    def down(self, handle: LocalHandle) -> None:
+        pid = handle.pid
         if self.is_alive(handle):
             _signal(pid, signal.SIGTERM)
             deadline = time.monotonic() + 3
@@ -179,37 +190,17 @@ class LocalInfra(Infra):
         child = self._children.pop(pid, None)
         if child is not None:
             child.wait(5)
-        Path(handle["connection_file"]).unlink(missing_ok=True)
+        Path(handle.connection_file).unlink(missing_ok=True)
 
-    def where(self, handle: dict[str, Any]) -> str:
-        return f"{self.kind} pid {handle['pid']} on {handle.get('host', socket.gethostname())}"
+    def where(self, handle: LocalHandle) -> str:
+        return f"{self.kind} pid {handle.pid} on {handle.host}"
 
-    def exit_reason(self, handle: dict[str, Any]) -> str:
-        path = Path(handle.get("cluster_dir", "")) / "exit.txt"
+    def exit_reason(self, handle: LocalHandle) -> str:
+        path = Path(handle.cluster_dir) / "exit.txt"
         try:
             return path.read_text().strip()
         except OSError:
             return ""
-
-
-def _missing(resources: Resources, here: Offering) -> str:
-    """What this machine lacks for ``resources``, as the end of a sentence, or ``""``."""
-    wanted = resources.accelerator_count
-    if wanted and here.accelerator_count == 0:
-        return "has no GPUs; choose an infra that has them or drop --gpus"
-    if wanted and resources.accelerator and resources.accelerator != here.accelerator:
-        return f"has {here.accelerator_count}x {here.accelerator}, not {resources.accelerator}"
-    if wanted > here.accelerator_count:
-        return f"has only {here.accelerator_count} GPUs; lower the count in --gpus"
-    if resources.cpus and resources.cpus > here.vcpus:
-        return f"has only {here.vcpus:g} CPUs; lower --cpus or choose a larger infra"
-    if resources.memory_gb and resources.memory_gb > here.memory_gb:
-        return f"has only {here.memory_gb:g} GB of memory; lower --memory or choose a larger infra"
-    if resources.spot:
-        return "has no spot capacity; drop --spot or choose a cloud infra"
-    if resources.instance_type:
-        return "has no instance types; drop --instance-type or choose a cloud infra"
-    return ""
 
 
 def _wait_for_connection_file(conn: Path, proc: subprocess.Popen, log: Path) -> dict[str, Any]:

@@ -18,18 +18,22 @@ Signals reach the node through ``srun --jobid JOB --overlap``.
 from __future__ import annotations
 
 import importlib.util
+import re
 import shlex
 import shutil
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from jupyter_sky.errors import InfraError
-from jupyter_sky.infra.base import Launch, Offering
+from jupyter_sky.errors import InfraError, SpecError
+from jupyter_sky.infra.base import Handle, InfraFlag, InfraPath, Launch, Offering
 from jupyter_sky.infra.over_ssh import OverSsh, kernel_args, kernel_env
 from jupyter_sky.infra.slurm import records as rec
+from jupyter_sky.infra.slurm.config import SlurmConfig
+from jupyter_sky.infra.slurm.handle import SlurmHandle
 from jupyter_sky.infra.slurm.kernel import (
     NodeKernel,
     batch_script,
@@ -41,7 +45,7 @@ from jupyter_sky.transport.kernels import KernelCache
 
 if TYPE_CHECKING:
     from jupyter_sky.config import Config
-    from jupyter_sky.spec.task import Resources
+    from jupyter_sky.spec.task import Resources, Task
     from jupyter_sky.transport.hosts import SshSettings
     from jupyter_sky.transport.ssh import SshConnection
 
@@ -54,7 +58,15 @@ def _print(line: str) -> None:
     print(line, flush=True)
 
 
-class SlurmInfra(OverSsh):
+def _slurm_name(value: str, label: str) -> str:
+    if not re.fullmatch(r"[\w.-]+", value):
+        raise SpecError(
+            f"{label} must be a Slurm name such as gpu (letters, digits, _, ., -), not {value!r}."
+        )
+    return value
+
+
+class SlurmInfra(OverSsh[SlurmHandle]):
     """Kernels in Slurm allocations, one batch job per cluster name.
 
     Parameters
@@ -67,7 +79,70 @@ class SlurmInfra(OverSsh):
         Receives one-line reports (queue state, bootstrap progress); default print.
     """
 
-    kind = "slurm"
+    kind: ClassVar[str] = "slurm"
+    extra: ClassVar[str] = "slurm"
+    handle_type: ClassVar[type[Handle]] = SlurmHandle
+    config_section: ClassVar[type | None] = SlurmConfig
+    path_shape: ClassVar[str] = "slurm[/<cluster>[/<partition>]]"
+    sdk_modules: ClassVar[tuple[str, ...]] = ("paramiko",)
+    flags: ClassVar[tuple[InfraFlag, ...]] = (
+        InfraFlag("--partition", "partition", "Slurm partition (same as slurm/<cluster>/NAME).",
+                  "gpu", _slurm_name),
+        InfraFlag("--account", "account", "Slurm account to charge the allocation to.",
+                  "myproject", _slurm_name),
+        InfraFlag("--qos", "qos", "Slurm quality of service for the allocation.", "normal",
+                  _slurm_name),
+    )  # fmt: skip
+
+    @classmethod
+    def parse_path(cls, rest: str) -> InfraPath:
+        if rest and not re.fullmatch(r"[\w.-]+(/[\w.-]+)?", rest):
+            raise SpecError(
+                f"must be slurm, slurm/<cluster> or slurm/<cluster>/<partition>, not 'slurm/{rest}'."
+            )
+        cluster, _, partition = rest.partition("/")
+        text = f"slurm/{rest}" if rest else "slurm"
+        return InfraPath(text, target=cluster or None, detail=partition or None)
+
+    @classmethod
+    def fold_options(cls, path: InfraPath, options: dict[str, str]) -> InfraPath:
+        """``--partition`` folds into ``slurm/<cluster>/<partition>``."""
+        partition = options.get("partition")
+        if not partition:
+            return path
+        if not path.target:
+            raise SpecError("--partition needs the cluster too: --infra slurm/<cluster>.")
+        if path.detail and path.detail != partition:
+            raise SpecError(
+                f"--infra names partition '{path.detail}' but --partition says '{partition}'; "
+                "keep one of them."
+            )
+        return cls.parse_path(f"{path.target}/{partition}")
+
+    # ---- detached cells (RunsDetached): see detached.py and jobs.py ----
+    def submit_detached(self, shell: Any, mgr: Any, task: Task, config: Config) -> None:
+        from jupyter_sky.infra.slurm.detached import submit_cell
+
+        submit_cell(self, shell, mgr, task, config)
+
+    def attach_detached(self, ref: str, mgr: Any, shell: Any = None) -> None:
+        from jupyter_sky.infra.slurm.detached import attach
+
+        attach(self, ref, mgr, shell)
+
+    def detached_jobs(self, store: Any) -> str:
+        from jupyter_sky.infra.slurm.jobs import jobs_table
+
+        return jobs_table(self, store)
+
+    def cancel_detached(self, store: Any, ref: str) -> str:
+        from jupyter_sky.infra.slurm.jobs import cancel
+
+        return cancel(self, store, ref)
+
+    def max_nodes(self) -> int:
+        """A cluster may span every node of an allocation (``--num-nodes``)."""
+        return 1024
 
     def __init__(
         self,
@@ -97,24 +172,24 @@ class SlurmInfra(OverSsh):
                 rest = _local_if_sbatch()
         cluster, _, partition = rest.partition("/")
         if cluster and not partition:
-            partition = self._entry(cluster).get("partition", "")
+            partition = self.entry(cluster).get("partition", "")
         return cluster, partition
 
-    def slurm_config(self, config: Config | None = None) -> Any:
+    def slurm_config(self, config: Config | None = None) -> SlurmConfig:
         """The ``slurm:`` section (clusters by name, default time)."""
         if config is None:
             from jupyter_sky.config import load_config
 
             config = load_config(Path.cwd())
-        return config.slurm
+        return config.of(SlurmConfig)
 
-    def _entry(self, cluster: str, config: Config | None = None) -> dict[str, Any]:
+    def entry(self, cluster: str, config: Config | None = None) -> dict[str, Any]:
         section = self.slurm_config(config)
         entry: dict[str, Any] = section.cluster_entry(cluster)
         entry.setdefault("time", section.time)
         return entry
 
-    def _conn(self, cluster: str, settings: SshSettings | None = None) -> SshConnection:
+    def connection(self, cluster: str, settings: SshSettings | None = None) -> SshConnection:
         from jupyter_sky.transport.hosts import resolve
         from jupyter_sky.transport.ssh import connection
 
@@ -129,22 +204,24 @@ class SlurmInfra(OverSsh):
     def login(self, cluster: str, config: Config | None = None) -> str:
         """The SSH alias of the cluster's login host (``slurm.clusters.<name>.login``), or
         ``local`` when the login host is this machine."""
-        return str(self._entry(cluster, config).get("login") or cluster)
+        return str(self.entry(cluster, config).get("login") or cluster)
 
     def python_for(self, cluster: str, config: Config) -> str:
         """The interpreter on the nodes: this one for a local cluster (the nodes share its
         filesystem), else the login host's (bootstrapped when it lacks the packages)."""
         if self.login(cluster, config) == LOCAL:
-            return str(config.local.python or sys.executable)
+            from jupyter_sky.infra.local import LocalConfig
+
+            return str(config.of(LocalConfig).python or sys.executable)
         from jupyter_sky.transport.bootstrap import ensure_python
         from jupyter_sky.transport.hosts import resolve
 
         settings = self.settings(config)
         spec = resolve(self.login(cluster, config), settings)
-        return ensure_python(self._conn(cluster, settings), spec, self.notify)
+        return ensure_python(self.connection(cluster, settings), spec, self.notify)
 
     def _sh(self, cluster: str, command: str, timeout: float = 30) -> str:
-        res = self._conn(cluster).run(command, timeout=timeout)
+        res = self.connection(cluster).run(command, timeout=timeout)
         if res.rc != 0:
             raise InfraError(
                 f"Slurm on '{cluster}' refused `{command.split()[0]}`: {res.last_line()}."
@@ -186,21 +263,21 @@ class SlurmInfra(OverSsh):
         cluster, partition = self._target(None)
         if not cluster:
             return []
-        return [_offering(cluster, g) for g in self._partition_groups(cluster, partition)]
+        return [rec.offering_of(cluster, g) for g in self._partition_groups(cluster, partition)]
 
     def offerings(self, resources: Resources) -> list[Offering]:
         cluster, partition = self._target(resources)
         if not cluster:
             return []
         groups = self._partition_groups(cluster, partition)
-        return [_offering(cluster, g) for g in groups if not rec.missing(resources, g)]
+        return [rec.offering_of(cluster, g) for g in groups if not rec.missing(resources, g)]
 
     def unmet(self, resources: Resources) -> str:
         cluster, partition = self._target(resources)
         if not cluster:
             return ""
         groups = self._partition_groups(cluster, partition)
-        reasons = [rec.missing(resources, g) for g in sorted(groups, key=_size(resources))]
+        reasons = [rec.missing(resources, g) for g in sorted(groups, key=rec.size_key(resources))]
         if not groups or "" in reasons:
             return ""  # the largest node group is judged: its shortfall is the real one
         where = f"partition '{partition}' of " if partition else ""
@@ -229,14 +306,14 @@ class SlurmInfra(OverSsh):
         return cluster, partition, gres
 
     # ---- lifecycle -------------------------------------------------------------------
-    def launch(self, request: Launch) -> dict[str, Any]:
+    def launch(self, request: Launch) -> SlurmHandle:
         settings = self.settings(request.config)
         cluster, partition, gres = self.checked_target(request.task.resources, request.offering)
-        conn = self._conn(cluster, settings)
+        conn = self.connection(cluster, settings)
         python = self.python_for(cluster, request.config)
         base = f"{conn.home()}/.jupyter_sky/slurm"
         opts = [f"--job-name=sky-{request.cluster}", f"--output={base}/%j.out"]
-        opts += sbatch_options(request.task, partition, gres, self._entry(cluster, request.config))
+        opts += sbatch_options(request.task, partition, gres, self.entry(cluster, request.config))
         script = batch_script(
             python, base, conn.home(), kernel_args(request), kernel_env(request, "slurm")
         )
@@ -249,71 +326,56 @@ class SlurmInfra(OverSsh):
                 f"Slurm cluster '{cluster}' refused the job: {res.last_line().rstrip('.')}."
             )
         job = res.out.strip().split(";")[0]
-        handle: dict[str, Any] = {
-            "cluster": cluster,
-            "partition": partition,
-            "job": job,
-            "dir": f"{base}/{job}",
-            "connection_file": f"{base}/{job}/kernel.json",
-            "python": python,
-        }
+        job_dir = f"{base}/{job}"
+        handle = SlurmHandle(cluster, partition, job, job_dir, f"{job_dir}/kernel.json", python)
         try:
-            node_pid = wait_running(conn, handle, self.notify)
+            return wait_running(conn, handle, self.notify)
         except BaseException:
             conn.run(f"scancel {shlex.quote(job)}", timeout=30)
             raise
-        handle.update(node_pid)
-        return handle
 
-    def _open_kernel(self, handle: dict[str, Any]) -> NodeKernel:
-        return node_kernel(self._conn(handle["cluster"]), handle)
+    def _open_kernel(self, handle: SlurmHandle) -> NodeKernel:
+        return node_kernel(self.connection(handle.cluster), handle)
 
-    def connection_info(self, handle: dict[str, Any]) -> dict[str, Any]:
+    def connection_info(self, handle: SlurmHandle) -> dict[str, Any]:
         gone = (
-            f"The kernel of Slurm job {handle['job']} has no connection file any more "
-            f"({handle['connection_file']}); it has ended."
+            f"The kernel of Slurm job {handle.job} has no connection file any more "
+            f"({handle.connection_file}); it has ended."
         )
         return self._kernels.local_info(_key(handle), lambda: self._open_kernel(handle), gone)
 
-    def is_alive(self, handle: dict[str, Any]) -> bool:
+    def is_alive(self, handle: SlurmHandle) -> bool:
         return self._kernels.is_alive(_key(handle), lambda: self._open_kernel(handle))
 
-    def _srun(self, handle: dict[str, Any], command: str) -> None:
-        job = shlex.quote(str(handle["job"]))
-        self._sh(handle["cluster"], f"srun --jobid {job} --overlap -N1 -n1 {command}")
+    def _srun(self, handle: SlurmHandle, command: str) -> None:
+        job = shlex.quote(handle.job)
+        self._sh(handle.cluster, f"srun --jobid {job} --overlap -N1 -n1 {command}")
 
-    def interrupt(self, handle: dict[str, Any]) -> None:
-        self._srun(handle, f"kill -INT {int(handle['pid'])}")
+    def interrupt(self, handle: SlurmHandle) -> None:
+        self._srun(handle, f"kill -INT {handle.pid}")
 
-    def restart(self, handle: dict[str, Any], request: Launch) -> dict[str, Any]:
+    def restart(self, handle: SlurmHandle, request: Launch) -> SlurmHandle:
         self._kernels.forget(_key(handle))
-        conn = self._conn(handle["cluster"])
-        marker = shlex.quote(f"{handle['dir']}/restart")
-        self._sh(handle["cluster"], f"touch {marker}")
-        self._srun(handle, f"kill -TERM {int(handle['pid'])}")
-        new = dict(handle)
-        new.update(wait_running(conn, handle, self.notify, not_pid=int(handle["pid"])))
-        return new
+        conn = self.connection(handle.cluster)
+        marker = shlex.quote(f"{handle.dir}/restart")
+        self._sh(handle.cluster, f"touch {marker}")
+        self._srun(handle, f"kill -TERM {handle.pid}")
+        return wait_running(conn, replace(handle), self.notify, not_pid=handle.pid)
 
-    def down(self, handle: dict[str, Any]) -> None:
-        if not handle:
-            return
+    def down(self, handle: SlurmHandle) -> None:
         key = _key(handle)
         self._kernels.forget(key)
         if not self._kernels.ended(key):
-            self._conn(handle["cluster"]).run(f"scancel {shlex.quote(str(handle['job']))}")
+            self.connection(handle.cluster).run(f"scancel {shlex.quote(handle.job)}")
             self._kernels.mark_ended(key)
 
-    def where(self, handle: dict[str, Any]) -> str:
-        text = (
-            f"slurm/{handle.get('cluster', '?')} job {handle.get('job', '?')} on "
-            f"{handle.get('node', '?')} pid {handle.get('pid', '?')}"
-        )
-        if handle.get("ends_at"):
-            text += f" · {_left(float(handle['ends_at']) - time.time())} left"
+    def where(self, handle: SlurmHandle) -> str:
+        text = f"slurm/{handle.cluster} job {handle.job} on {handle.node or '?'} pid {handle.pid}"
+        if handle.ends_at:
+            text += f" · {rec.time_left(handle.ends_at - time.time())} left"
         return text
 
-    def exit_reason(self, handle: dict[str, Any]) -> str:
+    def exit_reason(self, handle: SlurmHandle) -> str:
         """Why the job's kernel ended: Slurm's verdict (time limit, scancel ...) or its own.
 
         A kernel killed by Slurm dies while the job is still RUNNING or COMPLETING; the final
@@ -323,7 +385,7 @@ class SlurmInfra(OverSsh):
         while True:
             try:
                 own, fields = self._job_end(handle)
-            except (InfraError, KeyError):
+            except InfraError:
                 return ""
             state = fields.get("JobState", "")
             verdict = rec.END_REASONS.get(state) or rec.END_REASONS.get(fields.get("Reason", ""))
@@ -331,10 +393,10 @@ class SlurmInfra(OverSsh):
                 return verdict or own
             time.sleep(0.25)
 
-    def _job_end(self, handle: dict[str, Any]) -> tuple[str, dict[str, str]]:
-        job = shlex.quote(str(handle["job"]))
-        res = self._conn(handle["cluster"]).run(
-            f"cat {shlex.quote(handle['dir'])}/exit.txt 2>/dev/null; echo; "
+    def _job_end(self, handle: SlurmHandle) -> tuple[str, dict[str, str]]:
+        job = shlex.quote(handle.job)
+        res = self.connection(handle.cluster).run(
+            f"cat {shlex.quote(handle.dir)}/exit.txt 2>/dev/null; echo; "
             f"scontrol show job -o {job} 2>/dev/null",
             timeout=15,
         )
@@ -347,41 +409,5 @@ def _local_if_sbatch() -> str:
     return LOCAL if shutil.which("sbatch") else ""
 
 
-def _left(seconds: float) -> str:
-    """The allocation's remaining time: ``1 h 05 min``, ``12 min``, ``40 s``."""
-    seconds = max(0, int(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    hours, minutes = divmod(seconds // 60, 60)
-    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
-
-
-def _key(handle: dict[str, Any]) -> str:
-    return f"{handle['cluster']}:{handle['job']}"
-
-
-def _size(resources: Resources) -> Callable[[rec.NodeGroup], tuple[int, int, int]]:
-    wanted = (resources.accelerator or "").lower()
-
-    def size(g: rec.NodeGroup) -> tuple[int, int, int]:
-        gpus = g.gpus.get(wanted, 0) if wanted else g.gpu_count
-        return (-gpus, -g.cpus, -g.memory_mb)
-
-    return size
-
-
-def _offering(cluster: str, group: rec.NodeGroup) -> Offering:
-    typed = {t: n for t, n in group.gpus.items() if t}
-    top = max(typed, key=lambda t: typed[t]) if typed else None
-    return Offering(
-        infra="slurm",
-        region=cluster,
-        instance_type=group.partition,
-        vcpus=float(group.cpus),
-        memory_gb=round(group.memory_mb / 1024, 1),
-        accelerator=top.upper() if top else None,
-        accelerator_count=typed[top] if top else group.gpu_count,
-        price_per_hour=0.0,
-        priced=False,
-        note=group.describe_nodes(),
-    )
+def _key(handle: SlurmHandle) -> str:
+    return f"{handle.cluster}:{handle.job}"

@@ -12,13 +12,17 @@ import math
 import shlex
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from jupyter_sky.errors import InfraError
 from jupyter_sky.infra.slurm import records as rec
+from jupyter_sky.infra.slurm.handle import SlurmHandle
 from jupyter_sky.transport.remote_kernel import RemoteKernel
 from jupyter_sky.transport.ssh import SshConnection
+
+if TYPE_CHECKING:
+    from jupyter_sky.spec.task import Task
 
 START_TIMEOUT = 60.0  # from RUNNING to a kernel that answers
 POLL_SECONDS = 0.05
@@ -89,9 +93,9 @@ def batch_script(python: str, base: str, cwd: str, args: list[str], env: dict[st
     )
 
 
-def _probe(handle: dict[str, Any]) -> str:
-    d = shlex.quote(handle["dir"])
-    job = shlex.quote(str(handle["job"]))
+def _probe(handle: SlurmHandle) -> str:
+    d = shlex.quote(handle.dir)
+    job = shlex.quote(handle.job)
     return (
         f"squeue -h -j {job} -o {shlex.quote(rec.SQUEUE_FORMAT)} 2>/dev/null; echo ---; "
         f"cat {d}/pid 2>/dev/null; echo ---; grep -c hb_port {d}/kernel.json 2>/dev/null"
@@ -100,17 +104,17 @@ def _probe(handle: dict[str, Any]) -> str:
 
 def wait_running(
     conn: SshConnection,
-    handle: dict[str, Any],
+    handle: SlurmHandle,
     notify: Callable[[str], None],
     not_pid: int | None = None,
-) -> dict[str, Any]:
+) -> SlurmHandle:
     """Poll until the job runs and its kernel wrote its connection file.
 
     Parameters
     ----------
     conn : SshConnection
         The login host's connection.
-    handle : dict
+    handle : SlurmHandle
         The cluster's handle (``job``, ``dir``).
     notify : callable
         Receives the queue state and pending reason whenever they change.
@@ -119,8 +123,8 @@ def wait_running(
 
     Returns
     -------
-    dict
-        ``node``, ``addr`` and ``pid`` of the kernel.
+    SlurmHandle
+        The handle with the kernel's ``node``, ``addr``, ``pid`` and the job's end time.
 
     Raises
     ------
@@ -136,10 +140,10 @@ def wait_running(
         state = rec.parse_squeue(queue)
         if not state.state:
             raise InfraError(
-                f"Slurm job {handle['job']} ended before its kernel started{_tail(conn, handle)}."
+                f"Slurm job {handle.job} ended before its kernel started{_tail(conn, handle)}."
             )
         if not state.running:
-            text = f"slurm/{handle['cluster']}: job {handle['job']} {state.state}"
+            text = f"slurm/{handle.cluster}: job {handle.job} {state.state}"
             text += f" ({state.reason})" if state.reason else ""
             if text != said:
                 notify(text)
@@ -149,28 +153,29 @@ def wait_running(
         started = started or time.monotonic()
         fields = pid_line.split()
         if len(fields) == 3 and ready.strip() not in ("", "0") and int(fields[0]) != not_pid:
-            found: dict[str, Any] = {"pid": int(fields[0]), "node": fields[1], "addr": fields[2]}
+            ends_at = handle.ends_at
             if state.seconds_left is not None:  # wall clock: the handle outlives this process
-                found["ends_at"] = time.time() + state.seconds_left
-            return found
+                ends_at = time.time() + state.seconds_left
+            pid, node, addr = int(fields[0]), fields[1], fields[2]
+            return replace(handle, pid=pid, node=node, addr=addr, ends_at=ends_at)
         if time.monotonic() - started > START_TIMEOUT:
             raise InfraError(
-                f"The kernel of Slurm job {handle['job']} did not start within "
-                f"{START_TIMEOUT:g} s; see {handle['dir']}/kernel.log on the cluster."
+                f"The kernel of Slurm job {handle.job} did not start within "
+                f"{START_TIMEOUT:g} s; see {handle.dir}/kernel.log on the cluster."
             )
         time.sleep(POLL_SECONDS)
 
 
-def _tail(conn: SshConnection, handle: dict[str, Any]) -> str:
-    d = handle["dir"]
+def _tail(conn: SshConnection, handle: SlurmHandle) -> str:
+    d = handle.dir
     res = conn.run(f"tail -n 3 {shlex.quote(d)}.out {shlex.quote(d)}/kernel.log 2>/dev/null")
     lines = [ln.strip() for ln in res.out.splitlines() if ln.strip() and "==>" not in ln]
     return f" ({lines[-1].rstrip('.')})" if lines else ""
 
 
-def read_kernel(conn: SshConnection, handle: dict[str, Any]) -> dict[str, Any]:
+def read_kernel(conn: SshConnection, handle: SlurmHandle) -> dict[str, Any]:
     """The kernel's connection info, read over SFTP."""
-    with conn.lock, conn.sftp().open(handle["connection_file"]) as fh:
+    with conn.lock, conn.sftp().open(handle.connection_file) as fh:
         return json.loads(fh.read())  # type: ignore[no-any-return]
 
 
@@ -178,10 +183,11 @@ def read_kernel(conn: SshConnection, handle: dict[str, Any]) -> dict[str, Any]:
 class NodeKernel(RemoteKernel):
     """A kernel on a compute node, reached through the login host; alive while its job runs."""
 
-    handle: dict[str, Any] = field(default_factory=dict)
+    handle: SlurmHandle | None = None
 
     def check(self) -> bool:
         """One round trip: is the job running this kernel (same pid, file present)?"""
+        assert self.handle is not None
         res = self.conn.run(_probe(self.handle), timeout=15)
         queue, _, rest = res.out.partition("---\n")
         pid_line, _, ready = rest.partition("---\n")
@@ -189,21 +195,20 @@ class NodeKernel(RemoteKernel):
         return (
             rec.parse_squeue(queue).running
             and bool(fields)
-            and fields[0] == str(self.handle["pid"])
+            and fields[0] == str(self.handle.pid)
             and ready.strip() not in ("", "0")
         )
 
 
-def node_kernel(conn: SshConnection, handle: dict[str, Any]) -> NodeKernel:
+def node_kernel(conn: SshConnection, handle: SlurmHandle) -> NodeKernel:
     """This process's view of the handle's kernel: forwards to ``<node>:<port>``."""
     info = read_kernel(conn, handle)
-    address = str(info.get("ip") or handle["addr"])
-    pid, conn_file = int(handle["pid"]), handle["connection_file"]
-    return NodeKernel(conn, pid, conn_file, info, address=address, handle=handle)
+    address = str(info.get("ip") or handle.addr)
+    return NodeKernel(conn, handle.pid, handle.connection_file, info, address=address, handle=handle)
 
 
 def sbatch_options(
-    task: Any, partition: str, gres: str, entry: dict[str, Any] | None = None
+    task: Task, partition: str, gres: str, entry: dict[str, Any] | None = None
 ) -> list[str]:
     """``sbatch`` options for a task's allocation.
 
@@ -233,13 +238,13 @@ def sbatch_options(
         opts.append(f"--cpus-per-task={math.ceil(resources.cpus)}")
     if resources.memory_gb:
         opts.append(f"--mem={int(resources.memory_gb * 1024)}M")
-    if getattr(task, "num_nodes", 1) > 1:
+    if task.num_nodes > 1:
         opts.append(f"--nodes={task.num_nodes}")
     minutes = task.hours * 60 if task.hours else entry.get("time")
     if minutes:
         opts.append(f"--time={math.ceil(minutes)}")  # Slurm keeps whole minutes
     for key in ("account", "qos"):
-        value = getattr(task, key, None) or entry.get(key)
+        value = task.infra_options.get(key) or entry.get(key)
         if value:
             opts.append(f"--{key}={value}")
     return opts

@@ -7,10 +7,12 @@ Only machine formats are read (``sinfo -h -o '%P|...'``, ``squeue -h -o '%T|%r|%
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from jupyter_sky.errors import InfraError
+from jupyter_sky.infra.base import Offering
 
 if TYPE_CHECKING:
     from jupyter_sky.spec.task import Resources
@@ -194,3 +196,38 @@ def missing(resources: Resources, group: NodeGroup) -> str:
     if resources.instance_type:
         return "has no instance types; drop --instance-type"
     return ""
+
+def time_left(seconds: float) -> str:
+    """The allocation's remaining time: ``1 h 05 min``, ``12 min``, ``40 s``."""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    hours, minutes = divmod(seconds // 60, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+
+
+def size_key(resources: Resources) -> Callable[[NodeGroup], tuple[int, int, int]]:
+    wanted = (resources.accelerator or "").lower()
+
+    def size(g: NodeGroup) -> tuple[int, int, int]:
+        gpus = g.gpus.get(wanted, 0) if wanted else g.gpu_count
+        return (-gpus, -g.cpus, -g.memory_mb)
+
+    return size
+
+
+def offering_of(cluster: str, group: NodeGroup) -> Offering:
+    typed = {t: n for t, n in group.gpus.items() if t}
+    top = max(typed, key=lambda t: typed[t]) if typed else None
+    return Offering(
+        infra="slurm",
+        region=cluster,
+        instance_type=group.partition,
+        vcpus=float(group.cpus),
+        memory_gb=round(group.memory_mb / 1024, 1),
+        accelerator=top.upper() if top else None,
+        accelerator_count=typed[top] if top else group.gpu_count,
+        price_per_hour=0.0,
+        priced=False,
+        note=group.describe_nodes(),
+    )

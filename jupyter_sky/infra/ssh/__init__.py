@@ -16,14 +16,16 @@ import contextlib
 import hashlib
 import importlib.util
 import json
+import re
 import socket
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from jupyter_sky.errors import InfraError
-from jupyter_sky.infra.base import Launch, Offering
-from jupyter_sky.infra.over_ssh import OverSsh, kernel_args, kernel_env
+from jupyter_sky.errors import InfraError, SpecError
+from jupyter_sky.infra.base import Handle, InfraPath, Launch, Offering, fits, gpu_name
+from jupyter_sky.infra.over_ssh import OverSsh, SshConfig, kernel_args, kernel_env
 from jupyter_sky.transport.kernels import KernelCache
 
 if TYPE_CHECKING:
@@ -43,7 +45,19 @@ def _print(line: str) -> None:
     print(line, flush=True)
 
 
-class SshInfra(OverSsh):
+@dataclass
+class SshHandle(Handle):
+    """A kernel on an SSH host."""
+
+    host: str
+    pid: int
+    connection_file: str
+    cluster_dir: str
+    workdir: str  # where --workdir trees are synced to
+    python: str
+
+
+class SshInfra(OverSsh[SshHandle]):
     """Kernels on SSH hosts, one per cluster name.
 
     Parameters
@@ -56,7 +70,18 @@ class SshInfra(OverSsh):
         Receives one-line reports (host key pinned, bootstrap progress); default print.
     """
 
-    kind = "ssh"
+    kind: ClassVar[str] = "ssh"
+    extra: ClassVar[str] = "ssh"
+    handle_type: ClassVar[type[Handle]] = SshHandle
+    config_section: ClassVar[type | None] = SshConfig
+    path_shape: ClassVar[str] = "ssh/<host-or-pool>"
+    sdk_modules: ClassVar[tuple[str, ...]] = ("paramiko",)
+
+    @classmethod
+    def parse_path(cls, rest: str) -> InfraPath:
+        if not re.fullmatch(r"[\w.@:-]+", rest):
+            raise SpecError(f"must be ssh/<host>, not 'ssh{'/' + rest if rest else ''}'.")
+        return InfraPath(f"ssh/{rest}", target=rest)
 
     def __init__(
         self,
@@ -118,11 +143,11 @@ class SshInfra(OverSsh):
             self._offering(host, settings)
 
     def offerings(self, resources: Resources) -> list[Offering]:
-        return [o for o in self._host_offerings(resources) if not _missing(resources, o)]
+        return [o for o in self._host_offerings(resources) if not fits(resources, o)]
 
     def unmet(self, resources: Resources) -> str:
         offers = self._host_offerings(resources)
-        reasons = [_missing(resources, o) for o in offers]
+        reasons = [fits(resources, o) for o in offers]
         if not offers or "" in reasons:
             return ""  # no host named (a warm cluster's own, or the plan picks): nothing to judge
         host = offers[0].region
@@ -141,7 +166,7 @@ class SshInfra(OverSsh):
         if host not in self._facts:
             res = self._conn(host, settings).run(_FACTS, timeout=30)
             lines = res.out.splitlines()
-            gpus = [_gpu_name(line) for line in lines[3:] if line.strip()]
+            gpus = [gpu_name(line) for line in lines[3:] if line.strip()]
             self._facts[host] = Offering(
                 infra="ssh",
                 region=host,
@@ -154,7 +179,7 @@ class SshInfra(OverSsh):
         return self._facts[host]
 
     # ---- lifecycle -------------------------------------------------------------------
-    def launch(self, request: Launch) -> dict[str, Any]:
+    def launch(self, request: Launch) -> SshHandle:
         from jupyter_sky.transport.hosts import pool_members
 
         settings = self.settings(request.config)
@@ -166,25 +191,27 @@ class SshInfra(OverSsh):
             )
         hosts = pool_members(target, settings)
         if len(hosts) == 1:
-            return self._launch_on(hosts[0], request, settings)
+            return self.launch_on(hosts[0], request, settings)
         fitting = [h for h in hosts if self._fits(h, request.task.resources, settings)]
         if not fitting:
             raise InfraError(f"No reachable host of SSH pool '{target}' fits this cell.")
         for host in fitting[:-1]:
             try:
-                return self._launch_on(host, request, settings)
+                return self.launch_on(host, request, settings)
             except InfraError as exc:
                 self.notify(f"ssh/{host}: {exc} Trying the next host of the pool.")
-        return self._launch_on(fitting[-1], request, settings)
+        return self.launch_on(fitting[-1], request, settings)
 
     def _fits(self, host: str, resources: Resources, settings: SshSettings) -> bool:
         try:
-            return not _missing(resources, self._offering(host, settings))
+            return not fits(resources, self._offering(host, settings))
         except InfraError as exc:
             self.notify(f"ssh/{host}: {exc}")
             return False
 
-    def _launch_on(self, host: str, request: Launch, settings: SshSettings) -> dict[str, Any]:
+    def launch_on(self, host: str, request: Launch, settings: SshSettings) -> SshHandle:
+        """Start the kernel on ``host`` (a name ``settings`` resolves): the ssh infra's own
+        launch, and how a cloud infra starts the kernel on the VM it created."""
         from jupyter_sky.transport.bootstrap import ensure_python
         from jupyter_sky.transport.remote_kernel import RemoteKernel, start_kernel
 
@@ -201,15 +228,8 @@ class SshInfra(OverSsh):
         pid, info = start_kernel(
             conn, python, cluster_dir, cwd, kernel_args(request), _env(request, cluster_dir)
         )
-        handle: dict[str, Any] = {
-            "host": host,
-            "pid": pid,
-            "connection_file": f"{cluster_dir}/kernel.json",
-            "cluster_dir": cluster_dir,
-            "workdir": workdir,  # where --workdir trees are synced to
-            "python": python,
-        }
-        self._kernels.put(_key(handle), RemoteKernel(conn, pid, handle["connection_file"], info))
+        handle = SshHandle(host, pid, f"{cluster_dir}/kernel.json", cluster_dir, workdir, python)
+        self._kernels.put(_key(handle), RemoteKernel(conn, pid, handle.connection_file, info))
         return handle
 
     def _sync(self, conn: SshConnection, local: Path, remote: str) -> None:
@@ -222,12 +242,12 @@ class SshInfra(OverSsh):
                 f"ssh/{conn.spec.name}: workdir: sent {stats.sent} changed files ({mb:.1f} MB)"
             )
 
-    def sync_workdir(self, handle: dict[str, Any], local_dir: str) -> str:
+    def sync_workdir(self, handle: SshHandle, local_dir: str) -> str:
         """Send what changed in ``local_dir`` to the host (before a ``--workdir`` cell).
 
         Parameters
         ----------
-        handle : dict
+        handle : SshHandle
             The cluster's handle.
         local_dir : str
             The notebook-side ``--workdir``.
@@ -238,68 +258,66 @@ class SshInfra(OverSsh):
             The directory on the host that mirrors it: the cell's working directory there.
         """
         kernel = self._kernel(handle)
-        self._sync(kernel.conn, Path(local_dir), handle["workdir"])
-        return str(handle["workdir"])
+        self._sync(kernel.conn, Path(local_dir), handle.workdir)
+        return handle.workdir
 
-    def _kernel(self, handle: dict[str, Any]) -> RemoteKernel:
+    def _kernel(self, handle: SshHandle) -> RemoteKernel:
         """This process's view of the handle's kernel (another kernel may have started it)."""
         return self._kernels.get(_key(handle), lambda: self._open_kernel(handle))
 
-    def _open_kernel(self, handle: dict[str, Any]) -> RemoteKernel:
+    def _open_kernel(self, handle: SshHandle) -> RemoteKernel:
         from jupyter_sky.transport.remote_kernel import RemoteKernel, kernel_running
 
-        conn = self._conn(handle["host"])
-        with conn.lock, conn.sftp().open(handle["connection_file"]) as fh:
+        conn = self._conn(handle.host)
+        with conn.lock, conn.sftp().open(handle.connection_file) as fh:
             info = json.loads(fh.read())
-        kernel = RemoteKernel(conn, int(handle["pid"]), handle["connection_file"], info)
+        kernel = RemoteKernel(conn, handle.pid, handle.connection_file, info)
         kernel.alive = kernel_running(conn, kernel.pid, kernel.conn_file)
         return kernel
 
-    def connection_info(self, handle: dict[str, Any]) -> dict[str, Any]:
+    def connection_info(self, handle: SshHandle) -> dict[str, Any]:
         gone = (
-            f"The kernel of SSH host '{handle['host']}' has no connection file any more "
-            f"({handle['connection_file']}); it has ended."
+            f"The kernel of SSH host '{handle.host}' has no connection file any more "
+            f"({handle.connection_file}); it has ended."
         )
         return self._kernels.local_info(_key(handle), lambda: self._open_kernel(handle), gone)
 
-    def is_alive(self, handle: dict[str, Any]) -> bool:
+    def is_alive(self, handle: SshHandle) -> bool:
         return self._kernels.is_alive(_key(handle), lambda: self._open_kernel(handle))
 
-    def interrupt(self, handle: dict[str, Any]) -> None:
+    def interrupt(self, handle: SshHandle) -> None:
         from jupyter_sky.transport.remote_kernel import signal_kernel
 
-        signal_kernel(self._kernel(handle).conn, int(handle["pid"]), "INT")
+        signal_kernel(self._kernel(handle).conn, handle.pid, "INT")
 
-    def restart(self, handle: dict[str, Any], request: Launch) -> dict[str, Any]:
+    def restart(self, handle: SshHandle, request: Launch) -> SshHandle:
         self.down(handle)
-        return self._launch_on(handle["host"], request, self.settings(request.config))
+        return self.launch_on(handle.host, request, self.settings(request.config))
 
-    def down(self, handle: dict[str, Any]) -> None:
+    def down(self, handle: SshHandle) -> None:
         from jupyter_sky.transport.remote_kernel import stop_kernel
 
-        if not handle:
-            return
         key = _key(handle)
         kernel = self._kernels.forget(key)
         if not self._kernels.ended(key):
-            conn = kernel.conn if kernel is not None else self._conn(handle["host"])
-            stop_kernel(conn, int(handle["pid"]), handle["connection_file"])
+            conn = kernel.conn if kernel is not None else self._conn(handle.host)
+            stop_kernel(conn, handle.pid, handle.connection_file)
             self._kernels.mark_ended(key)
 
-    def where(self, handle: dict[str, Any]) -> str:
-        return f"ssh/{handle.get('host', '?')} pid {handle.get('pid', '?')}"
+    def where(self, handle: SshHandle) -> str:
+        return f"ssh/{handle.host} pid {handle.pid}"
 
-    def exit_reason(self, handle: dict[str, Any]) -> str:
+    def exit_reason(self, handle: SshHandle) -> str:
         try:
-            conn = self._conn(handle["host"])
-            res = conn.run(f"cat {handle['cluster_dir']}/exit.txt 2>/dev/null", timeout=15)
-        except (InfraError, KeyError):
+            conn = self._conn(handle.host)
+            res = conn.run(f"cat {handle.cluster_dir}/exit.txt 2>/dev/null", timeout=15)
+        except InfraError:
             return ""
         return res.out.strip()
 
 
-def _key(handle: dict[str, Any]) -> str:
-    return f"{handle['host']}:{handle['pid']}:{handle['connection_file']}"
+def _key(handle: SshHandle) -> str:
+    return f"{handle.host}:{handle.pid}:{handle.connection_file}"
 
 
 def _client_tag() -> str:
@@ -311,15 +329,3 @@ def _client_tag() -> str:
 
 def _env(request: Launch, cluster_dir: str) -> dict[str, str]:
     return kernel_env(request, "ssh", JUPYTER_SKY_EXIT_FILE=f"{cluster_dir}/exit.txt")
-
-
-def _missing(resources: Resources, offer: Offering) -> str:
-    from jupyter_sky.infra.local import _missing as missing
-
-    return missing(resources, offer)
-
-
-def _gpu_name(raw: str) -> str:
-    from jupyter_sky.infra.local import _gpu_name as name
-
-    return name(raw)

@@ -13,9 +13,12 @@ import json
 import shlex
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_sky.infra.slurm import records as rec
+
+if TYPE_CHECKING:
+    from jupyter_sky.infra.slurm import SlurmInfra
 
 RUNNING = "RUNNING"
 FINAL = ("DONE", "ERROR", "DIED", "FAILED", "ENDED")  # plus Slurm's states in END_REASONS
@@ -163,13 +166,12 @@ def why_ended(conn: Any, job: str) -> str:
 
 
 # ---- %sky jobs ------------------------------------------------------------------------------
-def jobs_table(store: Any) -> str:
+def jobs_table(infra: SlurmInfra, store: Any) -> str:
     """The ``%sky jobs`` table: id, name, cluster, Slurm job, state, elapsed, first line.
 
     Only jobs not known to be over are looked up, one round trip per cluster; with none,
     the cluster is not contacted at all.
     """
-    from jupyter_sky.infra import get_infra
     from jupyter_sky.notebook.commands import _duration, _table
 
     jobs = all_jobs(store)
@@ -178,8 +180,7 @@ def jobs_table(store: Any) -> str:
     running: dict[str, float] = {}
     for cluster in sorted({j.cluster for j in jobs if not j.final}):
         live = [j for j in jobs if j.cluster == cluster and not j.final]
-        infra: Any = get_infra("slurm")
-        running.update(refresh(store, infra._conn(cluster), live))
+        running.update(refresh(store, infra.connection(cluster), live))
     header = ("ID", "NAME", "CLUSTER", "JOB", "STATE", "ELAPSED", "FIRST LINE")
     rows: list[tuple[str, ...]] = [header]
     for j in jobs:
@@ -189,7 +190,7 @@ def jobs_table(store: Any) -> str:
     return _table(rows)
 
 
-def cancel(store: Any, ref: str) -> str:
+def cancel(infra: SlurmInfra, store: Any, ref: str) -> str:
     """``scancel`` a detached job; what it recorded stays for ``%sky attach``.
 
     Parameters
@@ -210,15 +211,13 @@ def cancel(store: Any, ref: str) -> str:
         For a job the state store does not know, or a refused ``scancel``.
     """
     from jupyter_sky.errors import SkyError
-    from jupyter_sky.infra import get_infra
 
     job = find(store, ref)
     if job is None:
         raise SkyError(f"There is no detached job '{ref}'; %sky jobs lists the detached jobs.")
     if job.final:
         return f"detached job {job.job} had already ended ({job.state.lower()})"
-    infra: Any = get_infra("slurm")
-    res = infra._conn(job.cluster).run(f"scancel {shlex.quote(job.job)}", timeout=30)
+    res = infra.connection(job.cluster).run(f"scancel {shlex.quote(job.job)}", timeout=30)
     if res.rc != 0:
         raise SkyError(
             f"Slurm on '{job.cluster}' refused to cancel job {job.job}: {res.last_line()}."

@@ -18,18 +18,21 @@ import sys
 import time
 import uuid
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_sky.errors import InfraError, RemoteKernelDied, SkyError
-from jupyter_sky.notebook import detach_jobs
-from jupyter_sky.notebook.detach_jobs import Job
+from jupyter_sky.infra.slurm import jobs as detach_jobs
+from jupyter_sky.infra.slurm.jobs import Job
+
+if TYPE_CHECKING:
+    from jupyter_sky.infra.slurm import SlurmInfra
 
 POLL_SECONDS = 0.2
 RUNNER = "jupyter_sky.remote.detached"
 
 
 # ---- submit -----------------------------------------------------------------------------
-def submit_cell(shell: Any, mgr: Any, task: Any, config: Any) -> None:
+def submit_cell(infra: SlurmInfra, shell: Any, mgr: Any, task: Any, config: Any) -> None:
     """Submit the cell as a detached batch job and print how to attach to it.
 
     Parameters
@@ -48,10 +51,8 @@ def submit_cell(shell: Any, mgr: Any, task: Any, config: Any) -> None:
     InfraError
         For a cluster, partition or GPU request the cluster cannot meet (nothing is queued).
     """
-    from jupyter_sky.infra import get_infra
     from jupyter_sky.variables import transfer
 
-    infra: Any = get_infra("slurm")
     cluster, partition, gres = _checked_target(infra, task)
     cell = task.run
     names = transfer.analyse(cell)
@@ -62,10 +63,10 @@ def submit_cell(shell: Any, mgr: Any, task: Any, config: Any) -> None:
     ident = uuid.uuid4().hex[:8]
     name = task.cluster or f"detached-{ident[:4]}"
     payload = _payload(task, cell, names, plan, {"JUPYTER_SKY_CLUSTER": name})
-    conn = infra._conn(cluster, infra.settings(config))
+    conn = infra.connection(cluster, infra.settings(config))
     python = infra.python_for(cluster, config)
     directory = f"{conn.home()}/.jupyter_sky/detached/{ident}"
-    entry = infra._entry(cluster, config)
+    entry = infra.entry(cluster, config)
     opts = _options(task, partition, gres, entry, name)
     submitted = time.time()
     job = _sbatch(conn, cluster, directory, python, opts, payload)
@@ -78,7 +79,7 @@ def submit_cell(shell: Any, mgr: Any, task: Any, config: Any) -> None:
     )
 
 
-def _checked_target(infra: Any, task: Any) -> tuple[str, str, str]:
+def _checked_target(infra: SlurmInfra, task: Any) -> tuple[str, str, str]:
     """(cluster, partition, gres), with the slurm infra's own sentences for what is wrong."""
     reason = infra.check()
     if reason:
@@ -129,7 +130,7 @@ def _sbatch(
 
 
 # ---- attach -------------------------------------------------------------------------------
-def attach(ref: str, mgr: Any, shell: Any = None) -> None:
+def attach(infra: SlurmInfra, ref: str, mgr: Any, shell: Any = None) -> None:
     """Replay a detached job's output into this cell, follow it, bring its variables home.
 
     Parameters
@@ -150,15 +151,13 @@ def attach(ref: str, mgr: Any, shell: Any = None) -> None:
     """
     from IPython import get_ipython
 
-    from jupyter_sky.infra import get_infra
     from jupyter_sky.kernel.relay import CellRelay
 
     job = detach_jobs.find(mgr.store, ref)
     if job is None:
         raise SkyError(f"There is no detached job '{ref}'; %sky jobs lists the detached jobs.")
     shell = shell or get_ipython()
-    infra: Any = get_infra("slurm")
-    conn = infra._conn(job.cluster)
+    conn = infra.connection(job.cluster)
     follower = _Follower(conn, job, CellRelay(shell))
     try:
         done = follower.follow()

@@ -1,0 +1,113 @@
+"""Launch with failover: walk the ranked placements, and each row's zones, until one launches.
+
+An infra says why a launch failed with the scope of the failure (:class:`~jupyter_sky.infra.
+base.LaunchError`): no capacity in this *zone* moves to the next zone; a quota of the *region*
+skips the rest of that region; a missing credential of the *infra* skips every row of that
+infra. Any other error stops failover and is shown as it is (a bug or a bad request would
+fail the same way everywhere, and money must not be spent finding that out ten times).
+The infra tears down whatever a failed attempt created before it raises.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from jupyter_sky.errors import InfraError
+from jupyter_sky.infra.base import AnyInfra, Handle, LaunchError, Offering, Zoned
+
+#: Launch attempts of one cell when the config does not say (``defaults.max_launch_attempts``).
+MAX_ATTEMPTS = 10
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One failed launch: where, and the infra's sentence for why."""
+
+    where: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Launched:
+    """The launch that worked: its infra, handle, offering and the attempts before it."""
+
+    infra: AnyInfra
+    handle: Handle
+    offering: Offering
+    index: int  # which of the offerings given
+    attempts: tuple[Attempt, ...] = ()
+
+
+def where(offering: Offering) -> str:
+    """``aws g4dn.xlarge in us-east-1b`` — how an attempt is named."""
+    place = offering.zone or offering.region
+    return f"{offering.infra} {offering.instance_type} in {place}".replace(" in -", "")
+
+
+def launch(
+    offerings: Sequence[Offering],
+    infra_for: Callable[[str], AnyInfra],
+    start: Callable[[AnyInfra, Offering], Handle],
+    notify: Callable[[str], None],
+    max_attempts: int = MAX_ATTEMPTS,
+) -> Launched:
+    """Launch on the first offering (and zone) that works.
+
+    Parameters
+    ----------
+    offerings : sequence of Offering
+        The ranked placements to try, best first.
+    infra_for : callable
+        The infra object of a kind.
+    start : callable
+        ``start(infra, offering)`` launches there and returns the handle.
+    notify : callable
+        Shows one progress line ("attempt 2: ... — no capacity").
+    max_attempts : int
+        At most this many launches are tried.
+
+    Raises
+    ------
+    InfraError
+        One sentence listing every attempt and its reason, when none launched; or the first
+        error that is not a :class:`LaunchError`, unchanged.
+    """
+    attempts: list[Attempt] = []
+    blocked: set[tuple[str, str | None]] = set()  # (kind, region); region None: the infra
+    for index, offering in enumerate(offerings):
+        if (offering.infra, None) in blocked or (offering.infra, offering.region) in blocked:
+            continue
+        infra = infra_for(offering.infra)
+        for zoned in _zones(infra, offering):
+            if len(attempts) >= max_attempts:
+                raise _exhausted(attempts, f"after {max_attempts} attempts (the limit)")
+            try:
+                handle = start(infra, zoned)
+            except LaunchError as exc:
+                attempts.append(Attempt(where(zoned), str(exc).rstrip(".")))
+                notify(f"attempt {len(attempts)}: {where(zoned)} — {attempts[-1].reason}")
+                if exc.scope != "zone":
+                    blocked.add((offering.infra, offering.region if exc.scope == "region" else None))
+                    break
+                continue
+            return Launched(infra, handle, zoned, index, tuple(attempts))
+    raise _exhausted(attempts, "on every placement that fits")
+
+
+def _zones(infra: AnyInfra, offering: Offering) -> list[Offering]:
+    """The offering once per zone to try (a Zoned infra's zones when the row names none)."""
+    if offering.zone or not isinstance(infra, Zoned):
+        return [offering]
+    zones = infra.zones(offering)
+    return [dataclasses.replace(offering, zone=zone) for zone in zones] or [offering]
+
+
+def _exhausted(attempts: list[Attempt], how: str) -> InfraError:
+    if not attempts:
+        return InfraError("No placement could be tried: every infra that fits was ruled out.")
+    if len(attempts) == 1:
+        return InfraError(f"Launching on {attempts[0].where} failed: {attempts[0].reason}.")
+    tried = "; ".join(f"{a.where}: {a.reason}" for a in attempts)
+    return InfraError(f"No placement launched {how} — {tried}.")
