@@ -47,7 +47,7 @@ CASES = [
     (
         "--infra aws",
         "pass",
-        "No usable placement for a CPU-only machine: aws: no AWS credentials found.",
+        "No usable placement for a CPU-only machine: aws: no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID, or run `aws configure`).",
     ),
     (
         "--name 9lives",
@@ -143,12 +143,12 @@ CASES = [
     (
         "--spot",
         "pass",
-        "No usable placement for a CPU-only machine: the local machine has no spot capacity; gcp: no GCP credentials found; primeintellect, oci: price reference — no launcher yet; aws: no AWS credentials found; azure: no Azure credentials found.",
+        "No usable placement for a CPU-only machine: the local machine has no spot capacity; gcp: no GCP credentials found; primeintellect, oci: price reference — no launcher yet; aws: no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID, or run `aws configure`); azure: no Azure credentials found.",
     ),
     (
         "--instance-type p3.2xlarge",
         "pass",
-        "No usable placement for p3.2xlarge: the local machine is not instance type p3.2xlarge; aws: no AWS credentials found.",
+        "No usable placement for p3.2xlarge: the local machine is not instance type p3.2xlarge; aws: no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID, or run `aws configure`).",
     ),
     (
         "--name bad1",
@@ -165,7 +165,7 @@ CASES = [
     (
         "--pick 1 --infra aws",
         "pass",
-        "Row 1 (aws c6i.large in ap-south-1/aps1-az1) cannot launch: no AWS credentials found; pick a usable row.",
+        "Row 1 (aws c6i.large in ap-south-1/aps1-az1) cannot launch: no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID, or run `aws configure`); pick a usable row.",
     ),
 ]
 LINE_CASES = [

@@ -112,18 +112,18 @@ class AwsInfra(Infra[AwsHandle]):
         parts = rest.lower().split("/") if rest else []
         if not parts:
             return InfraPath("aws")
-        if len(parts) > 2 or not all(parts):
-            raise SpecError(f"must be {cls.path_shape}, not 'aws/{rest}'.")
+        shape = "aws, aws/<region> or aws/<region>/<zone>"
         region, zone = parts[0], (parts[1] if len(parts) == 2 else None)
-        if ZONE.fullmatch(region):
-            raise SpecError(f"{region!r} is a zone where a region goes; write aws/{region[:-1]}/{region}.")
-        if not REGION.fullmatch(region):
-            raise SpecError(f"{region!r} is not an AWS region such as us-east-1.")
+        if ZONE.fullmatch(region) and len(parts) == 1:
+            raise SpecError(f"must be {shape}, not 'aws/{rest}' (a zone where the region goes): "
+                            f"write aws/{region[:-1]}/{region}.")  # fmt: skip
+        if len(parts) > 2 or not REGION.fullmatch(region):
+            raise SpecError(f"must be {shape}, not 'aws/{rest}'.")
         known = _catalog_regions()
         if known and region not in known:
-            raise SpecError(f"unknown AWS region {region!r}; such as {', '.join(sorted(known)[:4])}.")
+            raise SpecError(f"names unknown AWS region {region!r} (regions are such as us-east-1, eu-west-1).")
         if zone is not None and not (ZONE.fullmatch(zone) and zone[:-1] == region):
-            raise SpecError(f"{zone!r} is not a zone of {region} (such as {region}a).")
+            raise SpecError(f"names {zone!r}, which is not a zone of {region} (such as {region}a).")
         text = f"aws/{region}" + (f"/{zone}" if zone else "")
         return InfraPath(text, region=region, zone=zone)
 

@@ -42,7 +42,7 @@ def problem() -> str:
         return _config_problem(profile, config[section], config)
     if named:
         return f"the AWS profile {named!r} is in neither ~/.aws/config nor ~/.aws/credentials."
-    return "no AWS credentials: set AWS_PROFILE or AWS_ACCESS_KEY_ID, or run `aws configure`."
+    return "no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID, or run `aws configure`)."
 
 
 def _config_problem(profile: str, section: configparser.SectionProxy, config: configparser.ConfigParser) -> str:
