@@ -44,7 +44,8 @@ def test_the_vm_stops_itself_through_the_api(aws_lab: AwsLab, home: Path, termin
            f"AWS_ENDPOINT_URL_EC2={shlex.quote(aws_lab.vm_endpoint)}")  # fmt: skip
     args = f"--instance-id {got.instance_id} --region us-east-1" + (" --terminate" if terminate else "")
     res = on_vm(got, f"{env} python3 - {args}")
-    assert res.returncode == 0 and "requested" in res.stdout, res.stderr
+    # The VM may go away before the SSH session closes (255: "closed by remote host").
+    assert res.returncode in (0, 255) and "requested" in res.stdout, res.stderr
     ec2 = provision.client("us-east-1")
     assert provision.wait_state(ec2, got.instance_id, state, 30)["State"]["Name"] == state
     aws_lab.wait_vms(set())  # the host is gone with it
