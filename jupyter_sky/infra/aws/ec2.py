@@ -30,11 +30,15 @@ CHECKIP = "https://checkip.amazonaws.com"
 
 
 def seam_error(verdict: Verdict) -> InfraError:
-    """The seam's error for ``verdict`` (a plain InfraError stops failover and is shown)."""
-    if verdict.kind == "capacity" or verdict.kind == "retry":  # retried in place already
-        return CapacityError(verdict.sentence, verdict.scope if verdict.kind == "capacity" else "zone")
+    """The seam's error for ``verdict``; failover names the place, so capacity and quota say
+    only what and the code ("no capacity (InsufficientInstanceCapacity)"). A plain InfraError
+    stops failover and is shown with the whole sentence."""
+    if verdict.kind == "capacity":
+        return CapacityError(f"no capacity ({verdict.code})", verdict.scope)
+    if verdict.kind == "retry":  # throttling or 5xx, already retried in place
+        return CapacityError(f"AWS kept failing ({verdict.code or 'no answer'})", "zone")
     if verdict.kind == "quota":
-        return QuotaError(verdict.sentence, verdict.scope)
+        return QuotaError(f"quota reached for the region ({verdict.code})", verdict.scope)
     if verdict.kind == "credential":
         return CredentialError(verdict.sentence, verdict.scope)
     return InfraError(verdict.sentence)
