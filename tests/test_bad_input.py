@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from IPython.testing.globalipapp import get_ipython
+from IPython.testing import globalipapp
 
 from jupyter_sky.errors import SkyError
 from jupyter_sky.infra.local import machine
@@ -57,7 +57,7 @@ CASES = [
     (
         "--infra aws",
         "pass",
-        "No usable placement for a CPU-only machine: aws: no AWS credentials found.",
+        "No usable placement for a CPU-only machine: aws: no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID, or run `aws configure`).",
     ),
     (
         "--name 9lives",
@@ -158,12 +158,12 @@ CASES = [
     (
         "--spot",
         "pass",
-        "No usable placement for a CPU-only machine: the local machine has no spot capacity; gcp: no GCP credentials found; primeintellect, oci: price reference — no launcher yet; aws: no AWS credentials found; azure: no Azure credentials found.",
+        "No usable placement for a CPU-only machine: the local machine has no spot capacity; gcp: no GCP credentials found; primeintellect, oci: price reference — no launcher yet; aws: no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID, or run `aws configure`); azure: no Azure credentials found.",
     ),
     (
         "--instance-type p3.2xlarge",
         "pass",
-        "No usable placement for p3.2xlarge: the local machine is not instance type p3.2xlarge; aws: no AWS credentials found.",
+        "No usable placement for p3.2xlarge: the local machine is not instance type p3.2xlarge; aws: no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID, or run `aws configure`).",
     ),
     (
         "--name bad1",
@@ -180,7 +180,7 @@ CASES = [
     (
         "--pick 1 --infra aws",
         "pass",
-        "Row 1 (aws c6i.large in ap-south-1/aps1-az1) cannot launch: no AWS credentials found; pick a usable row.",
+        "Row 1 (aws c6i.large in ap-south-1/aps1-az1) cannot launch: no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID, or run `aws configure`); pick a usable row.",
     ),
 ]
 LINE_CASES = [
@@ -195,7 +195,7 @@ LINE_CASES = [
 
 @pytest.fixture(scope="module")
 def ip(session_home: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    shell = get_ipython()
+    shell = globalipapp.get_ipython()
     shell.run_line_magic("load_ext", "jupyter_sky")
     shell.user_ns["lock"] = threading.Lock()
     shell.user_ns["gen"] = (i for i in range(3))

@@ -12,8 +12,8 @@ import pytest
 SDKS = ["boto3", "botocore", "google.cloud.compute", "azure.identity", "kubernetes", "paramiko"]
 CHECK = """
 import sys
-from IPython.testing.globalipapp import get_ipython
-ip = get_ipython()
+from IPython.testing import globalipapp
+ip = globalipapp.get_ipython()
 ip.run_line_magic("load_ext", "jupyter_sky")
 assert "sky" in ip.magics_manager.magics["cell"], "%%sky not registered"
 assert "sky" in ip.magics_manager.magics["line"], "%sky not registered"
@@ -41,9 +41,9 @@ def test_load_ext_imports_no_cloud_sdk() -> None:
 
 
 def test_cell_magic_help_lists_flags() -> None:
-    from IPython.testing.globalipapp import get_ipython
+    from IPython.testing import globalipapp
 
-    ip = get_ipython()
+    ip = globalipapp.get_ipython()
     ip.run_line_magic("load_ext", "jupyter_sky")
     doc = ip.magics_manager.magics["cell"]["sky"].__doc__
     for flag in (

@@ -120,8 +120,8 @@ def test_full_state_db_warns_once_and_cells_go_on(
 NO_PARAMIKO = """
 import sys
 sys.modules["paramiko"] = None  # as if paramiko were not installed
-from IPython.testing.globalipapp import get_ipython
-ip = get_ipython()
+from IPython.testing import globalipapp
+ip = globalipapp.get_ipython()
 ip.run_line_magic("load_ext", "jupyter_sky")
 try:
     ip.run_cell_magic("sky", "--infra ssh/host", "pass")

@@ -194,21 +194,33 @@ def test_estimated_cost_and_egress_columns() -> None:
 def test_unusable_rows_carry_their_reason(no_credentials: Path) -> None:
     plan = rank(gpus("V100"), live=[CPU_ONLY_HOST], limit=10_000)
     reasons = {r.infra: r.reason for r in plan.rows if not r.flagged}
-    assert reasons["aws"] == "no AWS credentials found"
+    assert reasons["aws"] == (
+        "no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID, or run `aws configure`)"
+    )
     assert reasons["gcp"] == "no GCP credentials found"
     assert reasons["azure"] == "no Azure credentials found"
     assert reasons["cudo"] == reasons["primeintellect"] == PRICE_REFERENCE
     assert reasons["local"] == "the local machine has no GPUs"
     assert plan.chosen is None
     assert plan.explain().startswith("No usable placement for V100:1: the local machine has no")
-    assert all(not r.launchable for r in plan.rows if r.infra != "local")
+    assert all(r.launchable == (r.infra == "aws") for r in plan.rows if r.infra != "local")
 
 
 def test_credentials_found_but_no_launcher(no_credentials: Path) -> None:
-    (no_credentials / ".aws").mkdir()
-    (no_credentials / ".aws" / "credentials").write_text("[default]\n")
-    rows = rank(gpus("V100", infra="aws"), limit=1).rows
+    adc = no_credentials / ".config" / "gcloud" / "application_default_credentials.json"
+    adc.parent.mkdir(parents=True)
+    adc.write_text("{}")
+    rows = rank(gpus("V100", infra="gcp"), limit=1).rows
     assert rows[0].reason == "no launcher yet in this version" and not rows[0].usable
+
+
+def test_aws_rows_are_launchable_once_credentials_look_present(
+    no_credentials: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (no_credentials / ".aws").mkdir()
+    (no_credentials / ".aws" / "credentials").write_text("[default]\naws_access_key_id = AK\n")
+    rows = rank(gpus("V100", infra="aws"), limit=1).rows
+    assert rows[0].reason == "" and rows[0].usable and rows[0].launchable
 
 
 def test_local_is_chosen_when_it_fits(no_credentials: Path) -> None:

@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from IPython import get_ipython as running_ipython
-from IPython.testing.globalipapp import get_ipython
+from IPython.testing import globalipapp
 
 from jupyter_sky import infra as registry
 from jupyter_sky.config import load_config
@@ -214,7 +213,7 @@ def test_an_error_that_is_not_about_capacity_stops_failover() -> None:
 # ---- through the magic, with a real kernel --------------------------------------------------
 def test_a_cell_fails_over_to_the_free_zone_and_runs(pool: type[PoolInfra], session_home: Path) -> None:
     """``%%sky --infra pool``: the full zone is tried, said, and the cell runs in the next one."""
-    shell = running_ipython() or get_ipython()  # globalipapp starts its shell only once
+    shell = globalipapp.get_ipython()  # the module attribute: the shell once it started
     shell.run_line_magic("load_ext", "jupyter_sky")
     shell.user_ns["lock"] = threading.Lock()
     out, err = io.StringIO(), io.StringIO()

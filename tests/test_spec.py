@@ -55,7 +55,23 @@ BAD_LINES = [
     ),
     ("--infra local/x", "--infra must be local, not 'local/x'."),
     ("--infra ssh", "--infra must be ssh/<host>, not 'ssh'."),
-    ("--infra aws/us_east", "--infra must be aws, aws/<region> or aws/<region>/<zone>, not 'aws/us_east'."),
+    (
+        "--infra aws/us_east",
+        "--infra must be aws, aws/<region> or aws/<region>/<zone>, not 'aws/us_east'.",
+    ),
+    (
+        "--infra aws/us-east-1a",
+        "--infra must be aws, aws/<region> or aws/<region>/<zone>, not 'aws/us-east-1a' "
+        "(a zone where the region goes): write aws/us-east-1/us-east-1a.",
+    ),
+    (
+        "--infra aws/xx-nowhere-9",
+        "--infra names unknown AWS region 'xx-nowhere-9' (regions are such as us-east-1, eu-west-1).",
+    ),
+    (
+        "--infra aws/us-east-1/us-east-2a",
+        "--infra names 'us-east-2a', which is not a zone of us-east-1 (such as us-east-1a).",
+    ),
     (
         "--infra slurm/a/b/c",
         "--infra must be slurm, slurm/<cluster> or slurm/<cluster>/<partition>, not 'slurm/a/b/c'.",

@@ -142,6 +142,7 @@ class Manager:
     ) -> tuple[Infra, Handle, Any]:
         """Launch with failover over ``rows``; the infra, handle and row that worked."""
         from jupyter_sky.notebook.placement import as_offering
+        from jupyter_sky.optimizer.candidates import Scope
         from jupyter_sky.pipeline import failover
 
         def notify(text: str) -> None:
@@ -155,6 +156,7 @@ class Manager:
             lambda where, offering: where.launch(Launch(name, task, config, offering, notify)),
             notify,
             config.defaults.max_launch_attempts,
+            pinned_zone=Scope.parse(task.resources.infra).zone is not None,
         )
         return done.infra, done.handle, rows[done.index]
 

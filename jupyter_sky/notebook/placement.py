@@ -53,11 +53,11 @@ def statuses() -> dict[str, str]:
     from jupyter_sky.infra import get_infra, kinds
 
     result = {}
-    for kind in kinds():
+    for kind in kinds():  # each reason is a clause of a longer sentence: no full stop
         try:
-            result[kind] = get_infra(kind).check()
+            result[kind] = get_infra(kind).check().rstrip(".")
         except SkyError as exc:
-            result[kind] = str(exc)
+            result[kind] = str(exc).rstrip(".")
     return result
 
 

@@ -37,25 +37,6 @@ def _env(*names: str) -> bool:
     return any(os.environ.get(name) for name in names)
 
 
-def _file(env_name: str, default: Path) -> bool:
-    path = os.environ.get(env_name)
-    return Path(path).expanduser().is_file() if path else default.is_file()
-
-
-def _aws() -> bool:
-    home = Path.home() / ".aws"
-    if _env(
-        "AWS_ACCESS_KEY_ID", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI"
-    ):
-        return True
-    if _env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"):
-        return True
-    # A profile in ~/.aws/config (SSO, credential_process, role) counts like a key file.
-    return _file("AWS_SHARED_CREDENTIALS_FILE", home / "credentials") or _file(
-        "AWS_CONFIG_FILE", home / "config"
-    )
-
-
 def _gcp() -> bool:
     adc = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
     if adc:
@@ -75,7 +56,7 @@ def _azure() -> bool:
 
 #: Credential looks for the clouds whose launcher is not in this version yet; a registered
 #: infra answers with its own ``credentials()`` instead.
-PLANNED_CREDENTIALS: dict[str, Callable[[], bool]] = {"aws": _aws, "gcp": _gcp, "azure": _azure}
+PLANNED_CREDENTIALS: dict[str, Callable[[], bool]] = {"gcp": _gcp, "azure": _azure}
 
 
 def infra_reason(kind: str) -> str:
@@ -109,13 +90,14 @@ def _check_registered(kind: str) -> str:
     from jupyter_sky.errors import SkyError
     from jupyter_sky.infra import get_infra, infra_class
 
+    # The reason is a clause of a longer sentence ("aws: ...; gcp: ..."): no full stop of its own.
     missing = infra_class(kind).credentials()
     if missing:
-        return missing
+        return missing.rstrip(".")
     try:
-        return get_infra(kind).check()
+        return get_infra(kind).check().rstrip(".")
     except SkyError as exc:  # a missing SDK: the install hint is the reason
-        return str(exc)
+        return str(exc).rstrip(".")
 
 
 def default_status(kinds: Iterable[str]) -> dict[str, str]:

@@ -52,6 +52,7 @@ def launch(
     start: Callable[[AnyInfra, Offering], Handle],
     notify: Callable[[str], None],
     max_attempts: int = MAX_ATTEMPTS,
+    pinned_zone: bool = False,
 ) -> Launched:
     """Launch on the first offering (and zone) that works.
 
@@ -67,6 +68,10 @@ def launch(
         Shows one progress line ("attempt 2: ... — no capacity").
     max_attempts : int
         At most this many launches are tried.
+    pinned_zone : bool
+        The user named the zone (``--infra aws/<region>/<zone>``): a row's zone is the only
+        one tried. Otherwise a row's zone (the catalog's cheapest) is tried first, then the
+        other zones a Zoned infra gives for its region.
 
     Raises
     ------
@@ -80,7 +85,7 @@ def launch(
         if (offering.infra, None) in blocked or (offering.infra, offering.region) in blocked:
             continue
         infra = infra_for(offering.infra)
-        for zoned in _zones(infra, offering):
+        for zoned in _zones(infra, offering, pinned_zone):
             if len(attempts) >= max_attempts:
                 raise _exhausted(attempts, f"after {max_attempts} attempts (the limit)")
             try:
@@ -96,11 +101,13 @@ def launch(
     raise _exhausted(attempts, "on every placement that fits")
 
 
-def _zones(infra: AnyInfra, offering: Offering) -> list[Offering]:
-    """The offering once per zone to try (a Zoned infra's zones when the row names none)."""
-    if offering.zone or not isinstance(infra, Zoned):
+def _zones(infra: AnyInfra, offering: Offering, pinned: bool = False) -> list[Offering]:
+    """The offering once per zone to try: a Zoned infra's zones of the row's region, the
+    row's own zone (as the infra names it) first; only the row's zone when it is pinned."""
+    if not isinstance(infra, Zoned) or (offering.zone and pinned):
         return [offering]
-    zones = infra.zones(offering)
+    first = infra.zones(offering) if offering.zone else []
+    zones = first + [z for z in infra.zones(dataclasses.replace(offering, zone=None)) if z not in first]
     return [dataclasses.replace(offering, zone=zone) for zone in zones] or [offering]
 
 

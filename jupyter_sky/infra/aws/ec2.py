@@ -1,0 +1,151 @@
+"""What the AWS infra asks EC2 besides one launch attempt, and how EC2's answers become the
+seam's errors (boto3 imported lazily, inside functions).
+
+- :func:`aws_calls` turns a botocore error (or a failed attempt) into ``CapacityError`` /
+  ``QuotaError`` / ``CredentialError`` with the scope failover obeys, or one plain sentence.
+- :func:`zones` lists the zones of a region where an instance type is offered and a subnet
+  to launch into exists (cached per process).
+- :func:`selfstop_script` is the watcher started on the VM next to the kernel: when the
+  kernel ends on its own (idle or autostop watchdog), the VM stops or terminates itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import urllib.request
+from collections.abc import Iterator, Mapping
+from functools import lru_cache
+
+from jupyter_sky.errors import InfraError
+from jupyter_sky.infra.aws import provision
+from jupyter_sky.infra.aws.errors import Verdict, classify_client_error
+from jupyter_sky.infra.aws.launch import AttemptFailed
+from jupyter_sky.infra.base import CapacityError, CredentialError, QuotaError
+from jupyter_sky.remote.aws_selfstop import TAG_STOPPED  # the VM's own stop call tags why
+
+__all__ = ["TAG_STOPPED", "aws_calls", "seam_error", "selfstop_script", "zone_name", "zones"]
+CHECKIP = "https://checkip.amazonaws.com"
+
+
+def seam_error(verdict: Verdict) -> InfraError:
+    """The seam's error for ``verdict``; failover names the place, so capacity and quota say
+    only what and the code ("no capacity (InsufficientInstanceCapacity)"). A plain InfraError
+    stops failover and is shown with the whole sentence."""
+    if verdict.kind == "capacity":
+        return CapacityError(f"no capacity ({verdict.code})", verdict.scope)
+    if verdict.kind == "retry":  # throttling or 5xx, already retried in place
+        return CapacityError(f"AWS kept failing ({verdict.code or 'no answer'})", "zone")
+    if verdict.kind == "quota":
+        return QuotaError(f"quota reached for the region ({verdict.code})", verdict.scope)
+    if verdict.kind == "credential":
+        return CredentialError(verdict.sentence, verdict.scope)
+    return InfraError(verdict.sentence)
+
+
+@contextlib.contextmanager
+def aws_calls(where: str) -> Iterator[None]:
+    """Turn what boto3 raises inside the block into one sentence of the seam's kind."""
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        NoRegionError,
+        PartialCredentialsError,
+        TokenRetrievalError,
+    )
+
+    try:
+        yield
+    except AttemptFailed as exc:
+        raise seam_error(exc.verdict) from None
+    except ClientError as exc:
+        raise seam_error(classify_client_error(exc, where)) from None
+    except (NoCredentialsError, PartialCredentialsError, TokenRetrievalError) as exc:
+        raise CredentialError(f"AWS has no usable credentials here ({exc}).", "infra") from None
+    except EndpointConnectionError as exc:
+        raise InfraError(f"AWS's EC2 endpoint cannot be reached for {where} ({exc}).") from None
+    except NoRegionError:
+        raise InfraError("no AWS region: write --infra aws/<region> or set AWS_REGION.") from None
+    except BotoCoreError as exc:
+        raise InfraError(f"the AWS call for {where} failed ({exc}).") from None
+
+
+@lru_cache(maxsize=64)
+def _zone_table(region: str) -> tuple[tuple[str, str], ...]:
+    """``((zone name, zone id), ...)`` of the region's available zones."""
+    found = provision.client(region).describe_availability_zones(
+        Filters=[{"Name": "state", "Values": ["available"]}])["AvailabilityZones"]  # fmt: skip
+    return tuple(sorted((str(z["ZoneName"]), str(z.get("ZoneId", ""))) for z in found))
+
+
+def zone_name(region: str, zone: str) -> str:
+    """``zone`` as a name (``us-east-1a``), also when the catalog gave its id (``use1-az6``)."""
+    if zone.startswith(region):
+        return zone
+    for name, zone_id in _zone_table(region):
+        if zone_id == zone:
+            return name
+    raise InfraError(f"there is no zone {zone!r} in AWS region {region}.")
+
+
+@lru_cache(maxsize=256)
+def zones(region: str, instance_type: str, vpc_name: str | None) -> tuple[str, ...]:
+    """The zones of ``region`` that offer ``instance_type`` and have a subnet to launch into."""
+    ec2 = provision.client(region)
+    offered = ec2.describe_instance_type_offerings(
+        LocationType="availability-zone",
+        Filters=[{"Name": "instance-type", "Values": [instance_type]}])["InstanceTypeOfferings"]  # fmt: skip
+    where = {str(o["Location"]) for o in offered}
+    if not where:
+        return ()
+    filters = [{"Name": "default-for-az", "Values": ["true"]}]
+    if vpc_name:
+        vpcs = ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": [vpc_name]}])["Vpcs"]
+        filters = [{"Name": "vpc-id", "Values": [str(v["VpcId"]) for v in vpcs] or ["none"]}]
+    subnets = ec2.describe_subnets(Filters=filters)["Subnets"]
+    usable = {str(s["AvailabilityZone"]) for s in subnets}
+    return tuple(name for name, _ in _zone_table(region) if name in where and name in usable)
+
+
+def public_cidr() -> str:
+    """This machine's public address as ``a.b.c.d/32`` (AWS's checkip; one short call)."""
+    try:
+        with urllib.request.urlopen(CHECKIP, timeout=5) as resp:
+            address = resp.read().decode().strip()
+    except OSError as exc:
+        raise InfraError(f"this machine's public address is unknown ({exc}); set aws.ssh_cidr.") from None
+    return f"{address}/32"
+
+
+def default_region() -> str:
+    """The region boto3 would use when none is named (``AWS_REGION``, ``AWS_DEFAULT_REGION``)."""
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+_SELFSTOP = r"""
+P={pid}; F={exit_file}
+while kill -0 "$P" 2>/dev/null; do sleep {poll}; done
+[ -s "$F" ] || exit 0
+R=$(head -c 200 "$F" | tr -d '\n')
+env {env} {python} -m jupyter_sky.remote.aws_selfstop --instance-id {iid} --region {region} {terminate} \
+    --reason "$R" >> {log} 2>&1 || {fallback}
+"""
+
+
+def selfstop_script(pid: int, cluster_dir: str, python: str, instance_id: str, region: str,
+                    terminate: bool, env: Mapping[str, str], shutdown: bool) -> str:  # fmt: skip
+    """A detached shell watcher: once kernel ``pid`` ended with a reason in its exit file (the
+    idle or autostop watchdog wrote it), the VM stops (terminates, for spot) itself through
+    the EC2 API, or with ``shutdown`` (instance-initiated behaviour) when that call fails."""
+    q = shlex.quote
+    poll = max(0.2, min(5.0, float(os.environ.get("JUPYTER_SKY_WATCHDOG_INTERVAL", "10")) / 2))
+    body = _SELFSTOP.format(
+        pid=int(pid), exit_file=q(f"{cluster_dir}/exit.txt"), poll=f"{poll:g}", python=q(python),
+        env=" ".join(q(f"{k}={v}") for k, v in env.items()), iid=q(instance_id),
+        region=q(region), terminate="--terminate" if terminate else "", log=q(f"{cluster_dir}/selfstop.log"),
+        fallback="sudo -n shutdown -h now" if shutdown else "exit 1",
+    )  # fmt: skip
+    return f"S=$(command -v setsid || true); nohup $S sh -c {q(body)} > /dev/null 2>&1 < /dev/null &"

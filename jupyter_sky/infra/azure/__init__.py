@@ -1,0 +1,1 @@
+"""Azure (ARM compute/network/resource) infra: failover classification, credentials (SDK imported lazily)."""

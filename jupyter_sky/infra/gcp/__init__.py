@@ -1,0 +1,1 @@
+"""Google Cloud (Compute Engine) infra: failover classification, credentials (SDK imported lazily)."""

@@ -1,0 +1,65 @@
+"""``%%sky --gpus T4:1 --infra aws/us-east-1`` in a real notebook kernel, against the AWS lab
+(SIMULATED HYPERVISOR: the EC2 instance is a network-namespace host with a real sshd; the
+EC2 API, SSH, bootstrap, kernel and the cell are real).
+
+The whole product path: the magic plans over the catalog (g4dn.xlarge rows by zone id),
+failover meets an injected "no capacity" in the cheapest zone and says so in the cell, the
+next zone launches, the cell's output streams back and its variable comes home; ``%sky
+status`` lists the cluster on aws and ``%sky down`` leaves nothing in moto.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jupyter_sky.infra.aws import provision
+from jupyter_sky.infra.aws.identity import user_name
+
+from .conftest import AwsLab
+from .infra_helpers import nothing_left
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from nbdriver import Notebook  # noqa: E402
+
+pytestmark = [pytest.mark.aws, pytest.mark.slow]
+
+
+@pytest.fixture
+def notebook(aws_lab: AwsLab, infra_home: Path, tmp_path: Path) -> Iterator[Notebook]:
+    """A notebook kernel whose directory's jupyter_sky.yaml is the lab's ``aws:`` section."""
+    gateway, vm_endpoint = aws_lab.info["gateway"], aws_lab.vm_endpoint
+    (tmp_path / "jupyter_sky.yaml").write_text(
+        "aws:\n"
+        f"  ssh_cidr: {gateway}/32\n  use_internal_ips: true\n  vpc_name: {aws_lab.vpc_name}\n"
+        "  ssh_timeout: 60\n  autostop_shutdown: false\n"
+        "  autostop_env: {AWS_ACCESS_KEY_ID: testing, AWS_SECRET_ACCESS_KEY: testing, "
+        f"AWS_EC2_METADATA_DISABLED: 'true', AWS_ENDPOINT_URL_EC2: '{vm_endpoint}'}}\n"
+    )
+    nb = Notebook(dict(os.environ), str(tmp_path))  # the lab's AWS_* and this test's home
+    assert nb.run("%load_ext jupyter_sky").status == "ok"
+    yield nb
+    nb.shutdown()
+
+
+def test_a_t4_cell_fails_over_to_the_next_zone_runs_and_is_ended(aws_lab: AwsLab, notebook: Notebook) -> None:
+    aws_lab.inject({"action": "RunInstances", "zone": "us-east-1b", "kind": "capacity"})  # use1-az1
+    res = notebook.run(
+        "%%sky --gpus T4:1 --infra aws/us-east-1 --name t4\nimport socket\nprint('on', socket.gethostname())\nx = 6 * 7",
+        timeout=300,
+    )
+    assert res.status == "ok", res.error_text
+    assert res.stdout.startswith("on ip-10-213-"), res.stdout
+    assert "attempt 1: aws g4dn.xlarge in us-east-1b — no capacity" in res.stderr, res.stderr
+    assert notebook.value("x") == "42"
+    [inst] = provision.cluster_instances(provision.client("us-east-1"), user_name(), "t4")
+    assert inst["InstanceType"] == "g4dn.xlarge" and inst["Placement"]["AvailabilityZone"] != "us-east-1b"
+    status = notebook.run("%sky status", timeout=120).stdout
+    assert any(line.split()[:3] == ["t4", "aws", "UP"] for line in status.splitlines()), status
+    down = notebook.run("%sky down t4", timeout=120)
+    assert down.status == "ok" and "down" in down.stdout, down.error_text
+    nothing_left(aws_lab, "t4")
