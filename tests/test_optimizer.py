@@ -108,7 +108,19 @@ def test_marketplace_v100_bargains_are_kept() -> None:
     assert plan.chosen is not None and plan.chosen.price_per_hour == 0.14
     assert plan.chosen.infra in {"primeintellect", "verda"}
     cheap = {(r.infra, r.price_per_hour) for r in ranked(plan.rows) if r.price_per_hour < 0.3}
-    assert {("cudo", 0.21), ("primeintellect", 0.14)} <= cheap
+    assert ("primeintellect", 0.14) in cheap
+    # cudo's $0.21 V100 has 2 vCPUs and 4 GB: under the host a bare GPU request gets...
+    assert ("cudo", 0.21) not in cheap
+    small = rank(gpus("V100", cpus=2, cpus_plus=True), status=ALL_USABLE)  # ...unless asked for
+    assert ("cudo", 0.21) in {(r.infra, r.price_per_hour) for r in ranked(small.rows)}
+
+
+def test_a_bare_gpu_request_gets_a_host_of_4_vcpus_and_16_gb() -> None:
+    """Issue #10: ``--gpus T4:1`` alone no longer lands on a 1-vCPU n1-standard-1."""
+    bare = [r for r in ranked(rank(gpus("T4"), status=ALL_USABLE).rows) if not r.live]
+    assert bare and all((r.vcpus or 0) >= 4 and (r.memory_gb or 0) >= 16 for r in bare)
+    sized = ranked(rank(gpus("T4", cpus=1, cpus_plus=True), status=ALL_USABLE).rows)
+    assert any((r.vcpus or 0) < 4 for r in sized if not r.live)
 
 
 @pytest.mark.parametrize(

@@ -161,7 +161,27 @@ def stages(res: Resources, scope: Scope) -> list[tuple[str, Predicate]]:
         out.append(("cpus", _cpus(res.cpus, res.cpus_plus)))
     if res.memory_gb is not None:
         out.append(("memory", _memory(res.memory_gb, res.memory_plus)))
+    floor = host_floor(res)
+    if floor is not None:
+        out.append((HOST, lambda o: (o.vcpus or 0.0) >= floor[0] and (o.memory_gb or 0.0) >= floor[1]))
     return out
+
+
+#: The host a bare accelerator request gets (``--gpus T4:1`` alone): at least this many vCPUs
+#: and GB, so a GPU does not land on a 1-vCPU machine. ``--cpus``, ``--memory`` or
+#: ``--instance-type`` override it; where no row of the accelerator is that big, it is dropped.
+GPU_HOST_VCPUS = 4.0
+GPU_HOST_MEMORY_GB = 16.0
+HOST = "host size"
+
+
+def host_floor(res: Resources) -> tuple[float, float] | None:
+    """``(vCPUs, GB)`` a catalog row must have for ``res``, or None when the request sizes
+    the host itself (or asks for no accelerator)."""
+    sized = res.cpus is not None or res.memory_gb is not None or res.instance_type
+    if not (res.accelerator or res.accelerator_count) or sized:
+        return None
+    return GPU_HOST_VCPUS, GPU_HOST_MEMORY_GB
 
 
 def filter_stages(
@@ -171,6 +191,8 @@ def filter_stages(
     pool = list(pool)
     for label, keep in filters:
         survivors = [o for o in pool if keep(o)]
+        if not survivors and label == HOST:  # a preference, not a requirement
+            continue
         if not survivors:
             return pool, label
         pool = survivors
