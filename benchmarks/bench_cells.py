@@ -609,10 +609,10 @@ def _sky_timed(n, line):
 """
 
 WARM_PARTS = [
-    ("magics.py:run_sky_cell", "whole `%%sky` cell (in the notebook kernel)"),
-    ("spec.py:parse_line", "parse the flags"),
+    ("cell.py:run", "whole `%%sky` cell (in the notebook kernel)"),
+    ("task.py:parse_line", "parse the flags"),
     ("config.py:load_config", "read config files"),
-    ("spec.py:task_from_args", "build the task"),
+    ("task.py:task_from_args", "build the task"),
     ("transfer.py:analyse", "find the names the cell reads/writes"),
     ("transfer.py:plan_push", "plan the push (pack + digest)"),
     ("manager.py:attach", "attach (warm: liveness check)"),
@@ -622,10 +622,10 @@ WARM_PARTS = [
     ("pull.py:apply", "apply pulled values"),
 ]
 FRESH_PARTS = [
-    ("magics.py:run_sky_cell", "whole first `%%sky` cell (in the notebook kernel)"),
+    ("cell.py:run", "whole first `%%sky` cell (in the notebook kernel)"),
     ("manager.py:attach", "attach = launch + connect"),
-    ("local.py:_spawn", "  spawn the kernel process"),
-    ("local.py:_wait_for_connection_file", "  wait until the kernel wrote its connection file"),
+    ("__init__.py:_spawn", "  spawn the kernel process"),
+    ("__init__.py:_wait_for_connection_file", "  wait until the kernel wrote its connection file"),
     ("cluster.py:connect", "  connect"),
     ("session.py:__init__", "    open the channels (I/O thread, sockets)"),
     ("cluster.py:_wait_until_iopub_live", "    kernel_info until iopub is live"),

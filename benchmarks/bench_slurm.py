@@ -298,7 +298,7 @@ def detached_cell(nb: Notebook, ssh: LabSsh, prefix: str, out: Detached) -> None
     job = res.stdout.split("submitted detached job ")[1].split()[0]
     out.jobs.append(job)
     find = "__import__('jupyter_sky.notebook.detach_jobs').detach_jobs.find"
-    store = "__import__('jupyter_sky.notebook.magics').magics.manager().store"
+    store = "__import__('jupyter_sky.notebook.magics').notebook.magics.manager().store"
     directory = nb.run(f"print({find}({store}, {job!r}).dir)").stdout.strip()
     out.dirs.append(directory)
     output = shlex.quote(f"{directory}/output.jsonl")

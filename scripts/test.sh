@@ -30,6 +30,7 @@ stage "ruff"
 "$PY" -m ruff check jupyter_sky tests benchmarks scripts
 stage "mypy"
 "$PY" -m mypy
+"$PY" -m mypy --strict --follow-imports=silent jupyter_sky/infra jupyter_sky/pipeline
 stage "pytest"
 "$PY" -m pytest -q -p no:cacheprovider --durations=15 "$@"
 stage "done"

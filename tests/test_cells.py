@@ -219,7 +219,7 @@ def test_version_mismatch_refuses_code_and_warns_for_data() -> None:
     import pytest as _pytest
 
     from jupyter_sky.errors import TransferError
-    from jupyter_sky.notebook.magics import _version_notes
+    from jupyter_sky.variables.prepare import version_notes as _version_notes
     from jupyter_sky.variables.transfer import PushPlan
 
     other = {"python": "3.9.1", "cloudpickle": "2.2.0"}

@@ -12,7 +12,7 @@ from jupyter_sky.config_sections import boolean, mapping, optional_text
 from jupyter_sky.infra.base import Handle, Infra, Launch, checked
 
 if TYPE_CHECKING:
-    from jupyter_sky.config import Config
+    from jupyter_sky.config_sections import Config
     from jupyter_sky.transport.hosts import SshSettings
 
 #: Variables of this process that never travel (they name places on this machine).
@@ -27,8 +27,8 @@ class SshConfig:
     known_hosts: str | None = field(default=None, metadata=checked(optional_text))
     python: str | None = field(default=None, metadata=checked(optional_text))
     bootstrap: bool = field(default=True, metadata=checked(boolean))
-    hosts: dict = field(default_factory=dict, metadata=checked(mapping))
-    pools: dict = field(default_factory=dict, metadata=checked(mapping))
+    hosts: dict[str, Any] = field(default_factory=dict, metadata=checked(mapping))
+    pools: dict[str, Any] = field(default_factory=dict, metadata=checked(mapping))
 
 
 H = TypeVar("H", bound=Handle)

@@ -174,7 +174,7 @@ def remove(api: AzureApi, vm: AzureVm) -> None:
     ]
     for step in steps:
         with contextlib.suppress(ResourceNotFoundError):
-            step().result()
+            step().result()  # type: ignore[no-untyped-call]
 
 
 def power(api: AzureApi, rg: str, name: str, on: bool) -> None:

@@ -101,7 +101,7 @@ class LocalInfra(Infra[LocalHandle]):
     opens_ports: ClassVar[bool] = True  # a port on this machine is already open to it
 
     def __init__(self) -> None:
-        self._children: dict[int, subprocess.Popen] = {}
+        self._children: dict[int, subprocess.Popen[bytes]] = {}
 
     def check(self) -> str:
         return ""
@@ -135,7 +135,7 @@ class LocalInfra(Infra[LocalHandle]):
             raise
         return LocalHandle(proc.pid, str(conn), str(cluster_dir), socket.gethostname(), info["ip"])
 
-    def _spawn(self, request: Launch, cluster_dir: Path, conn: Path) -> subprocess.Popen:
+    def _spawn(self, request: Launch, cluster_dir: Path, conn: Path) -> subprocess.Popen[bytes]:
         task, config = request.task, request.config
         python = config.of(LocalConfig).python or sys.executable
         argv = [python, "-m", "jupyter_sky.remote.kernel", "-f", str(conn)]
@@ -216,7 +216,7 @@ class LocalInfra(Infra[LocalHandle]):
             return ""
 
 
-def _wait_for_connection_file(conn: Path, proc: subprocess.Popen, log: Path) -> dict[str, Any]:
+def _wait_for_connection_file(conn: Path, proc: subprocess.Popen[bytes], log: Path) -> dict[str, Any]:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         try:

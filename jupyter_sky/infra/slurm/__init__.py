@@ -44,7 +44,7 @@ from jupyter_sky.infra.slurm.kernel import (
 from jupyter_sky.transport.kernels import KernelCache
 
 if TYPE_CHECKING:
-    from jupyter_sky.config import Config
+    from jupyter_sky.config_sections import Config
     from jupyter_sky.spec.task import Resources, Task
     from jupyter_sky.transport.hosts import SshSettings
     from jupyter_sky.transport.ssh import SshConnection

@@ -31,7 +31,7 @@ def _duration(value: Any, label: str) -> float | None:
 _CLUSTER_KEYS = ("login", "partition", "account", "qos", "time")
 
 
-def _clusters(value: Any, label: str) -> dict:
+def _clusters(value: Any, label: str) -> dict[str, Any]:
     """``{name: {login: alias, partition, account, qos, time}}``, each key optional."""
     out: dict[str, dict[str, Any]] = {}
     for name, entry in mapping(value, label).items():
@@ -54,7 +54,7 @@ class SlurmConfig:
     # Default ``--time`` of an allocation, in minutes, when the cell gives no --time.
     time: float | None = field(default=None, metadata=checked(_duration))
     # name -> {login: ssh alias (default: the name), partition, account, qos, time}.
-    clusters: dict = field(default_factory=dict, metadata=checked(_clusters))
+    clusters: dict[str, Any] = field(default_factory=dict, metadata=checked(_clusters))
 
     def cluster_entry(self, name: str) -> dict[str, Any]:
         """The named cluster's entry (empty when it has none: the name is its login alias)."""

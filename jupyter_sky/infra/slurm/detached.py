@@ -17,7 +17,6 @@ import shlex
 import sys
 import time
 import uuid
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from jupyter_sky.errors import InfraError, RemoteKernelDied, SkyError
@@ -89,19 +88,18 @@ def _checked_target(infra: SlurmInfra, task: Any) -> tuple[str, str, str]:
 
 def _payload(task: Any, cell: str, names: Any, plan: Any, where: dict[str, str]) -> bytes:
     """``push.bin``: the cell, its prepare message and the pushed frames."""
-    from jupyter_sky.notebook.magics import _prepare_message
     from jupyter_sky.remote.detached import pack_frames
+    from jupyter_sky.variables.prepare import prepare_message
 
-    # The runner's own client id replaces the stand-in's; nothing was relayed yet (ack 0).
-    stand_in = SimpleNamespace(client_id="", ack=lambda: 0)
-    prepare = _prepare_message(stand_in, task, names, plan, task.workdir)
+    # The runner's own client id replaces this empty one; nothing was relayed yet (ack 0).
+    prepare = prepare_message("", 0, task, names, plan, task.workdir)
     if prepare is not None:  # the cell can tell where it runs, as in a normal slurm cell
         prepare["env"] = {"JUPYTER_SKY_INFRA": "slurm", **where, **prepare["env"]}
     header = {"cell": cell, "prepare": prepare, "setup": task.setup, "cwd": task.workdir}
     return pack_frames(header, plan.frames)
 
 
-def _options(task: Any, partition: str, gres: str, entry: dict, name: str) -> list[str]:
+def _options(task: Any, partition: str, gres: str, entry: dict[str, Any], name: str) -> list[str]:
     from jupyter_sky.infra.slurm.kernel import sbatch_options
 
     return [f"--job-name=sky-{name}", *sbatch_options(task, partition, gres, entry)]

@@ -92,7 +92,7 @@ def parse_gres(text: str) -> dict[str, int]:
 def parse_sinfo(text: str) -> list[NodeGroup]:
     """Rows of ``sinfo -h -o SINFO_FORMAT`` as :class:`NodeGroup` records, one per partition
     and node shape, with the node count per state summed over the rows."""
-    groups: dict[tuple, NodeGroup] = {}
+    groups: dict[tuple[str, int, int, tuple[tuple[str, int], ...]], NodeGroup] = {}
     for line in text.splitlines():
         fields = line.strip().split("|")
         if len(fields) not in (5, 7):

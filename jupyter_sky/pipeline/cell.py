@@ -1,0 +1,241 @@
+"""One ``%%sky`` cell, in order: parse → task → plan and choose → launch with failover →
+connect → push → run and relay → pull → record. Everything that can fail cheaply fails
+before a kernel is started.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from jupyter_sky.errors import InfraError, RemoteKernelDied, SkyError
+
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from jupyter_sky.config_sections import Config
+    from jupyter_sky.infra.base import AnyInfra
+    from jupyter_sky.kernel.cluster import LiveCluster
+    from jupyter_sky.kernel.manager import Manager
+    from jupyter_sky.notebook.widget import PlacementWidget
+    from jupyter_sky.optimizer.model import Placement
+    from jupyter_sky.spec.task import Task
+    from jupyter_sky.variables.transfer import CellNames, PushPlan
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a cell goes: its infra (None: nothing launches), the rows failover may try (the
+    chosen one first; empty for a running cluster) and the widget showing the plan."""
+
+    infra: AnyInfra | None
+    rows: tuple[Placement, ...] = ()
+    widget: PlacementWidget | None = None
+
+
+@dataclass
+class Cell:
+    """A parsed cell and what it runs with."""
+
+    shell: InteractiveShell
+    mgr: Manager
+    task: Task
+    config: Config
+    source: str
+
+
+def run(shell: InteractiveShell, mgr: Manager, line: str, source: str) -> None:
+    """Everything one ``%%sky`` cell does, in order."""
+    from jupyter_sky.config import load_config
+    from jupyter_sky.spec import task as spec
+
+    args = spec.parse_line(line)
+    cwd = Path.cwd()
+    config = load_config(cwd)
+    task = spec.task_from_args(args, source, cwd, config.defaults)
+    mgr.shell = shell
+    cell = Cell(shell, mgr, task, config, source)
+    if task.detach:  # the spec checked that the infra runs detached cells
+        _submit_detached(cell)
+        return
+    _run_attached(cell)
+
+
+def _submit_detached(cell: Cell) -> None:
+    from jupyter_sky.infra import get_infra, split_infra
+    from jupyter_sky.infra.base import RunsDetached
+
+    detacher = get_infra(split_infra(cell.task.resources.infra or "")[0])
+    assert isinstance(detacher, RunsDetached)
+    detacher.submit_detached(cell.shell, cell.mgr, cell.task, cell.config)
+
+
+def _run_attached(cell: Cell) -> None:
+    from jupyter_sky.notebook.status import say
+    from jupyter_sky.spec.runs import run_file_task, run_setup  # task-file setup and run
+    from jupyter_sky.variables import transfer
+    from jupyter_sky.variables.prepare import version_notes
+
+    task, mgr = cell.task, cell.mgr
+    name = task.cluster or (f"task-{task.task_name}" if task.task_name else mgr.default_name())
+    names = transfer.analyse(cell.source)
+    synced = mgr.synced_for(name)
+    plan = _push_plan(cell, names, synced)
+    where = _where(cell, name)
+    if where.infra is None:
+        return
+    attached = mgr.attach(name, where.infra, task, cell.config, where.rows)
+    live = attached.cluster
+    if live.synced is not synced and synced:
+        plan = _push_plan(cell, names, live.synced)
+    notes = attached.notes + version_notes(live.info, plan)
+    run_setup(cell.shell, live, task, attached.created)
+    say(notes + plan.notes + list(task.notes))
+    if run_file_task(cell.shell, live, task):
+        return
+    _execute(cell, live, names, plan, where.widget)
+
+
+def _push_plan(cell: Cell, names: CellNames, synced: dict[str, str]) -> PushPlan:
+    from jupyter_sky.variables import transfer
+
+    hidden = set(getattr(cell.shell, "user_ns_hidden", ()))
+    task = cell.task
+    return transfer.plan_push(
+        names, cell.shell.user_ns, synced, push=task.push, exclude=task.exclude, hidden=hidden
+    )
+
+
+# ---- where ----------------------------------------------------------------------------
+def _where(cell: Cell, name: str) -> Where:
+    """The cluster's own infra, or (for a new cluster) the plan's choice and its fallbacks.
+
+    ``Where(None, ...)`` when nothing should launch (``--confirm`` without a frontend that
+    can deliver the click).
+    """
+    from jupyter_sky.infra import get_infra, split_infra
+    from jupyter_sky.notebook.placement import decide, make_plan
+
+    task = cell.task
+    existing = cell.mgr.kind_of(name)
+    if existing is not None and not (task.replan or task.pick or task.confirm):
+        infra = get_infra(split_infra(task.resources.infra or existing)[0])
+        _usable(infra, task)  # a different --infra is refused by the manager
+        return Where(infra)
+    if task.task_name:
+        return _where_in_pipeline(task, name, existing)
+    decision = decide(make_plan(task), task, interactive=_frontend(cell.shell))
+    if decision.placement is None:
+        print(decision.message)
+        return Where(None, (), decision.widget)
+    row = decision.placement
+    if existing is not None and row.infra != existing:
+        raise InfraError(
+            f"Cluster '{name}' runs on {existing}; to launch on {row.infra} instead, use another "
+            f"--name or run %sky down {name} first."
+        )
+    infra = get_infra(existing or row.infra)
+    # With alternatives the planner matched the row to one of them; check that one's infra.
+    _usable(infra, task, resources=not task.alternatives)
+    decision.widget.status = f"provisioning on {row.where()} …"
+    return Where(infra, (row, *decision.fallbacks), decision.widget)
+
+
+def _usable(infra: AnyInfra, task: Task, resources: bool = True) -> None:
+    reason = infra.check() or (infra.unmet(task.resources) if resources else "")
+    if reason:
+        raise InfraError(reason)
+
+
+def _where_in_pipeline(task: Task, name: str, existing: str | None) -> Where:
+    """A ``--task`` cell: place the whole pipeline, run this task where the plan put it."""
+    from IPython.display import display
+
+    from jupyter_sky.infra import get_infra
+    from jupyter_sky.pipeline import dag
+
+    plan = dag.declare(task)
+    display(plan)  # type: ignore[no-untyped-call]
+    row = plan.placements[task.task_name or ""]
+    if existing is not None and row.infra != existing:
+        raise InfraError(
+            f"Cluster '{name}' runs on {existing}, but the pipeline now places task "
+            f"'{task.task_name}' on {row.infra}; run %sky down {name} to move it."
+        )
+    infra = get_infra(existing or row.infra)
+    _usable(infra, task)
+    return Where(infra, (row,))
+
+
+def _frontend(shell: InteractiveShell) -> bool:
+    """Is there a notebook frontend that could render a widget (an ipykernel kernel)?"""
+    return getattr(shell, "kernel", None) is not None
+
+
+# ---- run ------------------------------------------------------------------------------
+def _execute(
+    cell: Cell,
+    live: LiveCluster,
+    names: CellNames,
+    plan: PushPlan,
+    widget: PlacementWidget | None,
+) -> None:
+    from jupyter_sky.kernel.execute import DoubleInterrupt, KernelDied, run_cell
+    from jupyter_sky.kernel.relay import CellRelay, remote_error
+    from jupyter_sky.kernel.shield import no_interrupts
+    from jupyter_sky.notebook.status import SpendMeter, say, show_status_line, status_ticker
+    from jupyter_sky.variables import pull
+    from jupyter_sky.variables.prepare import prepare_message
+
+    task, mgr = cell.task, cell.mgr
+    prepare = prepare_message(live.client_id, live.ack(), task, names, plan, remote_workdir(live, task))
+    for item in plan.items:
+        live.synced[item["name"]] = item["digest"]
+    relay = CellRelay(cell.shell, live.bridge, show_status_line(live))
+    cell_hash = hashlib.sha256(cell.source.encode()).hexdigest()[:16]
+    run_id = mgr.store.start_run(live.name, cell_hash, live.infra.kind, {"where": live.where()})
+    status = "died"
+    try:
+        meter = SpendMeter(widget, live, _price(mgr, live)) if widget is not None else None
+        tick = meter or status_ticker(live, relay.status)
+        outcome = run_cell(live, cell.source, relay, prepare, plan.frames, tick)
+        if meter is not None:
+            meter.done(outcome.status)
+        status = outcome.status
+    except DoubleInterrupt:
+        status = "interrupted"
+        with no_interrupts():  # a third Ctrl-C must not cut the restart in half
+            mgr.restart(live, task, cell.config)
+        raise SkyError(
+            f"Interrupted twice: restarted the kernel of cluster '{live.name}' in the same place "
+            "— remote state was lost; cluster kept."
+        ) from None
+    except KernelDied as died:
+        mgr.forget(live.name)
+        why = f" ({died.args[0]})" if died.args and died.args[0] else ""
+        raise RemoteKernelDied(
+            f"The remote kernel of cluster '{live.name}' died while running this cell{why}; "
+            "its variables are lost, and the next %%sky cell starts a fresh kernel."
+        ) from None
+    finally:
+        mgr.store.end_run(run_id, status, 0.0)
+        mgr.store.touch(live.name)
+    say(pull.apply(outcome.pulled, cell.shell.user_ns, live.synced, set(names.rebinds)))
+    if outcome.error is not None:
+        raise remote_error(outcome.error, live.where())
+
+
+def _price(mgr: Manager, live: LiveCluster) -> float:
+    record = mgr.store.get_cluster(live.name)
+    return float(record.cost_per_hour) if record is not None else 0.0
+
+
+def remote_workdir(live: LiveCluster, task: Task) -> str | None:
+    """The cell's working directory on the target: synced there first where that is needed."""
+    from jupyter_sky.infra.base import SyncsWorkdir
+
+    if task.workdir and isinstance(live.infra, SyncsWorkdir):
+        return live.infra.sync_workdir(live.handle, task.workdir)  # only changed files travel
+    return task.workdir
