@@ -164,10 +164,13 @@ def aws_lab(aws_lab_simulated_hypervisor: AwsLab, monkeypatch: pytest.MonkeyPatc
 
 @pytest.fixture
 def infra_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh JUPYTER_SKY_HOME; the working directory's jupyter_sky.yaml names the lab's VPC
-    (``AwsInfra.zones`` reads the config files, as the planner's failover calls it)."""
-    monkeypatch.setenv("JUPYTER_SKY_HOME", str(tmp_path / "home"))
+    """A fresh JUPYTER_SKY_HOME whose own config.yaml names the lab's VPC (``AwsInfra.zones``
+    reads the config files, as the planner's failover calls it; a project file beside the
+    notebook may not choose an infra's network unless trusted)."""
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    monkeypatch.setenv("JUPYTER_SKY_HOME", str(home))
     monkeypatch.setenv("JUPYTER_SKY_WATCHDOG_INTERVAL", "0.5")
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "jupyter_sky.yaml").write_text(f"aws:\n  vpc_name: {lab_module.VPC_NAME}\n")
-    return tmp_path / "home"
+    (home / "config.yaml").write_text(f"aws:\n  vpc_name: {lab_module.VPC_NAME}\n")
+    return home

@@ -31,9 +31,10 @@ pytestmark = [pytest.mark.aws, pytest.mark.slow]
 
 @pytest.fixture
 def notebook(aws_lab: AwsLab, infra_home: Path, tmp_path: Path) -> Iterator[Notebook]:
-    """A notebook kernel whose directory's jupyter_sky.yaml is the lab's ``aws:`` section."""
+    """A notebook kernel whose user config (in its JUPYTER_SKY_HOME) is the lab's ``aws:``
+    section."""
     gateway, vm_endpoint = aws_lab.info["gateway"], aws_lab.vm_endpoint
-    (tmp_path / "jupyter_sky.yaml").write_text(
+    (infra_home / "config.yaml").write_text(
         "aws:\n"
         f"  ssh_cidr: {gateway}/32\n  use_internal_ips: true\n  vpc_name: {aws_lab.vpc_name}\n"
         "  ssh_timeout: 60\n  autostop_shutdown: false\n"

@@ -74,7 +74,7 @@ def pod_body(
 
 
 def running_pod(
-    core: client.CoreV1Api, name: str, namespace: str, timeout: float = 20.0
+    core: client.CoreV1Api, name: str, namespace: str, timeout: float = 60.0
 ) -> client.V1Pod:
     def probe() -> client.V1Pod | None:
         pod = core.read_namespaced_pod(name, namespace)
@@ -83,7 +83,7 @@ def running_pod(
     return wait_for(probe, timeout, f"pod {namespace}/{name} Running")
 
 
-def gone(core: client.CoreV1Api, name: str, namespace: str, timeout: float = 20.0) -> bool:
+def gone(core: client.CoreV1Api, name: str, namespace: str, timeout: float = 60.0) -> bool:
     def probe() -> bool:
         return not core.list_namespaced_pod(namespace, field_selector=f"metadata.name={name}").items
 
