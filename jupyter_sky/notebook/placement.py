@@ -34,14 +34,17 @@ def live_offerings(resources: Resources | None = None) -> list[Offering]:
     With ``--infra KIND/TARGET`` only that target is asked (an SSH host named only in
     ``~/.ssh/config``, say); with ``--infra KIND`` only that kind's infra.
     """
-    from jupyter_sky.infra import get_infra, kinds, split_infra
+    from jupyter_sky.infra import classes, get_infra, split_infra
 
     wanted, target = split_infra(resources.infra) if resources and resources.infra else ("", "")
     offers: list[Offering] = []
-    for kind in kinds():
-        if wanted and kind != wanted:
+    for kind, cls in sorted(classes().items()):
+        if (wanted and kind != wanted) or cls.catalog is not None:  # catalog clouds: priced rows
             continue
-        infra = get_infra(kind)
+        try:
+            infra = get_infra(kind)
+        except SkyError:  # its SDK is missing: statuses() says so
+            continue
         if infra.check():
             continue
         offers.extend(infra.offerings(resources) if target and resources else infra.live())
