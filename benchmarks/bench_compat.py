@@ -29,7 +29,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
-CORPUS = REPO.parent / "shared" / "compat" / "skypilot-yamls"
+CORPUS = REPO / "tests" / "compat" / "skypilot-yamls"
 SKY_PYTHON = Path(
     os.environ.get("SKY_PYTHON", Path.home() / ".cache/jupyter-sky-bench/skyvenv/bin/python")
 )
