@@ -4,7 +4,7 @@ Usage::
 
     python scripts/build_catalog.py [CATALOG_DIR]
 
-``CATALOG_DIR`` defaults to ``../shared/catalog`` next to the repository root. Every
+``CATALOG_DIR`` defaults to ``scripts/catalog_snapshot`` (the copy of ``../shared/catalog`` the repository carries). Every
 ``<cloud>/vms.csv`` (folders starting with ``_`` skipped) becomes offers; columns are read by
 header name because their order differs between clouds and catalog versions (v6/v7/v8).
 Writes ``jupyter_sky/catalog/data/offers.bin.gz`` (JSON header + binary columns, see
@@ -297,7 +297,7 @@ def build(catalog: Path) -> tuple[list[Offer], dict[str, dict[str, str]]]:
 
 
 def main(argv: list[str]) -> int:
-    catalog = Path(argv[1]) if len(argv) > 1 else REPO.parent / "shared" / "catalog"
+    catalog = Path(argv[1]) if len(argv) > 1 else REPO / "scripts" / "catalog_snapshot"
     if not (catalog / "README.md").is_file():
         print(f"{catalog} is not a catalog folder; pass it as the first argument.")
         return 1
