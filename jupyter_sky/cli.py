@@ -1,6 +1,6 @@
 """The ``jupyter-sky`` command: the ``%sky`` subcommands outside a notebook.
 
-``jupyter-sky status``, ``jupyter-sky down NAME|--all``, ``jupyter-sky check``,
+``jupyter-sky status``, ``jupyter-sky stop NAME``, ``jupyter-sky down NAME|--all``, ``jupyter-sky check``,
 ``jupyter-sky gpus [NAME[:N]] [--infra CLOUD] [--all-regions]``, ``jupyter-sky plan FLAGS``
 (``plan -f task.yaml`` plans a SkyPilot task file or pipeline as written),
 ``jupyter-sky catalog refresh [--cloud aws|azure|gcp]`` (current prices from the providers).
@@ -16,7 +16,8 @@ from jupyter_sky.errors import SkyError
 USAGE = """usage: jupyter-sky COMMAND [ARGS]
 
   status                         the clusters and their state
-  down NAME | --all              stop a cluster (or every one)
+  stop NAME                      stop a cloud cluster, keeping its disk
+  down NAME | --all              end a cluster (or every one)
   check                          which infras are usable, and why not
   gpus [NAME[:N]] [--infra X]    accelerators and their cheapest places
   plan FLAGS                     where a %%sky cell with FLAGS would run

@@ -137,3 +137,16 @@ def test_autostop_ends_idle_kernel_and_next_cell_says_so(fresh_nb: Notebook) -> 
     _wait_for(lambda: not _pid_alive(pid), timeout=60)
     res = nb.run("%%sky --name auto\nprint('back')")
     assert "autostop" in res.stderr and "remote state was lost" in res.stderr
+
+
+def test_sky_stop_on_local_says_to_use_down_and_keeps_the_kernel(fresh_nb: Notebook) -> None:
+    """``%sky stop`` on an infra that cannot keep a stopped cluster (local) is one sentence and
+    leaves the cluster running with its variables (AWS's stop/start: tests/aws)."""
+    assert fresh_nb.run("%%sky --name loc\ny = 5").status == "ok"
+    res = fresh_nb.run("%sky stop loc")
+    assert res.status == "error", res.stdout
+    assert "cannot stop cluster 'loc' and keep it; %sky down loc ends it." in res.error_text
+    assert fresh_nb.run("%%sky --name loc\nprint(y)").stdout.strip() == "5"
+    missing = fresh_nb.run("%sky stop nope")
+    assert "There is no cluster named 'nope' to stop" in missing.error_text
+    assert fresh_nb.run("%sky down loc").status == "ok"

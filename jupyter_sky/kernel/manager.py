@@ -18,7 +18,7 @@ from jupyter_sky.config import Config
 from jupyter_sky.errors import InfraError
 from jupyter_sky.infra import get_infra
 from jupyter_sky.infra.base import AnyInfra as Infra
-from jupyter_sky.infra.base import Handle, Launch
+from jupyter_sky.infra.base import Handle, Launch, Restartable, State
 from jupyter_sky.kernel.cluster import LiveCluster
 from jupyter_sky.kernel.shield import no_interrupts, stop_quietly
 from jupyter_sky.spec.task import Task
@@ -83,15 +83,35 @@ class Manager:
                 return Attached(live)
             return self._relaunch(live, task, config, self._lost_note(live))
         record = self.store.get_cluster(name)
-        if record is not None and record.state == "UP":
+        if record is not None and record.state in ("UP", "STOPPED") and record.handle:
             _same_infra(record, infra, name)
             handle = infra.handle(record.handle)
-            if infra.is_alive(handle):
+            if record.state == "UP" and infra.is_alive(handle):
                 return self._adopt(record, infra, handle, config)
+            if is_stopped(infra, handle):  # stopped by %sky stop or its own autostop
+                return self._start_stopped(record, infra, handle, task, config)
             reason = infra.exit_reason(handle) or "its kernel is no longer running"
+            stop_quietly(infra, handle)  # release whatever is left of it before a new one
             note = f"cluster '{name}' had stopped ({reason}); started a fresh kernel — {LOST}"
             return self._launch(name, infra, task, config, [note], rows)
         return self._launch(name, infra, task, config, [], rows)
+
+    def _start_stopped(
+        self, record: ClusterRecord, infra: Infra, handle: Handle, task: Task, config: Config
+    ) -> Attached:
+        """Start a stopped cluster again in the same place; its disk (and files) were kept."""
+        assert isinstance(infra, Restartable)
+
+        def notify(text: str) -> None:
+            print(f"[sky] {text}", file=sys.stderr, flush=True)
+
+        started: Handle = infra.start(handle, Launch(record.name, task, config, None, notify))
+        record.handle, record.state, record.owner = started.to_json(), "UP", self.session_id
+        record.last_used_at = time.time()
+        self.store.put_cluster(record)
+        live = self._connect(record.name, infra, started, config)
+        note = f"started the stopped cluster '{record.name}' again (its disk was kept) — {LOST}"
+        return Attached(live, created=True, notes=[note])
 
     def _launch(
         self,
@@ -226,6 +246,26 @@ class Manager:
         self.store.set_state(name, "DOWN")
         return f"cluster '{name}' is down"
 
+    def stop(self, name: str) -> str:
+        """Stop the cluster but keep its disk (clouds); the next cell on it starts it again."""
+        live = self.live.get(name)
+        record = self.store.get_cluster(name)
+        if live is None and (record is None or not record.handle or record.state == "DOWN"):
+            raise InfraError(f"There is no cluster named '{name}' to stop; %sky status lists them.")
+        infra = live.infra if live is not None else get_infra(record.infra)  # type: ignore[union-attr]
+        if not isinstance(infra, Restartable):
+            raise InfraError(
+                f"The {infra.kind} infra cannot stop cluster '{name}' and keep it; "
+                f"%sky down {name} ends it."
+            )
+        handle = live.handle if live is not None else infra.handle(record.handle)  # type: ignore[union-attr]
+        if live is not None:
+            self.live.pop(name, None)
+            live.detach()
+        infra.stop(handle)
+        self.store.set_state(name, "STOPPED")
+        return f"cluster '{name}' is stopped (its disk is kept); the next cell on it starts it again"
+
     def down_all(self) -> list[str]:
         return [self.down(r.name) for r in self.store.list_clusters() if r.state != "DOWN"]
 
@@ -233,6 +273,16 @@ class Manager:
         for live in list(self.live.values()):
             live.detach()
         self.live.clear()
+
+
+def is_stopped(infra: Infra, handle: Handle) -> bool:
+    """Whether a restartable infra reports the cluster STOPPED (its disk kept)."""
+    if not isinstance(infra, Restartable):
+        return False
+    try:
+        return infra.status(handle).state is State.STOPPED
+    except InfraError:
+        return False
 
 
 def _same_infra(record: ClusterRecord, infra: Infra, name: str) -> None:

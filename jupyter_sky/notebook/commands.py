@@ -1,4 +1,4 @@
-"""``%sky <subcommand>``: status, down, check, gpus, plan; jobs and attach (detached cells:
+"""``%sky <subcommand>``: status, stop, down, check, gpus, plan; jobs and attach (detached cells:
 ``%sky jobs`` lists them, ``%sky attach JOB`` brings one back into the current cell)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 from jupyter_sky.errors import SkyError, SpecError
 
-SUBCOMMANDS = ("status", "down", "check", "gpus", "plan", "jobs", "attach")
+SUBCOMMANDS = ("status", "stop", "down", "check", "gpus", "plan", "jobs", "attach")
 
 
 def run_subcommand(line: str, mgr: Any) -> None:
@@ -43,27 +43,36 @@ def _status(rest: list[str], mgr: Any) -> None:
 
 
 def status_rows(mgr: Any) -> list[tuple[str, ...]]:
-    """One row per known cluster; clusters whose kernel ended are shown as DOWN."""
-    from jupyter_sky.infra import get_infra
-
+    """One row per known cluster; clusters whose kernel ended are shown as DOWN (STOPPED when a
+    cloud VM stopped itself and kept its disk)."""
     now = time.time()
     rows: list[tuple[str, ...]] = []
     for rec in mgr.store.list_clusters():
         state = rec.state
         if state == "UP" and rec.handle:
-            try:
-                infra = get_infra(rec.infra)
-                alive = infra.is_alive(infra.handle(rec.handle))
-            except SkyError:
-                alive = False
-            if not alive:
-                mgr.store.set_state(rec.name, "DOWN")
-                state = "DOWN"
+            state = _checked_state(rec.infra, rec.handle)
+            if state != "UP":
+                mgr.store.set_state(rec.name, state)
         uptime = _duration(now - rec.created_at) if state == "UP" else "-"
         idle = _duration(now - rec.last_used_at) if state == "UP" else "-"
         cost = rec.cost_per_hour * max(0.0, now - rec.created_at) / 3600
         rows.append((rec.name, rec.infra, state, uptime, str(rec.cells_run), idle, f"${cost:.2f}"))
     return rows
+
+
+def _checked_state(kind: str, handle_json: dict[str, Any]) -> str:
+    """UP while the kernel answers; STOPPED when a cloud VM stopped itself (disk kept); else DOWN."""
+    from jupyter_sky.infra import get_infra
+    from jupyter_sky.kernel.manager import is_stopped
+
+    try:
+        infra = get_infra(kind)
+        handle = infra.handle(handle_json)
+        if infra.is_alive(handle):
+            return "UP"
+        return "STOPPED" if is_stopped(infra, handle) else "DOWN"
+    except SkyError:
+        return "DOWN"
 
 
 def _detacher() -> Any:
@@ -92,6 +101,12 @@ def _jobs(rest: list[str], mgr: Any) -> None:
             "Usage: %sky jobs (it lists every detached job), or %sky jobs --cancel JOB."
         )
     print(_detacher().detached_jobs(mgr.store))
+
+
+def _stop(rest: list[str], mgr: Any) -> None:
+    if len(rest) != 1 or rest[0].startswith("-"):
+        raise SpecError("Usage: %sky stop NAME (a cloud VM stops and keeps its disk).")
+    print(mgr.stop(rest[0]))
 
 
 def _down(rest: list[str], mgr: Any) -> None:

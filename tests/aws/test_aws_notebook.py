@@ -64,3 +64,31 @@ def test_a_t4_cell_fails_over_to_the_next_zone_runs_and_is_ended(aws_lab: AwsLab
     down = notebook.run("%sky down t4", timeout=120)
     assert down.status == "ok" and "down" in down.stdout, down.error_text
     nothing_left(aws_lab, "t4")
+
+
+def test_sky_stop_keeps_the_vm_and_the_next_cell_starts_it_again(
+    aws_lab: AwsLab, notebook: Notebook
+) -> None:
+    """``%sky stop`` stops the instance (disk kept, state STOPPED), the next cell on the name
+    starts the same instance again and runs there; a file written before the stop survives."""
+    first = notebook.run(
+        "%%sky --infra aws/us-east-1 --cpus 2 --name st\nopen('/tmp/kept.txt', 'w').write('kept')\nprint('first')",
+        timeout=300,
+    )
+    assert first.status == "ok", first.error_text
+    client = provision.client("us-east-1")
+    [inst] = provision.cluster_instances(client, user_name(), "st")
+    stopped = notebook.run("%sky stop st", timeout=180)
+    assert stopped.status == "ok" and "is stopped" in stopped.stdout, stopped.error_text
+    assert provision.describe(client, inst["InstanceId"])["State"]["Name"] == "stopped"
+    status = notebook.run("%sky status", timeout=120).stdout
+    assert any(line.split()[:3] == ["st", "aws", "STOPPED"] for line in status.splitlines()), status
+    again = notebook.run("%%sky --infra aws/us-east-1 --cpus 2 --name st\nprint(open('/tmp/kept.txt').read())", timeout=300)
+    assert again.status == "ok", again.error_text
+    assert again.stdout.strip() == "kept", again.stdout
+    assert "started the stopped cluster 'st' again" in again.stderr, again.stderr
+    [same] = provision.cluster_instances(client, user_name(), "st")
+    assert same["InstanceId"] == inst["InstanceId"] and same["State"]["Name"] == "running"
+    assert notebook.run("%sky down st", timeout=180).status == "ok"
+    nothing_left(aws_lab, "st")
+
