@@ -88,7 +88,7 @@ class Manager:
             handle = infra.handle(record.handle)
             if record.state == "UP" and infra.is_alive(handle):
                 return self._adopt(record, infra, handle, config)
-            if is_stopped(infra, handle):  # stopped by %sky stop or its own autostop
+            if can_start(infra, handle):  # stopped (%sky stop, its own autostop) or kernel gone
                 return self._start_stopped(record, infra, handle, task, config)
             reason = infra.exit_reason(handle) or "its kernel is no longer running"
             stop_quietly(infra, handle)  # release whatever is left of it before a new one
@@ -99,7 +99,8 @@ class Manager:
     def _start_stopped(
         self, record: ClusterRecord, infra: Infra, handle: Handle, task: Task, config: Config
     ) -> Attached:
-        """Start a stopped cluster again in the same place; its disk (and files) were kept."""
+        """Start a stopped cluster (or a new kernel on its running VM) in the same place; its
+        disk and files were kept."""
         assert isinstance(infra, Restartable)
 
         def notify(text: str) -> None:
@@ -275,14 +276,24 @@ class Manager:
         self.live.clear()
 
 
+def _state(infra: Infra, handle: Handle) -> State | None:
+    """A restartable infra's report on the cluster; None for other infras or no answer."""
+    if not isinstance(infra, Restartable):
+        return None
+    try:
+        return infra.status(handle).state
+    except InfraError:
+        return None
+
+
 def is_stopped(infra: Infra, handle: Handle) -> bool:
     """Whether a restartable infra reports the cluster STOPPED (its disk kept)."""
-    if not isinstance(infra, Restartable):
-        return False
-    try:
-        return infra.status(handle).state is State.STOPPED
-    except InfraError:
-        return False
+    return _state(infra, handle) is State.STOPPED
+
+
+def can_start(infra: Infra, handle: Handle) -> bool:
+    """Whether the cluster's machine is still there to start a kernel on (stopped or up)."""
+    return _state(infra, handle) in (State.STOPPED, State.UP)
 
 
 def _same_infra(record: ClusterRecord, infra: Infra, name: str) -> None:
