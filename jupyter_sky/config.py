@@ -148,7 +148,7 @@ def _check_section(name: str, cls: type, raw: Any, where: str) -> dict[str, Any]
 def _check_prices(raw: dict[str, Any], where: str) -> dict[str, dict[str, Any]]:
     """Prices of the infras that report live offerings (the others are in the catalog)."""
     from jupyter_sky.config_sections import pricing
-    from jupyter_sky.optimizer.status import live_kinds
+    from jupyter_sky.infra.readiness import live_kinds
 
     valid = live_kinds()
     for key in raw:

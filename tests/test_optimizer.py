@@ -7,19 +7,31 @@ import random
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from jupyter_sky import optimizer
 from jupyter_sky.catalog.offers import clouds, offers_for
 from jupyter_sky.errors import SpecError
 from jupyter_sky.infra.base import Offering
-from jupyter_sky.optimizer import DagTask, Placement, plan_dag, rank
+from jupyter_sky.infra.readiness import facts
+from jupyter_sky.optimizer import DagTask, InfraFacts, Placement, Plan
 from jupyter_sky.optimizer.candidates import is_gpu_host
 from jupyter_sky.optimizer.solve import solve_chain, solve_dag
 from jupyter_sky.optimizer.status import EGRESS_PER_GB, PRICE_REFERENCE
 from jupyter_sky.spec.task import Resources
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def rank(*args: Any, **kw: Any) -> Plan:
+    """The optimizer with what the registry says here (as make_plan hands it in)."""
+    return optimizer.rank(*args, facts=facts(), **kw)
+
+
+def plan_dag(*args: Any, **kw: Any) -> optimizer.DagPlan:
+    return optimizer.plan_dag(*args, facts=facts(), **kw)
 ALL_USABLE = {cloud: "" for cloud in clouds()}
 CPU_ONLY_HOST = Offering("local", "host", "this machine", vcpus=8, memory_gb=32)
 GPU_HOST = Offering(
@@ -469,3 +481,14 @@ def test_import_loads_no_catalog_networkx_or_scipy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_the_optimizer_asks_no_infra_what_it_is_told_is_what_it_shows() -> None:
+    """Pure: with no facts it knows no infra (every catalog row a price reference, nothing
+    chosen); told that ``lambda`` launches and is usable, it ranks and chooses a Lambda row."""
+    bare = optimizer.rank(gpus("A100"))
+    assert bare.chosen is None and {r.reason for r in bare.rows if not r.flagged} == {PRICE_REFERENCE}
+    told = InfraFacts(launchers=frozenset({"lambda"}), reasons={"lambda": ""})
+    plan = optimizer.rank(gpus("A100"), facts=told)
+    assert plan.chosen is not None and plan.chosen.infra == "lambda" and plan.chosen.launchable
+    assert all(not r.launchable for r in plan.rows if r.infra != "lambda")

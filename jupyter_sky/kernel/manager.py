@@ -124,10 +124,8 @@ class Manager:
         rows: Sequence[Any] = (),
     ) -> Attached:
         """Start a kernel on the first of ``rows`` that launches (none: the infra decides)."""
-        from jupyter_sky.notebook.placement import placement_record
-
         now = time.time()
-        placement = placement_record(rows[0]) if rows else {"infra": infra.kind}
+        placement = rows[0].record() if rows else {"infra": infra.kind}
         record = ClusterRecord(
             name=name,
             infra=infra.kind,
@@ -145,7 +143,7 @@ class Manager:
         try:
             infra, handle, row = self._start(name, infra, task, config, rows)
             if row is not None and row is not rows[0]:  # failover moved it
-                record.infra, record.placement = infra.kind, placement_record(row)
+                record.infra, record.placement = infra.kind, row.record()
                 record.cost_per_hour = float(record.placement.get("price") or 0.0)
             record.handle = handle.to_json()
             live = self._connect(name, infra, handle, config)
@@ -162,7 +160,6 @@ class Manager:
         self, name: str, infra: Infra, task: Task, config: Config, rows: Sequence[Any]
     ) -> tuple[Infra, Handle, Any]:
         """Launch with failover over ``rows``; the infra, handle and row that worked."""
-        from jupyter_sky.notebook.placement import as_offering
         from jupyter_sky.optimizer.candidates import Scope
         from jupyter_sky.pipeline import failover
 
@@ -172,7 +169,7 @@ class Manager:
         if not rows:
             return infra, infra.launch(Launch(name, task, config, None, notify)), None
         done = failover.launch(
-            [as_offering(row) for row in rows],
+            [row.offering() for row in rows],
             lambda kind: infra if kind == infra.kind else get_infra(kind),
             lambda where, offering: where.launch(Launch(name, task, config, offering, notify)),
             notify,

@@ -122,7 +122,7 @@ def _down(rest: list[str], mgr: Any) -> None:
 def _check(rest: list[str], mgr: Any) -> None:
     from jupyter_sky.config import load_config, sky_home
     from jupyter_sky.infra import kinds, planned
-    from jupyter_sky.optimizer.status import infra_reason
+    from jupyter_sky.infra.readiness import infra_reason
 
     config = load_config(Path.cwd())
     print(f"jupyter-sky home: {sky_home()}")

@@ -33,12 +33,12 @@ def register(ipython: Any) -> None:
 def _warm_up() -> None:
     try:
         from jupyter_sky.catalog.offers import load_offers
-        from jupyter_sky.notebook.placement import statuses
+        from jupyter_sky.infra.readiness import facts
         from jupyter_sky.notebook.widget import PlacementWidget  # noqa: F401
         from jupyter_sky.optimizer import ranking  # noqa: F401
 
         load_offers()
-        statuses()  # imports every registered infra (no connection is opened)
+        facts()  # imports every registered infra (no connection is opened)
     except Exception:  # noqa: BLE001 - only a head start; the first plan loads them anyway
         pass
 

@@ -9,13 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from jupyter_sky.errors import InfraError, SkyError
+from jupyter_sky.errors import InfraError
 
 if TYPE_CHECKING:
-    from jupyter_sky.infra.base import Offering
     from jupyter_sky.optimizer import Placement, Plan
-    from jupyter_sky.optimizer.capability import Capability
-    from jupyter_sky.spec.task import Resources, Task
+    from jupyter_sky.spec.task import Task
 
 
 @dataclass
@@ -28,78 +26,21 @@ class Decision:
     fallbacks: tuple[Placement, ...] = ()  # usable rows failover may try after the chosen one
 
 
-def live_offerings(resources: Resources | None = None) -> list[Offering]:
-    """What the usable registered infras report (this machine, SSH hosts, pools, ...).
-
-    With ``--infra KIND/TARGET`` only that target is asked (an SSH host named only in
-    ``~/.ssh/config``, say); with ``--infra KIND`` only that kind's infra.
-    """
-    from jupyter_sky.infra import classes, get_infra, split_infra
-
-    wanted, target = split_infra(resources.infra) if resources and resources.infra else ("", "")
-    offers: list[Offering] = []
-    for kind, cls in sorted(classes().items()):
-        if (wanted and kind != wanted) or cls.catalog is not None:  # catalog clouds: priced rows
-            continue
-        try:
-            infra = get_infra(kind)
-        except SkyError:  # its SDK is missing: statuses() says so
-            continue
-        if infra.check():
-            continue
-        offers.extend(infra.offerings(resources) if target and resources else infra.live())
-    return offers
-
-
-def statuses() -> dict[str, str]:
-    """Infra kind -> ``""`` when it can launch here, else the one sentence why not."""
-    from jupyter_sky.infra import get_infra, kinds
-
-    result = {}
-    for kind in kinds():  # each reason is a clause of a longer sentence: no full stop
-        try:
-            result[kind] = get_infra(kind).check().rstrip(".")
-        except SkyError as exc:
-            result[kind] = str(exc).rstrip(".")
-    return result
-
-
-#: What the built-in infras honour beyond hardware (the seam's SpansNodes refines max_nodes):
-#: Slurm spans nodes (its partition decides at launch); the local machine's ports are open to
-#: this notebook; clouds and SSH hosts: not yet.
-def capabilities() -> dict[str, Capability]:
-    """Infra kind -> what it can honour (num_nodes, ports, ...), from each infra's class."""
-    import contextlib
-
-    from jupyter_sky.errors import SkyError
-    from jupyter_sky.infra import classes, get_infra
-    from jupyter_sky.infra.base import SpansNodes
-    from jupyter_sky.optimizer.capability import Capability
-
-    caps: dict[str, Capability] = {}
-    for kind, cls in classes().items():  # catalog clouds without a class honour none yet
-        nodes = 1
-        if issubclass(cls, SpansNodes):
-            with contextlib.suppress(SkyError):  # its SDK is missing: it offers nothing anyway
-                nodes = get_infra(kind).max_nodes()  # type: ignore[attr-defined]
-        caps[kind] = Capability(max_nodes=nodes, ports=cls.opens_ports)
-    return caps
-
-
 def make_plan(task: Task) -> Plan:
     """Rank the placements for ``task`` over the catalog and the live offerings."""
     from pathlib import Path
 
     from jupyter_sky.config import load_config
+    from jupyter_sky.infra.readiness import facts, live_offerings
     from jupyter_sky.optimizer import rank
 
-    live, status, caps = live_offerings(task.resources), statuses(), capabilities()
+    live, known = live_offerings(task.resources), facts()
     prices = load_config(Path.cwd()).prices.infras  # $0 (unpriced) for infras not listed
 
     def ranked(request: Any) -> Plan:
         return rank(
-            request, live=live, status=status, hours=task.hours, output_gb=task.output_gb,
-            prices=prices, capabilities=caps,
+            request, live=live, hours=task.hours, output_gb=task.output_gb, prices=prices,
+            facts=known,
         )  # fmt: skip
 
     if not task.alternatives:
@@ -156,37 +97,6 @@ def _picked(plan: Plan, number: int, widget: Any) -> Placement:
     if widget is not None:
         widget.chosen = number - 1
     return row
-
-
-def placement_record(row: Placement) -> dict[str, Any]:
-    """What the state store keeps of where a cluster was placed (JSON)."""
-    return {
-        "infra": row.infra,
-        "region": row.region,
-        "zone": row.zone,
-        "instance_type": row.instance_type,
-        "price": row.price_per_hour or 0.0,
-        "spot": row.spot,
-    }
-
-
-def as_offering(row: Placement) -> Offering:
-    """The planner's row as the offering an infra launches (SSH: which host of a pool)."""
-    from jupyter_sky.infra.base import Offering
-
-    return Offering(
-        infra=row.infra,
-        region=row.region,
-        instance_type=row.instance_type,
-        vcpus=row.vcpus or 0.0,
-        memory_gb=row.memory_gb or 0.0,
-        accelerator=row.accelerator,
-        accelerator_count=int(row.accelerator_count),
-        price_per_hour=row.price_per_hour or 0.0,
-        spot=row.spot,
-        priced=row.priced,
-        zone=row.zone,
-    )
 
 
 def _pick_hint(plan: Plan) -> str:

@@ -28,7 +28,8 @@ def file_task(path_text: str, cwd: Path, document: int | None = None, line: str 
 
 def plan_file(path_text: str, cwd: Path, line: str = "") -> Plan | DagPlan | PipelinePlans:
     """Rank the placements of a task file; a pipeline's tasks are placed as a chain, as a whole."""
-    from jupyter_sky.notebook.placement import make_plan, statuses
+    from jupyter_sky.infra.readiness import facts
+    from jupyter_sky.notebook.placement import make_plan
     from jupyter_sky.optimizer import DagTask, plan_dag
     from jupyter_sky.spec.skypilot import read_documents
 
@@ -42,7 +43,7 @@ def plan_file(path_text: str, cwd: Path, line: str = "") -> Plan | DagPlan | Pip
         tasks[name] = DagTask(task.alternatives[0] if task.alternatives else task.resources)
     names = list(tasks)
     try:
-        return plan_dag(tasks, list(pairwise(names)), status=statuses())
+        return plan_dag(tasks, list(pairwise(names)), facts=facts())
     except SkyError:  # no usable placement for some task: show each task's own ranking
         return PipelinePlans(tuple((n, make_plan(file_task(path_text, cwd, i, line)))
                                    for i, n in enumerate(names)))  # fmt: skip

@@ -2,7 +2,9 @@
 
 ``rank(resources)`` lists every (infra, region, instance type, spot) that fits, cheapest
 first, with the best usable one chosen; ``plan_dag(tasks, edges)`` places a pipeline as a
-whole, egress included. Importing this package loads nothing else: the names below load
+whole, egress included. The optimizer never asks an infra anything: what the registry knows
+(live kinds, launchable clouds, reasons, capabilities) comes in as an ``InfraFacts``
+(:func:`jupyter_sky.infra.readiness.facts`). Importing this package loads nothing else: the names below load
 their module on first use (the catalog, networkx and scipy load on the first plan), because
 ``%load_ext jupyter_sky`` must stay fast.
 """
@@ -13,31 +15,29 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from jupyter_sky.infra.base import Offering
     from jupyter_sky.optimizer.dag import DagPlan, DagTask, plan_dag
-    from jupyter_sky.optimizer.model import Placement, Plan
+    from jupyter_sky.optimizer.model import InfraFacts, Placement, Plan
     from jupyter_sky.optimizer.ranking import rank
-    from jupyter_sky.optimizer.status import EGRESS_PER_GB, infra_reason
+    from jupyter_sky.optimizer.status import EGRESS_PER_GB
 
 _LAZY = {
     "DagPlan": "dag",
     "DagTask": "dag",
     "plan_dag": "dag",
+    "InfraFacts": "model",
     "Placement": "model",
     "Plan": "model",
     "rank": "ranking",
     "EGRESS_PER_GB": "status",
-    "infra_reason": "status",
 }
 
 __all__ = [
     "EGRESS_PER_GB",
     "DagPlan",
     "DagTask",
+    "InfraFacts",
     "Placement",
     "Plan",
-    "infra_reason",
-    "live_offerings",
     "plan_dag",
     "rank",
 ]
@@ -50,15 +50,3 @@ def __getattr__(name: str) -> Any:
     globals()[name] = value  # later lookups skip __getattr__
     return value
 
-
-def live_offerings() -> list[Offering]:
-    """Return what the infras with live offerings report here (today: this machine).
-
-    Returns
-    -------
-    list of jupyter_sky.infra.base.Offering
-        Unfiltered, so :func:`rank` can say why one does not fit a request.
-    """
-    from jupyter_sky.infra.local import machine
-
-    return [machine()]

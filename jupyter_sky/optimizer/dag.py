@@ -13,7 +13,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from jupyter_sky.errors import SpecError
-from jupyter_sky.optimizer.model import Placement, Tabular
+from jupyter_sky.optimizer.model import InfraFacts, Placement, Tabular
 from jupyter_sky.optimizer.ranking import Entry, Found, build, match, statuses
 from jupyter_sky.optimizer.rows import Pricing, RowContext, live_price
 from jupyter_sky.optimizer.status import egress_hours, egress_rate
@@ -252,6 +252,7 @@ def plan_dag(
     prices: Mapping[str, Pricing] | None = None,
     speed: Mapping[str, float] | None = None,
     today: date | None = None,
+    facts: InfraFacts | None = None,
 ) -> DagPlan:
     """Place every task of a pipeline at once, minimising total cost (or time).
 
@@ -263,8 +264,8 @@ def plan_dag(
         (upstream, downstream) pairs; the upstream's ``output_gb`` moves along each.
     objective : {"cost", "time"}
         ``time`` minimises the longest path and needs ``hours`` on every task.
-    status, live, prices, today
-        As for :func:`jupyter_sky.optimizer.ranking`; only usable infras are placed on.
+    status, live, prices, today, facts
+        As for :func:`jupyter_sky.optimizer.ranking.rank`; only usable infras are placed on.
     speed : mapping of str to float, optional
         Relative speed per accelerator (lower-case name; 1.0 when missing) for ``time``.
 
@@ -286,26 +287,32 @@ def plan_dag(
 
     order = list(nx.topological_sort(graph))
     live, prices = list(live), dict(prices or {})
-    found = {t: match(specs[t].resources, live, prices) for t in order}
-    reasons = statuses(list(found.values()), status)
+    facts = facts or InfraFacts()
+    found = {t: match(specs[t].resources, live, prices, status, facts) for t in order}
+    reasons = statuses(list(found.values()), status, facts.capabilities, facts)
     cands = {
         t: _best_per_infra(found[t], specs[t], reasons, objective, speed, prices) for t in order
     }
     for t in order:
         if not cands[t]:
-            raise SpecError(f"Task {t} has no usable placement: {_why(specs[t], live, status)}")
+            why = _why(specs[t], live, status, facts)
+            raise SpecError(f"Task {t} has no usable placement: {why}")
     node = {t: [c.time if objective == "time" else c.cost for c in cands[t]] for t in order}
     solver, picked = _solve(
         graph, order, node, _matrices(specs, cands, edges, objective), objective
     )
     chosen = {t: cands[t][picked[t]] for t in order}
-    return _result(specs, order, edges, chosen, reasons, objective, solver, prices, today)
+    return _result(
+        specs, order, edges, chosen, reasons, objective, solver, prices, today, facts.launchers
+    )
 
 
-def _why(task: DagTask, live: list[Offering], status: Mapping[str, str] | None) -> str:
+def _why(
+    task: DagTask, live: list[Offering], status: Mapping[str, str] | None, facts: InfraFacts
+) -> str:
     from jupyter_sky.optimizer.ranking import rank
 
-    return rank(task.resources, live=live, status=status, limit=1).explain()
+    return rank(task.resources, live=live, status=status, limit=1, facts=facts).explain()
 
 
 def _result(
@@ -318,10 +325,12 @@ def _result(
     solver: str,
     prices: Mapping,
     today: date | None,
+    launchers: frozenset[str],
 ) -> DagPlan:
     placements = {}
     for t in order:
-        ctx = RowContext(specs[t].hours or 1.0, specs[t].pull_gb, reasons, today or date.today())
+        day = today or date.today()
+        ctx = RowContext(specs[t].hours or 1.0, specs[t].pull_gb, reasons, day, launchers)
         placements[t] = build(chosen[t].entry, ctx, prices)
     egress = {
         (u, v): _hop(specs[u].output_gb, chosen[u].entry.infra, chosen[v].entry.infra, "cost")

@@ -2,12 +2,38 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from jupyter_sky.optimizer.status import PRICE_REFERENCE
+
 if TYPE_CHECKING:
+    from jupyter_sky.infra.base import Offering
+    from jupyter_sky.optimizer.capability import Capability
     from jupyter_sky.spec.task import Resources
+
+
+@dataclass(frozen=True)
+class InfraFacts:
+    """What the infra registry says, handed in so the optimizer never asks an infra itself.
+
+    ``live_kinds``: infras without catalog rows (only their live offerings run there);
+    ``launchers``: catalog clouds some registered infra launches on; ``reasons``: kind ->
+    ``""`` (usable here) or one short reason (a kind left out is a price reference only);
+    ``capabilities``: kind -> what it can honour beyond hardware. Built by
+    :func:`jupyter_sky.infra.readiness.facts`; the default knows no infra at all.
+    """
+
+    live_kinds: frozenset[str] = frozenset()
+    launchers: frozenset[str] = frozenset()
+    reasons: Mapping[str, str] = field(default_factory=dict)
+    capabilities: Mapping[str, Capability] | None = None
+
+    def reason(self, kind: str) -> str:
+        """``""`` when ``kind`` can launch here, else why not."""
+        return self.reasons.get(kind, PRICE_REFERENCE)
 
 
 @dataclass(frozen=True)
@@ -51,6 +77,35 @@ class Placement:
         if self.est_cost is None:
             return None
         return self.est_cost + self.egress_cost
+
+    def offering(self) -> Offering:
+        """The row as the offering an infra launches (SSH: which host of a pool)."""
+        from jupyter_sky.infra.base import Offering
+
+        return Offering(
+            infra=self.infra,
+            region=self.region,
+            instance_type=self.instance_type,
+            vcpus=self.vcpus or 0.0,
+            memory_gb=self.memory_gb or 0.0,
+            accelerator=self.accelerator,
+            accelerator_count=int(self.accelerator_count),
+            price_per_hour=self.price_per_hour or 0.0,
+            spot=self.spot,
+            priced=self.priced,
+            zone=self.zone,
+        )
+
+    def record(self) -> dict[str, Any]:
+        """What the state store keeps of where a cluster was placed (JSON)."""
+        return {
+            "infra": self.infra,
+            "region": self.region,
+            "zone": self.zone,
+            "instance_type": self.instance_type,
+            "price": self.price_per_hour or 0.0,
+            "spot": self.spot,
+        }
 
     def where(self) -> str:
         """Return ``infra region/zone instance`` as one short phrase."""

@@ -15,7 +15,7 @@ from jupyter_sky.catalog.offers import Offer
 from jupyter_sky.optimizer import candidates as cand
 from jupyter_sky.optimizer.capability import Capability, capability_reasons
 from jupyter_sky.optimizer.explain import hardware, miss_sentence, price_miss
-from jupyter_sky.optimizer.model import Placement, Plan
+from jupyter_sky.optimizer.model import InfraFacts, Placement, Plan
 from jupyter_sky.optimizer.rows import (
     Pricing,
     RowContext,
@@ -24,7 +24,7 @@ from jupyter_sky.optimizer.rows import (
     live_row,
     live_unmet,
 )
-from jupyter_sky.optimizer.status import EGRESS_PER_GB, default_status, live_kinds
+from jupyter_sky.optimizer.status import EGRESS_PER_GB
 
 if TYPE_CHECKING:
     from jupyter_sky.infra.base import Offering
@@ -60,8 +60,8 @@ def _fast(res: Resources, scope: cand.Scope, found: Found) -> bool:
     return bool(ranked)
 
 
-def _catalog(res: Resources, scope: cand.Scope, found: Found) -> None:
-    if scope.kind in live_kinds() or _fast(res, scope, found):
+def _catalog(res: Resources, scope: cand.Scope, found: Found, live_kinds: frozenset[str]) -> None:
+    if scope.kind in live_kinds or _fast(res, scope, found):
         return
     pool = cand.base_pool(res)
     if not pool:
@@ -96,15 +96,18 @@ def match(
     live: Sequence[Offering],
     prices: Mapping[str, Pricing],
     status: Mapping[str, str] | None = None,
+    facts: InfraFacts | None = None,
 ) -> Found:
     """Return the catalog offers and live offerings that fit ``res`` (and why, if none)."""
+    facts = facts or InfraFacts()
     scope = cand.Scope.parse(res.infra)
     found = _live(res, scope, live, prices)
-    _catalog(res, scope, found)
-    if scope.kind in live_kinds() and not found.fits:
+    _catalog(res, scope, found, facts.live_kinds)
+    if scope.kind in facts.live_kinds and not found.fits:
         reasons = [why for _, why in found.misfits]
         # An infra that cannot work here (paramiko missing, say) says why, with its fix.
-        unusable = (status or {}).get(scope.kind or "", "").rstrip(".")
+        given = (status or {}).get(scope.kind or "")
+        unusable = (facts.reason(scope.kind or "") if given is None else given).rstrip(".")
         nothing = unusable or f"{scope.kind} reported no offering that fits {hardware(res)}"
         found.miss = ("; ".join(reasons) or nothing) + "."
         found.miss = found.miss[0].upper() + found.miss[1:]
@@ -150,12 +153,15 @@ def statuses(
     found: Sequence[Found],
     status: Mapping[str, str] | None,
     caps: Mapping[str, Capability] | None = None,
+    facts: InfraFacts | None = None,
 ) -> dict[str, str]:
-    """Return the reason for every infra in ``found``: what it cannot honour, else its status."""
+    """Return the reason for every infra in ``found``: what it cannot honour, else its status
+    (``status`` first, then ``facts``)."""
+    facts = facts or InfraFacts()
     kinds = {o.cloud for f in found for o in f.ranked} | {o.infra for f in found for o in f.fits}
     given = dict(status or {})
     unmet = capability_reasons((f.res for f in found), kinds, caps)
-    return {**default_status(kinds - set(given)), **given, **unmet}
+    return {**{k: facts.reason(k) for k in kinds - set(given)}, **given, **unmet}
 
 
 def build(entry: Entry, ctx: RowContext, prices: Mapping[str, Pricing]) -> Placement:
@@ -212,6 +218,7 @@ def rank(
     prices: Mapping[str, Pricing] | None = None,
     today: date | None = None,
     capabilities: Mapping[str, Capability] | None = None,
+    facts: InfraFacts | None = None,
 ) -> Plan:
     """Rank every placement of one task, cheapest first, and choose the best usable one.
 
@@ -222,8 +229,8 @@ def rank(
     live : iterable of Offering
         Offerings reported by infras (this machine, a Slurm partition, ...).
     status : mapping of str to str, optional
-        Infra kind -> ``""`` (usable) or a one-sentence reason; kinds left out are checked
-        with :func:`jupyter_sky.optimizer.status.infra_reason`.
+        Infra kind -> ``""`` (usable) or a one-sentence reason; kinds left out take
+        ``facts``' reason.
     hours : float, optional
         Runtime estimate; gives each row an estimated cost and ranks by cost plus egress.
     output_gb : float
@@ -236,7 +243,11 @@ def rank(
         Reference day for price ages (default: today).
     capabilities : mapping of str to Capability, optional
         Infra kind -> what it can honour (nodes, ports, disks, images, network tier); a kind
-        left out can honour none of them. None: not checked.
+        left out can honour none of them. None: ``facts``' capabilities (None there: not
+        checked).
+    facts : InfraFacts, optional
+        What the registry says (live kinds, launchable clouds, reasons, capabilities); the
+        optimizer never asks an infra itself. Default: no infra known.
 
     Returns
     -------
@@ -245,11 +256,13 @@ def rank(
     """
     requests = [resources] if not isinstance(resources, Sequence) else list(resources)
     live, prices = list(live), dict(prices or {})
-    found = [match(res, live, prices, status) for res in requests]
+    facts = facts or InfraFacts()
+    caps = capabilities if capabilities is not None else facts.capabilities
+    found = [match(res, live, prices, status, facts) for res in requests]
     ranked = entries(found, hours, output_gb, prices)
     ranked = _dedupe(ranked) if len(requests) > 1 else ranked
-    reasons = statuses(found, status, capabilities)
-    ctx = RowContext(hours, output_gb, reasons, today or date.today())
+    reasons = statuses(found, status, caps, facts)
+    ctx = RowContext(hours, output_gb, reasons, today or date.today(), facts.launchers)
     best = next((n for n, e in enumerate(ranked) if not reasons.get(e.infra, "")), None)
     shown = [build(e, ctx, prices) for e in ranked[:limit]]
     chosen = None

@@ -8,7 +8,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from jupyter_sky.optimizer.model import Placement
-from jupyter_sky.optimizer.status import egress_rate, launchable
+from jupyter_sky.optimizer.status import egress_rate
 
 if TYPE_CHECKING:
     from jupyter_sky.catalog.offers import Offer
@@ -31,6 +31,7 @@ class RowContext:
     output_gb: float
     reasons: Mapping[str, str]
     today: date
+    launchers: frozenset[str] = frozenset()  # catalog clouds a registered infra launches on
 
     def costs(self, infra: str, price: float | None) -> tuple[float | None, float]:
         """Return (estimated cost for ``hours``, egress of ``output_gb`` home) for a row."""
@@ -76,7 +77,7 @@ def catalog_row(
         price_age_days=age,
         usable=not reason,
         reason=reason,
-        launchable=launchable(offer.cloud),
+        launchable=offer.cloud in ctx.launchers,
         notes=notes,
         flagged=flagged,
     )

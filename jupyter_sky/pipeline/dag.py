@@ -45,7 +45,7 @@ def plan(objective: str = "cost") -> DagPlan:
     from pathlib import Path
 
     from jupyter_sky.config import load_config
-    from jupyter_sky.notebook.placement import live_offerings, statuses
+    from jupyter_sky.infra.readiness import facts, live_offerings
     from jupyter_sky.optimizer import plan_dag
 
     if not _tasks:
@@ -53,7 +53,7 @@ def plan(objective: str = "cost") -> DagPlan:
     edges = [(up, down) for down, ups in _edges.items() for up in ups]
     speed = load_config(Path.cwd()).optimizer.speed
     return plan_dag(
-        dict(_tasks), edges, objective, status=statuses(), live=live_offerings(), speed=speed
+        dict(_tasks), edges, objective, live=live_offerings(), speed=speed, facts=facts()
     )
 
 
