@@ -141,9 +141,9 @@ class Manager:
         self.store.put_cluster(record)
         handle: Handle | None = None
         try:
-            infra, handle, row = self._start(name, infra, task, config, rows)
-            if row is not None and row is not rows[0]:  # failover moved it
-                record.infra, record.placement = infra.kind, row.record()
+            infra, handle, row, zone = self._start(name, infra, task, config, rows)
+            if row is not None:  # where failover landed: its row, and the zone it launched in
+                record.infra, record.placement = infra.kind, {**row.record(), "zone": zone}
                 record.cost_per_hour = float(record.placement.get("price") or 0.0)
             record.handle = handle.to_json()
             live = self._connect(name, infra, handle, config)
@@ -158,8 +158,8 @@ class Manager:
 
     def _start(
         self, name: str, infra: Infra, task: Task, config: Config, rows: Sequence[Any]
-    ) -> tuple[Infra, Handle, Any]:
-        """Launch with failover over ``rows``; the infra, handle and row that worked."""
+    ) -> tuple[Infra, Handle, Any, str | None]:
+        """Launch with failover over ``rows``; the infra, handle, row and zone that worked."""
         from jupyter_sky.optimizer.candidates import Scope
         from jupyter_sky.pipeline import failover
 
@@ -167,7 +167,7 @@ class Manager:
             print(f"[sky] {text}", file=sys.stderr, flush=True)
 
         if not rows:
-            return infra, infra.launch(Launch(name, task, config, None, notify)), None
+            return infra, infra.launch(Launch(name, task, config, None, notify)), None, None
         done = failover.launch(
             [row.offering() for row in rows],
             lambda kind: infra if kind == infra.kind else get_infra(kind),
@@ -176,7 +176,7 @@ class Manager:
             config.defaults.max_launch_attempts,
             pinned_zone=Scope.parse(task.resources.infra).zone is not None,
         )
-        return done.infra, done.handle, rows[done.index]
+        return done.infra, done.handle, rows[done.index], done.offering.zone
 
     def _adopt(
         self, record: ClusterRecord, infra: Infra, handle: Handle, config: Config
