@@ -107,8 +107,18 @@ def three() -> Iterator[None]:
 
 
 def test_a_cell_fails_over_across_infras_in_order_and_leaves_nothing(
-    three: None, session_home: Path
+    three: None, session_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from jupyter_sky.notebook import placement
+
+    widgets = []
+    original = placement.show
+
+    def show(*args: object, **kw: object) -> object:
+        widgets.append(original(*args, **kw))  # type: ignore[arg-type]
+        return widgets[-1]
+
+    monkeypatch.setattr(placement, "show", show)
     shell = globalipapp.get_ipython()
     shell.run_line_magic("load_ext", "jupyter_sky")
     out, err = io.StringIO(), io.StringIO()
@@ -124,6 +134,18 @@ def test_a_cell_fails_over_across_infras_in_order_and_leaves_nothing(
             "4: cpool this machine in full-a — no capacity in full-a (the test pool is full there)",
         ], err.getvalue()
         assert "landed" in out.getvalue() and shell.user_ns["where"] == "landed"
+        [widget] = widgets  # each row given up is greyed in the widget with its reason
+        greyed = {r["cells"][0]: r["reason"] for r in widget.rows if not r["usable"]}
+        by_infra = {r["infra"]: [] for r in widget.rows}
+        for r in widget.rows:
+            by_infra[r["infra"]].append((r["usable"], r["reason"]))
+        assert by_infra["afull"] == [(False, "launch failed: no capacity in r1"),
+                                     (False, "launch failed: no capacity in r2")], greyed
+        assert by_infra["bquota"] == [
+            (False, "launch failed: the test quota of bquota is used up"),
+            (False, "launch failed: not tried: the test quota of bquota is used up"),
+        ], greyed
+        assert by_infra["cpool"] == [(True, "")], greyed
         records = Store().list_clusters()
         mine = [r for r in records if r.name == "seam-three"]
         assert [(r.infra, r.state, r.placement.get("zone")) for r in mine] == [("cpool", "UP", "free-b")]

@@ -10,9 +10,9 @@ from __future__ import annotations
 import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_sky.config import Config
 from jupyter_sky.errors import InfraError
@@ -23,6 +23,12 @@ from jupyter_sky.kernel.cluster import LiveCluster
 from jupyter_sky.kernel.shield import no_interrupts, stop_quietly
 from jupyter_sky.spec.task import Task
 from jupyter_sky.state import ClusterRecord, Store
+
+if TYPE_CHECKING:
+    from jupyter_sky.optimizer.model import Placement
+
+#: Told of each planner row failover gave up on, with the reason (the widget greys it).
+RowFailed = Callable[["Placement", str], None]
 
 LOST = "remote state was lost"
 
@@ -70,12 +76,19 @@ class Manager:
 
     # ---- attach ----------------------------------------------------------------------
     def attach(
-        self, name: str, infra: Infra, task: Task, config: Config, rows: Sequence[Any] = ()
+        self,
+        name: str,
+        infra: Infra,
+        task: Task,
+        config: Config,
+        rows: Sequence[Placement] = (),
+        row_failed: RowFailed | None = None,
     ) -> Attached:
         """Reuse the warm kernel, adopt one another kernel started, or launch a new one.
 
         ``rows`` are the planner's Placements for a launch, best first (failover tries them
-        in order); empty: ``infra`` decides where.
+        in order; ``row_failed(row, reason)`` hears of each one given up); empty: ``infra``
+        decides where.
         """
         live = self.live.get(name)
         if live is not None:
@@ -93,8 +106,8 @@ class Manager:
             reason = infra.exit_reason(handle) or "its kernel is no longer running"
             stop_quietly(infra, handle)  # release whatever is left of it before a new one
             note = f"cluster '{name}' had stopped ({reason}); started a fresh kernel — {LOST}"
-            return self._launch(name, infra, task, config, [note], rows)
-        return self._launch(name, infra, task, config, [], rows)
+            return self._launch(name, infra, task, config, [note], rows, row_failed)
+        return self._launch(name, infra, task, config, [], rows, row_failed)
 
     def _start_stopped(
         self, record: ClusterRecord, infra: Infra, handle: Handle, task: Task, config: Config
@@ -121,7 +134,8 @@ class Manager:
         task: Task,
         config: Config,
         notes: list[str],
-        rows: Sequence[Any] = (),
+        rows: Sequence[Placement] = (),
+        row_failed: RowFailed | None = None,
     ) -> Attached:
         """Start a kernel on the first of ``rows`` that launches (none: the infra decides)."""
         now = time.time()
@@ -141,7 +155,7 @@ class Manager:
         self.store.put_cluster(record)
         handle: Handle | None = None
         try:
-            infra, handle, row, zone = self._start(name, infra, task, config, rows)
+            infra, handle, row, zone = self._start(name, infra, task, config, rows, row_failed)
             if row is not None:  # where failover landed: its row, and the zone it launched in
                 record.infra, record.placement = infra.kind, {**row.record(), "zone": zone}
                 record.cost_per_hour = float(record.placement.get("price") or 0.0)
@@ -157,8 +171,14 @@ class Manager:
         return Attached(live, created=True, notes=notes)
 
     def _start(
-        self, name: str, infra: Infra, task: Task, config: Config, rows: Sequence[Any]
-    ) -> tuple[Infra, Handle, Any, str | None]:
+        self,
+        name: str,
+        infra: Infra,
+        task: Task,
+        config: Config,
+        rows: Sequence[Placement],
+        row_failed: RowFailed | None = None,
+    ) -> tuple[Infra, Handle, Placement | None, str | None]:
         """Launch with failover over ``rows``; the infra, handle, row and zone that worked."""
         from jupyter_sky.optimizer.candidates import Scope
         from jupyter_sky.pipeline import failover
@@ -175,6 +195,7 @@ class Manager:
             notify,
             config.defaults.max_launch_attempts,
             pinned_zone=Scope.parse(task.resources.infra).zone is not None,
+            row_failed=(lambda i, why: row_failed(rows[i], why)) if row_failed else None,
         )
         return done.infra, done.handle, rows[done.index], done.offering.zone
 

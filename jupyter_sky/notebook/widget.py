@@ -19,7 +19,7 @@ import anywidget
 import traitlets
 
 if TYPE_CHECKING:
-    from jupyter_sky.optimizer import Plan
+    from jupyter_sky.optimizer import Placement, Plan
 
 STATIC = Path(__file__).parent / "static"
 SHOWN_ROWS = 25
@@ -122,6 +122,14 @@ class PlacementWidget(anywidget.AnyWidget):  # type: ignore[misc]
             time.sleep(0.05)
         self.decided = True
         return self.selected if self.action == "run" else None
+
+    def mark_failed(self, row: Placement, reason: str) -> None:
+        """Grey a row failover gave up on, with the reason (the next row is tried next)."""
+        number = next((str(i + 1) for i, r in enumerate(self.plan.rows) if r is row), None)
+        if number is None:
+            return
+        failed = {"usable": False, "reason": f"launch failed: {reason}"}
+        self.rows = [{**r, **failed} if r["cells"][0] == number else r for r in self.rows]
 
     def _let_frontend_choose_subshell(self) -> None:
         # ipykernel 7 sends a comm's incoming messages to the subshell that last published on

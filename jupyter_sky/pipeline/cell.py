@@ -86,7 +86,9 @@ def _run_attached(cell: Cell) -> None:
     where = _where(cell, name)
     if where.infra is None:
         return
-    attached = mgr.attach(name, where.infra, task, cell.config, where.rows)
+    widget = where.widget
+    greyed = widget.mark_failed if widget is not None else None
+    attached = mgr.attach(name, where.infra, task, cell.config, where.rows, greyed)
     live = attached.cluster
     if live.synced is not synced and synced:
         plan = _push_plan(cell, names, live.synced)

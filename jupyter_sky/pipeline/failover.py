@@ -53,6 +53,7 @@ def launch(
     notify: Callable[[str], None],
     max_attempts: int = MAX_ATTEMPTS,
     pinned_zone: bool = False,
+    row_failed: Callable[[int, str], None] | None = None,
 ) -> Launched:
     """Launch on the first offering (and zone) that works.
 
@@ -72,6 +73,9 @@ def launch(
         The user named the zone (``--infra aws/<region>/<zone>``): a row's zone is the only
         one tried. Otherwise a row's zone (the catalog's cheapest) is tried first, then the
         other zones a Zoned infra gives for its region.
+    row_failed : callable, optional
+        ``row_failed(index, reason)`` once an offering is given up (every zone failed, or a
+        quota or credential error blocked it): the widget greys that row.
 
     Raises
     ------
@@ -80,9 +84,12 @@ def launch(
         error that is not a :class:`LaunchError`, unchanged.
     """
     attempts: list[Attempt] = []
-    blocked: set[tuple[str, str | None]] = set()  # (kind, region); region None: the infra
+    blocked: dict[tuple[str, str | None], str] = {}  # (kind, region or None: all) -> why
+    gave_up = row_failed or (lambda index, reason: None)
     for index, offering in enumerate(offerings):
-        if (offering.infra, None) in blocked or (offering.infra, offering.region) in blocked:
+        why = blocked.get((offering.infra, None)) or blocked.get((offering.infra, offering.region))
+        if why:
+            gave_up(index, f"not tried: {why}")
             continue
         infra = infra_for(offering.infra)
         for zoned in _zones(infra, offering, pinned_zone):
@@ -94,10 +101,12 @@ def launch(
                 attempts.append(Attempt(where(zoned), str(exc).rstrip(".")))
                 notify(f"attempt {len(attempts)}: {where(zoned)} — {attempts[-1].reason}")
                 if exc.scope != "zone":
-                    blocked.add((offering.infra, offering.region if exc.scope == "region" else None))
+                    region = offering.region if exc.scope == "region" else None
+                    blocked[(offering.infra, region)] = attempts[-1].reason
                     break
                 continue
             return Launched(infra, handle, zoned, index, tuple(attempts))
+        gave_up(index, attempts[-1].reason if attempts else "no zone to try")
     raise _exhausted(attempts, "on every placement that fits")
 
 
