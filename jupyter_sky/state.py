@@ -69,6 +69,22 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "ALTER TABLE runs ADD COLUMN notebook TEXT NOT NULL DEFAULT ''",
         "ALTER TABLE runs ADD COLUMN cell TEXT NOT NULL DEFAULT ''",
     ),
+    (  # detached cells of any infra that runs them (its job id in ``job``); IF NOT EXISTS:
+        # earlier versions made this table on first use, without the infra column
+        """CREATE TABLE IF NOT EXISTS detached_jobs (
+            id TEXT PRIMARY KEY,
+            job TEXT NOT NULL,
+            cluster TEXT NOT NULL,
+            dir TEXT NOT NULL,
+            name TEXT NOT NULL,
+            pulls TEXT NOT NULL DEFAULT '[]',
+            submitted_at REAL NOT NULL,
+            first_line TEXT NOT NULL DEFAULT '',
+            state TEXT NOT NULL DEFAULT 'SUBMITTED',
+            elapsed REAL
+        )""",
+        "ALTER TABLE detached_jobs ADD COLUMN infra TEXT NOT NULL DEFAULT 'slurm'",
+    ),
 ]
 CLUSTER_COLUMNS = (
     "name", "infra", "state", "created_at", "last_used_at", "cells_run", "cost_per_hour", "owner",
@@ -93,6 +109,26 @@ class ClusterRecord:
     handle: dict[str, Any] = field(default_factory=dict)
     ended_by: str = ""  # '' or who ended it: 'panel' for the lab panel's Down
     ended_at: float | None = None
+
+
+@dataclass
+class DetachedJob:
+    """A detached cell: our id, the infra's job id, where its files are, what comes home."""
+
+    id: str
+    job: str
+    cluster: str
+    dir: str
+    name: str
+    pulls: list[str] = field(default_factory=list)  # names the cell rebinds
+    submitted_at: float = field(default_factory=time.time)
+    first_line: str = ""
+    state: str = "SUBMITTED"
+    elapsed: float | None = None
+    infra: str = "slurm"
+
+
+JOB_COLUMNS = tuple(DetachedJob.__dataclass_fields__)
 
 
 def filesystem_type(path: Path, mounts_text: str) -> str | None:
@@ -343,6 +379,30 @@ class Store:
         where, params = ("WHERE cluster = ?", (cluster,)) if cluster is not None else ("", ())
         rows = self._query(f"SELECT * FROM runs {where} ORDER BY id", params)
         return [{**dict(row), "placement": json.loads(row["placement"])} for row in rows]
+
+
+    # ---- detached jobs ------------------------------------------------------------------
+    def put_job(self, job: DetachedJob) -> None:
+        """Record a submitted job (or replace its record)."""
+        values = tuple(getattr(job, c) for c in JOB_COLUMNS)
+        self._execute(
+            f"INSERT OR REPLACE INTO detached_jobs ({', '.join(JOB_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(JOB_COLUMNS))})",
+            tuple(json.dumps(v) if isinstance(v, list) else v for v in values),
+        )
+
+    def jobs(self, ref: str | None = None) -> list[DetachedJob]:
+        """Every detached job, oldest first; with ``ref``, those whose id or job id it is."""
+        where = " WHERE id = ? OR job = ?" if ref is not None else ""
+        rows = self._query(f"SELECT * FROM detached_jobs{where} ORDER BY submitted_at, id",
+                           (ref, ref) if ref is not None else ())  # fmt: skip
+        return [DetachedJob(**{**dict(r), "pulls": json.loads(r["pulls"])}) for r in rows]
+
+    def settle_job(self, job_id: str, state: str, elapsed: float | None) -> None:
+        """Store a job's final state and run time."""
+        self._execute(
+            "UPDATE detached_jobs SET state = ?, elapsed = ? WHERE id = ?", (state, elapsed, job_id)
+        )
 
 
 def _state(state: str) -> str:

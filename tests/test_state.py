@@ -159,3 +159,28 @@ def test_two_processes_write_concurrently(tmp_path: Path) -> None:
     assert len({r["cell_hash"] for r in runs}) == 2 * WRITES
     record = store.get_cluster("shared")
     assert record is not None and record.cells_run == 2 * WRITES
+
+
+def test_detached_jobs_table_comes_from_the_migrations_and_keeps_older_jobs(tmp_path: Path) -> None:
+    """The detached-jobs table is made by state.py's migrations (for any infra); a database
+    whose table an earlier version made on first use (no ``infra`` column) keeps its jobs."""
+    from jupyter_sky.state import DetachedJob
+
+    old = tmp_path / "old"
+    old.mkdir(mode=0o700)
+    with sqlite3.connect(old / "state.db") as conn:
+        for sql in state.MIGRATIONS[0] + state.MIGRATIONS[1]:
+            conn.execute(sql)
+        conn.execute(state.MIGRATIONS[2][0])  # the table as the Slurm code used to make it
+        conn.execute("INSERT INTO detached_jobs (id, job, cluster, dir, name, submitted_at) "
+                     "VALUES ('j-1', '77', 'hpc', '/scratch/j-1', 'train', 1.0)")
+        conn.execute("PRAGMA user_version = 2")
+    store = Store(old)
+    [kept] = store.jobs()
+    assert (kept.id, kept.job, kept.infra, kept.pulls) == ("j-1", "77", "slurm", [])
+    fresh = Store(tmp_path / "new")
+    fresh.put_job(DetachedJob("j-2", "9", "pod", "/w", "n", ["x"], 2.0, infra="k8s"))
+    fresh.settle_job("j-2", "DONE", 3.5)
+    [job] = fresh.jobs("9")
+    assert (job.infra, job.pulls, job.state, job.elapsed) == ("k8s", ["x"], "DONE", 3.5)
+    assert fresh.jobs("nope") == []

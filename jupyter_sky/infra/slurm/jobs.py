@@ -1,9 +1,9 @@
 """Detached jobs as the notebook side knows them: their table in the state store, their
 state on the cluster, and ``%sky jobs``.
 
-The ``detached_jobs`` table lives in the same ``state.db`` as clusters and runs (created
-on first use), so every notebook kernel of the user — after a restart, tomorrow — sees the
-same jobs. A job's final state (``DONE``, ``ERROR``, or Slurm's ``CANCELLED``, ``TIMEOUT``
+The ``detached_jobs`` table lives in the same ``state.db`` as clusters and runs (made by
+:mod:`jupyter_sky.state`'s migrations), so every notebook kernel of the user — after a
+restart, tomorrow — sees the same jobs. A job's final state (``DONE``, ``ERROR``, or Slurm's ``CANCELLED``, ``TIMEOUT``
 ...) is stored once known, so listing old jobs asks the cluster nothing.
 """
 
@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import json
 import shlex
-import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from jupyter_sky.infra.slurm import records as rec
+from jupyter_sky.state import DetachedJob, Store
 
 if TYPE_CHECKING:
     from jupyter_sky.infra.slurm import SlurmInfra
@@ -23,84 +22,39 @@ if TYPE_CHECKING:
 RUNNING = "RUNNING"
 FINAL = ("DONE", "ERROR", "DIED", "FAILED", "ENDED")  # plus Slurm's states in END_REASONS
 
-_SCHEMA = """CREATE TABLE IF NOT EXISTS detached_jobs (
-    id TEXT PRIMARY KEY,
-    job TEXT NOT NULL,
-    cluster TEXT NOT NULL,
-    dir TEXT NOT NULL,
-    name TEXT NOT NULL,
-    pulls TEXT NOT NULL DEFAULT '[]',
-    submitted_at REAL NOT NULL,
-    first_line TEXT NOT NULL DEFAULT '',
-    state TEXT NOT NULL DEFAULT 'SUBMITTED',
-    elapsed REAL
-)"""
-_ready: set[str] = set()
 
-
-@dataclass
-class Job:
-    """One detached job: our id, Slurm's job id, where its files are, what comes home."""
-
-    id: str
-    job: str
-    cluster: str
-    dir: str
-    name: str
-    pulls: list[str] = field(default_factory=list)  # names the cell rebinds
-    submitted_at: float = field(default_factory=time.time)
-    first_line: str = ""
-    state: str = "SUBMITTED"
-    elapsed: float | None = None
+class Job(DetachedJob):
+    """A detached Slurm cell as the state store keeps it (``job`` is Slurm's job id)."""
 
     @property
     def final(self) -> bool:
         return self.state in FINAL or self.state in rec.END_REASONS
 
 
-def _table(store: Any) -> Any:
-    if str(store.path) not in _ready:
-        store._execute(_SCHEMA)
-        _ready.add(str(store.path))
-    return store
+def _as_job(found: DetachedJob) -> Job:
+    return Job(**vars(found))
 
 
-def add(store: Any, job: Job) -> None:
+def add(store: Store, job: Job) -> None:
     """Record a submitted job."""
-    _table(store)._execute(
-        "INSERT OR REPLACE INTO detached_jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (job.id, job.job, job.cluster, job.dir, job.name, json.dumps(job.pulls),
-         job.submitted_at, job.first_line, job.state, job.elapsed),
-    )  # fmt: skip
+    store.put_job(job)
 
 
-def find(store: Any, ref: str) -> Job | None:
+def find(store: Store, ref: str) -> Job | None:
     """The job whose id or Slurm job id is ``ref`` (the newest, if several clusters share it)."""
-    rows = _table(store)._query(
-        "SELECT * FROM detached_jobs WHERE id = ? OR job = ? ORDER BY submitted_at DESC",
-        (ref, ref),
-    )
-    return _job(rows[0]) if rows else None
+    found = store.jobs(ref)
+    return _as_job(found[-1]) if found else None
 
 
-def all_jobs(store: Any) -> list[Job]:
+def all_jobs(store: Store) -> list[Job]:
     """Every detached job, oldest first."""
-    rows = _table(store)._query("SELECT * FROM detached_jobs ORDER BY submitted_at, id")
-    return [_job(row) for row in rows]
+    return [_as_job(j) for j in store.jobs()]
 
 
-def settle(store: Any, job: Job, state: str, elapsed: float | None) -> None:
+def settle(store: Store, job: Job, state: str, elapsed: float | None) -> None:
     """Store a job's final state and run time."""
     job.state, job.elapsed = state, elapsed
-    _table(store)._execute(
-        "UPDATE detached_jobs SET state = ?, elapsed = ? WHERE id = ?", (state, elapsed, job.id)
-    )
-
-
-def _job(row: Any) -> Job:
-    values = dict(row)
-    values["pulls"] = json.loads(values["pulls"])
-    return Job(**values)
+    store.settle_job(job.id, state, elapsed)
 
 
 # ---- state on the cluster -----------------------------------------------------------------
