@@ -15,7 +15,7 @@ import sqlite3
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -127,8 +127,13 @@ class DetachedJob:
     elapsed: float | None = None
     infra: str = "slurm"
 
+    @property
+    def final(self) -> bool:
+        """Ended: the store keeps ``SUBMITTED`` until the infra settles the final state."""
+        return self.state not in ("SUBMITTED", "PENDING", "RUNNING")
 
-JOB_COLUMNS = tuple(DetachedJob.__dataclass_fields__)
+
+JOB_COLUMNS = tuple(f.name for f in fields(DetachedJob))
 
 
 def filesystem_type(path: Path, mounts_text: str) -> str | None:

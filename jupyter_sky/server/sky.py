@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from jupyter_sky.errors import SkyError
-from jupyter_sky.state import Store
+from jupyter_sky.state import DetachedJob, Store
 
 __all__ = ["SkyError", "Store", "cancel_job", "detached_jobs", "down", "gpu_rows", "interrupt"]
 __all__ += ["is_alive", "where"]
@@ -54,16 +54,22 @@ def interrupt(kind: str, handle: dict[str, Any]) -> None:
     _typed(kind, handle, 'interrupt')
 
 
-def detached_jobs(store: Store) -> list[Any]:
+def detached_jobs(store: Store) -> list[DetachedJob]:
     """Every detached job the state store knows, oldest first (no cluster is contacted)."""
-    from jupyter_sky.infra.slurm.jobs import all_jobs
-
-    return all_jobs(store)
+    return store.jobs()
 
 
 def cancel_job(store: Store, ref: str) -> str:
-    """``scancel`` a detached job, as ``%sky jobs --cancel JOB`` does; returns its one line."""
-    return str(_infra("slurm").cancel_detached(store, ref))
+    """Cancel a detached job through its infra, as ``%sky jobs --cancel JOB`` does; returns
+    its one line."""
+    from jupyter_sky.errors import InfraError
+    from jupyter_sky.infra.base import RunsDetached
+
+    found = store.jobs(ref)
+    infra = _infra(found[-1].infra) if found else None
+    if not isinstance(infra, RunsDetached):
+        raise InfraError(f"There is no detached job '{ref}'; %sky jobs lists them.")
+    return str(infra.cancel_detached(store, ref))
 
 
 def gpu_rows(words: list[str]) -> tuple[list[tuple[str, ...]], str]:

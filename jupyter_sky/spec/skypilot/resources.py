@@ -27,7 +27,6 @@ CHECKED_KEYS = {
     "memory": "memory",
     "use_spot": "spot",
 }
-LIVE_KINDS = ("k8s", "kubernetes", "slurm", "ssh")
 CARRIED_KEYS = ("ports", "disk_size", "disk_tier", "image_id", "network_tier")
 LEGACY_KEYS = ("cloud", "region", "zone")
 # keys accepted with a one-line note: what they do in SkyPilot has no meaning here yet
@@ -112,10 +111,14 @@ def _tpu_host(out: Fields, notes: list[str]) -> None:
 
 
 def _live_names(out: Fields) -> None:
-    """On an infra that reports its own hardware (k8s, slurm, ssh), a GPU name the catalog
+    """On an infra that reports its own hardware (ssh, slurm, k8s: the registry's live
+    kinds), a GPU name the catalog
     does not know (``MI300``) is kept as written: that infra's offerings decide."""
-    kind = str(out.get("infra", ("",))[0]).split("/")[0].lower()
-    if kind not in LIVE_KINDS or "gpus" not in out:
+    from jupyter_sky.infra import canonical_kind
+    from jupyter_sky.infra.readiness import live_kinds
+
+    kind = canonical_kind(str(out.get("infra", ("",))[0]).split("/")[0])
+    if kind not in live_kinds() or "gpus" not in out:
         return
     text, label = out["gpus"]
     name, _, count = str(text).partition(":")
