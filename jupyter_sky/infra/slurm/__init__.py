@@ -376,32 +376,14 @@ class SlurmInfra(OverSsh[SlurmHandle]):
         return text
 
     def exit_reason(self, handle: SlurmHandle) -> str:
-        """Why the job's kernel ended: Slurm's verdict (time limit, scancel ...) or its own.
+        """Why the job's kernel ended: Slurm's verdict (time limit, scancel ...) or its own."""
+        from jupyter_sky.infra.slurm.ending import exit_reason
 
-        A kernel killed by Slurm dies while the job is still RUNNING or COMPLETING; the final
-        state follows within seconds, so it is polled for a little while.
-        """
-        deadline = time.monotonic() + EXIT_REASON_WAIT
-        while True:
-            try:
-                own, fields = self._job_end(handle)
-            except InfraError:
-                return ""
-            state = fields.get("JobState", "")
-            verdict = rec.END_REASONS.get(state) or rec.END_REASONS.get(fields.get("Reason", ""))
-            if verdict or own or state not in rec.STILL_GOING or time.monotonic() > deadline:
-                return verdict or own
-            time.sleep(0.25)
-
-    def _job_end(self, handle: SlurmHandle) -> tuple[str, dict[str, str]]:
-        job = shlex.quote(handle.job)
-        res = self.connection(handle.cluster).run(
-            f"cat {shlex.quote(handle.dir)}/exit.txt 2>/dev/null; echo; "
-            f"scontrol show job -o {job} 2>/dev/null",
-            timeout=15,
-        )
-        own, _, job_line = res.out.partition("\n")
-        return own.strip(), rec.parse_scontrol(job_line)
+        try:
+            conn = self.connection(handle.cluster)
+        except InfraError:
+            return ""
+        return exit_reason(conn, handle, EXIT_REASON_WAIT)
 
 
 def _local_if_sbatch() -> str:
