@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_sky.errors import SkyError, SpecError
+from jupyter_sky.textual import duration, table
 
 SUBCOMMANDS = ("status", "stop", "down", "check", "gpus", "plan", "jobs", "attach")
 
@@ -39,7 +40,7 @@ def _status(rest: list[str], mgr: Any) -> None:
         print("No clusters. A %%sky cell starts one.")
         return
     header = ("NAME", "INFRA", "STATE", "UPTIME", "CELLS", "IDLE", "COST")
-    print(_table([header, *rows]))
+    print(table([header, *rows]))
 
 
 def status_rows(mgr: Any) -> list[tuple[str, ...]]:
@@ -53,8 +54,8 @@ def status_rows(mgr: Any) -> list[tuple[str, ...]]:
             state = _checked_state(rec.infra, rec.handle)
             if state != "UP":
                 mgr.store.set_state(rec.name, state)
-        uptime = _duration(now - rec.created_at) if state == "UP" else "-"
-        idle = _duration(now - rec.last_used_at) if state == "UP" else "-"
+        uptime = duration(now - rec.created_at) if state == "UP" else "-"
+        idle = duration(now - rec.last_used_at) if state == "UP" else "-"
         cost = rec.cost_per_hour * max(0.0, now - rec.created_at) / 3600
         rows.append((rec.name, rec.infra, state, uptime, str(rec.cells_run), idle, f"${cost:.2f}"))
     return rows
@@ -156,19 +157,3 @@ def _plan(rest: list[str], mgr: Any) -> None:
         display(pipeline.plan(objective))
         return
     display(PlacementWidget(plan_text(shlex.join(rest))))  # the same table a new cluster shows
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(max(0, seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-
-
-def _table(rows: list[tuple[str, ...]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)).rstrip() for r in rows
-    )

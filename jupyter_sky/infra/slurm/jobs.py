@@ -126,7 +126,7 @@ def jobs_table(infra: SlurmInfra, store: Any) -> str:
     Only jobs not known to be over are looked up, one round trip per cluster; with none,
     the cluster is not contacted at all.
     """
-    from jupyter_sky.notebook.commands import _duration, _table
+    from jupyter_sky.textual import duration, table
 
     jobs = all_jobs(store)
     if not jobs:
@@ -139,9 +139,9 @@ def jobs_table(infra: SlurmInfra, store: Any) -> str:
     rows: list[tuple[str, ...]] = [header]
     for j in jobs:
         seconds = running.get(j.id, j.elapsed)
-        elapsed = _duration(seconds) if seconds is not None and j.state != "PENDING" else "-"
+        elapsed = duration(seconds) if seconds is not None and j.state != "PENDING" else "-"
         rows.append((j.id, j.name, j.cluster, j.job, j.state, elapsed, j.first_line[:40]))
-    return _table(rows)
+    return table(rows)
 
 
 def cancel(infra: SlurmInfra, store: Any, ref: str) -> str:
