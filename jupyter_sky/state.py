@@ -32,7 +32,7 @@ NETWORK_FILESYSTEMS = frozenset(
         "orangefs", "pvfs2", "fuse.s3fs", "fuse.gcsfuse", "fuse.juicefs", "fuse.rclone", "davfs",
     }
 )  # fmt: skip
-CLUSTER_STATES = ("INIT", "UP", "DOWN")
+CLUSTER_STATES = ("INIT", "UP", "STOPPED", "DOWN")  # STOPPED: a cloud VM kept with its disk
 RUN_STATUSES = ("ok", "error", "interrupted", "died")
 
 # MIGRATIONS[i] takes the schema from user_version i to i + 1; only ever append.
@@ -320,11 +320,13 @@ class Store:
         return [_record(row) for row in rows]
 
     def set_state(self, name: str, state: str) -> None:
-        """Set the state of a cluster ('INIT', 'UP' or 'DOWN'); unknown names are ignored.
+        """Set the state of a cluster ('INIT', 'UP', 'STOPPED' or 'DOWN'); unknown names are
+        ignored.
 
-        The first change to 'DOWN' records when the cluster ended (its cost stops there).
+        The first change to 'DOWN' or 'STOPPED' records when the cluster ended (its cost stops
+        there; a stopped VM's disk is not counted).
         """
-        ended = time.time() if _state(state) == "DOWN" else None
+        ended = time.time() if _state(state) in ("DOWN", "STOPPED") else None
         self._execute(
             "UPDATE clusters SET state = ?, ended_at = COALESCE(ended_at, ?) WHERE name = ?",
             (state, ended, name),

@@ -121,7 +121,8 @@ class Manager:
 
         started: Handle = infra.start(handle, Launch(record.name, task, config, None, notify))
         record.handle, record.state, record.owner = started.to_json(), "UP", self.session_id
-        record.last_used_at = time.time()
+        # Counted from its creation again (the stopped time too): an estimate that errs high.
+        record.last_used_at, record.ended_at = time.time(), None
         self.store.put_cluster(record)
         live = self._connect(record.name, infra, started, config)
         note = f"started the stopped cluster '{record.name}' again (its disk was kept) — {LOST}"

@@ -56,7 +56,8 @@ def status_rows(mgr: Any) -> list[tuple[str, ...]]:
                 mgr.store.set_state(rec.name, state)
         uptime = duration(now - rec.created_at) if state == "UP" else "-"
         idle = duration(now - rec.last_used_at) if state == "UP" else "-"
-        cost = rec.cost_per_hour * max(0.0, now - rec.created_at) / 3600
+        ended = rec.ended_at if state in ("DOWN", "STOPPED") and rec.ended_at else now
+        cost = rec.cost_per_hour * max(0.0, ended - rec.created_at) / 3600
         rows.append((rec.name, rec.infra, state, uptime, str(rec.cells_run), idle, f"${cost:.2f}"))
     return rows
 

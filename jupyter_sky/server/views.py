@@ -18,14 +18,14 @@ RUNS_SHOWN = 20
 
 def running_until(rec: ClusterRecord, now: float) -> float:
     """When the cluster stopped costing money (``now`` while it is up)."""
-    if rec.state != "DOWN":
+    if rec.state not in ("DOWN", "STOPPED"):
         return now
     return rec.ended_at if rec.ended_at is not None else rec.last_used_at
 
 
 def cluster_view(rec: ClusterRecord, where: str, now: float) -> dict[str, Any]:
     """One cluster: infra, where, state, uptime, idle time, $/h, $ so far, who ended it."""
-    up = rec.state != "DOWN"
+    up = rec.state not in ("DOWN", "STOPPED")
     end = running_until(rec, now)
     return {
         "name": rec.name,
