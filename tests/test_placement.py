@@ -136,7 +136,7 @@ def test_pipeline_minimises_time_only_with_runtime_estimates(nb: Notebook) -> No
 
 def test_configured_prices_turn_unpriced_live_rows_into_priced_ones(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from jupyter_sky.config import load_config
-    from jupyter_sky.notebook.placement import make_plan
+    from jupyter_sky.pipeline.plan import make_plan
     from jupyter_sky.spec.task import parse_line, task_from_args
 
     monkeypatch.chdir(tmp_path)

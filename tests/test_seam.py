@@ -227,3 +227,19 @@ def test_a_cell_fails_over_to_the_free_zone_and_runs(pool: type[PoolInfra], sess
         assert "  pool     usable" in status.getvalue()
     finally:
         shell.run_line_magic("sky", "down seam-pool")
+
+
+def test_nothing_below_the_notebook_layer_imports_it() -> None:
+    """The layers read in the order a cell flows; the notebook layer is the entry and the view,
+    and no other package imports it (issue #10 item 5)."""
+    import re
+
+    root = Path(registry.__file__).resolve().parents[1]
+    offenders = []
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root)
+        if rel.parts[0] in ("notebook", "server") or str(rel) in ("__init__.py", "cli.py"):
+            continue  # the notebook layer, the panel's server (a frontend too), the CLI entry
+        if re.search(r"jupyter_sky\.notebook\b", path.read_text()):
+            offenders.append(str(rel))
+    assert offenders == []

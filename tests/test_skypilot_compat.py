@@ -11,9 +11,9 @@ import pytest
 from nbdriver import Notebook
 
 from jupyter_sky.errors import SkyError, SpecError
-from jupyter_sky.notebook.placement import make_plan
 from jupyter_sky.notebook.planfile import PipelinePlans, plan_file
 from jupyter_sky.optimizer import DagPlan, Plan
+from jupyter_sky.pipeline.plan import make_plan
 from jupyter_sky.spec import parse_line
 from jupyter_sky.spec.task import Task, task_from_args
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from jupyter_sky.kernel.bridge import StatusLine
-from jupyter_sky.notebook.status import status_ticker as _status_ticker
+from jupyter_sky.pipeline.status import status_ticker as _status_ticker
 
 
 class Local:

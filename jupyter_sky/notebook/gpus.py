@@ -137,7 +137,7 @@ def plan_text(line: str) -> Any:
     from pathlib import Path
 
     from jupyter_sky.config import load_config
-    from jupyter_sky.notebook.placement import make_plan
+    from jupyter_sky.pipeline.plan import make_plan
     from jupyter_sky.spec import task as spec
 
     config = load_config(Path.cwd())

@@ -72,6 +72,7 @@ class SkyMagics(Magics):
 
 def run_sky_cell(shell: Any, line: str, cell: str) -> None:
     """Everything one ``%%sky`` cell does (see :mod:`jupyter_sky.pipeline.cell`)."""
+    from jupyter_sky.notebook.placement import decide
     from jupyter_sky.pipeline.cell import run
 
-    run(shell, manager(), line, cell)
+    run(shell, manager(), line, cell, decide)

@@ -1,4 +1,5 @@
-"""Where a new cluster runs: rank every placement, show them, take the user's pick.
+"""Where a new cluster runs: show the ranked placements and take the user's pick
+(:func:`decide`, handed to the cell pipeline; the ranking is :func:`jupyter_sky.pipeline.plan.make_plan`).
 
 Planning happens only when a cell creates a cluster (or asks with ``--replan``/``--pick``/
 ``--confirm``): warm cells on an existing cluster skip it, so their overhead stays small.
@@ -6,53 +7,14 @@ Planning happens only when a cell creates a cluster (or asks with ``--replan``/`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from jupyter_sky.errors import InfraError
+from jupyter_sky.pipeline.plan import Decision
 
 if TYPE_CHECKING:
     from jupyter_sky.optimizer import Placement, Plan
     from jupyter_sky.spec.task import Task
-
-
-@dataclass
-class Decision:
-    """The row to launch on (None: nothing launches) and the widget that shows the plan."""
-
-    placement: Placement | None
-    widget: Any = None
-    message: str = ""
-    fallbacks: tuple[Placement, ...] = ()  # usable rows failover may try after the chosen one
-
-
-def make_plan(task: Task) -> Plan:
-    """Rank the placements for ``task`` over the catalog and the live offerings."""
-    from pathlib import Path
-
-    from jupyter_sky.config import load_config
-    from jupyter_sky.infra.readiness import facts, live_offerings
-    from jupyter_sky.optimizer import rank
-
-    live, known = live_offerings(task.resources), facts()
-    prices = load_config(Path.cwd()).prices.infras  # $0 (unpriced) for infras not listed
-
-    def ranked(request: Any) -> Plan:
-        return rank(
-            request, live=live, hours=task.hours, output_gb=task.output_gb, prices=prices,
-            facts=known,
-        )  # fmt: skip
-
-    if not task.alternatives:
-        return ranked(task.resources)
-    if not task.ordered:  # any_of: every alternative competes, the cheapest usable wins
-        return ranked(list(task.alternatives))
-    first = ranked(task.alternatives[0])
-    for alternative in task.alternatives:  # ordered: the first with a usable placement
-        plan = ranked(alternative) if alternative is not task.alternatives[0] else first
-        if plan.chosen is not None:
-            return plan
-    return first  # none usable: the preferred alternative, with its reasons
 
 
 def decide(plan: Plan, task: Task, interactive: bool) -> Decision:

@@ -29,8 +29,8 @@ def file_task(path_text: str, cwd: Path, document: int | None = None, line: str 
 def plan_file(path_text: str, cwd: Path, line: str = "") -> Plan | DagPlan | PipelinePlans:
     """Rank the placements of a task file; a pipeline's tasks are placed as a chain, as a whole."""
     from jupyter_sky.infra.readiness import facts
-    from jupyter_sky.notebook.placement import make_plan
     from jupyter_sky.optimizer import DagTask, plan_dag
+    from jupyter_sky.pipeline.plan import make_plan
     from jupyter_sky.spec.skypilot import read_documents
 
     docs = read_documents(path_text, cwd)

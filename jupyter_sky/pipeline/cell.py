@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from jupyter_sky.infra.base import AnyInfra
     from jupyter_sky.kernel.cluster import LiveCluster
     from jupyter_sky.kernel.manager import Manager
-    from jupyter_sky.notebook.widget import PlacementWidget
     from jupyter_sky.optimizer.model import Placement
+    from jupyter_sky.pipeline.plan import Choose, PlanView
     from jupyter_sky.spec.task import Task
     from jupyter_sky.variables.transfer import CellNames, PushPlan
 
@@ -32,21 +32,23 @@ class Where:
 
     infra: AnyInfra | None
     rows: tuple[Placement, ...] = ()
-    widget: PlacementWidget | None = None
+    widget: PlanView | None = None
 
 
 @dataclass
 class Cell:
-    """A parsed cell and what it runs with."""
+    """A parsed cell and what it runs with; ``choose`` shows a new cluster's plan and says
+    where to launch (the notebook layer hands in its ``placement.decide``)."""
 
     shell: InteractiveShell
     mgr: Manager
     task: Task
     config: Config
     source: str
+    choose: Choose
 
 
-def run(shell: InteractiveShell, mgr: Manager, line: str, source: str) -> None:
+def run(shell: InteractiveShell, mgr: Manager, line: str, source: str, choose: Choose) -> None:
     """Everything one ``%%sky`` cell does, in order."""
     from jupyter_sky.config import load_config
     from jupyter_sky.spec import task as spec
@@ -56,7 +58,7 @@ def run(shell: InteractiveShell, mgr: Manager, line: str, source: str) -> None:
     config = load_config(cwd)
     task = spec.task_from_args(args, source, cwd, config.defaults)
     mgr.shell = shell
-    cell = Cell(shell, mgr, task, config, source)
+    cell = Cell(shell, mgr, task, config, source, choose)
     if task.detach:  # the spec checked that the infra runs detached cells
         _submit_detached(cell)
         return
@@ -73,7 +75,7 @@ def _submit_detached(cell: Cell) -> None:
 
 
 def _run_attached(cell: Cell) -> None:
-    from jupyter_sky.notebook.status import say
+    from jupyter_sky.pipeline.status import say
     from jupyter_sky.spec.runs import run_file_task, run_setup  # task-file setup and run
     from jupyter_sky.variables import transfer
     from jupyter_sky.variables.prepare import version_notes
@@ -118,7 +120,7 @@ def _where(cell: Cell, name: str) -> Where:
     can deliver the click).
     """
     from jupyter_sky.infra import get_infra, split_infra
-    from jupyter_sky.notebook.placement import decide, make_plan
+    from jupyter_sky.pipeline.plan import make_plan
 
     task = cell.task
     existing = cell.mgr.kind_of(name)
@@ -128,7 +130,7 @@ def _where(cell: Cell, name: str) -> Where:
         return Where(infra)
     if task.task_name:
         return _where_in_pipeline(task, name, existing)
-    decision = decide(make_plan(task), task, interactive=_frontend(cell.shell))
+    decision = cell.choose(make_plan(task), task, _frontend(cell.shell))
     if decision.placement is None:
         print(decision.message)
         return Where(None, (), decision.widget)
@@ -141,7 +143,8 @@ def _where(cell: Cell, name: str) -> Where:
     infra = get_infra(existing or row.infra)
     # With alternatives the planner matched the row to one of them; check that one's infra.
     _usable(infra, task, resources=not task.alternatives)
-    decision.widget.status = f"provisioning on {row.where()} …"
+    if decision.widget is not None:
+        decision.widget.status = f"provisioning on {row.where()} …"
     return Where(infra, (row, *decision.fallbacks), decision.widget)
 
 
@@ -182,12 +185,12 @@ def _execute(
     live: LiveCluster,
     names: CellNames,
     plan: PushPlan,
-    widget: PlacementWidget | None,
+    widget: PlanView | None,
 ) -> None:
     from jupyter_sky.kernel.execute import DoubleInterrupt, KernelDied, run_cell
     from jupyter_sky.kernel.relay import CellRelay, remote_error
     from jupyter_sky.kernel.shield import no_interrupts
-    from jupyter_sky.notebook.status import SpendMeter, say, show_status_line, status_ticker
+    from jupyter_sky.pipeline.status import SpendMeter, say, show_status_line, status_ticker
     from jupyter_sky.variables import pull
     from jupyter_sky.variables.prepare import prepare_message
 

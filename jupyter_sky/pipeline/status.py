@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from jupyter_sky.kernel.bridge import StatusLine
     from jupyter_sky.kernel.cluster import LiveCluster
-    from jupyter_sky.notebook.widget import PlacementWidget
+    from jupyter_sky.pipeline.plan import PlanView
 
 
 def say(notes: list[str]) -> None:
@@ -59,7 +59,7 @@ def status_ticker(live: LiveCluster, status: StatusLine | None) -> Callable[[], 
 class SpendMeter:
     """Keeps the placement widget's status line current: where, how long, what it cost."""
 
-    def __init__(self, widget: PlacementWidget, live: LiveCluster, price_per_hour: float) -> None:
+    def __init__(self, widget: PlanView, live: LiveCluster, price_per_hour: float) -> None:
         self.widget, self.live, self.price = widget, live, price_per_hour
         self.start = time.monotonic()
         self()
