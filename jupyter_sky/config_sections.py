@@ -1,6 +1,6 @@
 """The sections of the configuration files and the checks of their values.
 
-The core sections (``defaults:``, ``gcp:``, ``optimizer:``, ``prices:``) are here; every infra
+The core sections (``defaults:``, ``optimizer:``, ``prices:``, ``trust:``) are here; every infra
 brings its own (``local:``, ``ssh:``, ``slurm:``, ...) as the ``config_section`` of its class.
 Each section is a plain dataclass whose fields carry a checker in their metadata. Reading and
 merging the files is :mod:`jupyter_sky.config`.
@@ -8,7 +8,9 @@ merging the files is :mod:`jupyter_sky.config`.
 
 from __future__ import annotations
 
+import ipaddress
 import math
+import re
 import reprlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -74,6 +76,40 @@ def _check(check: Check) -> dict[str, Check]:
     return {"check": check}
 
 
+# ---- checkers the infras' sections share ----------------------------------------------------
+def cidr(value: object, label: str) -> str | None:
+    """An IPv4/IPv6 network that is not everyone (``/0``)."""
+    if value is None:
+        return None
+    try:
+        net = ipaddress.ip_network(str(value), strict=False)
+    except ValueError:
+        raise _bad(label, "an address range such as 203.0.113.7/32", value) from None
+    if net.prefixlen == 0:
+        raise _bad(label, "a range narrower than /0 (SSH is never opened to everyone)", value)
+    return str(net)
+
+
+def gigabytes(value: object, label: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 8 <= value <= 16384:
+        raise _bad(label, "a disk size in GB from 8 to 16384", value)
+    return value
+
+
+def seconds(value: object, label: str) -> float:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok or not math.isfinite(float(value)) or float(value) <= 0:  # type: ignore[arg-type]
+        raise _bad(label, "a positive number of seconds such as 300", value)
+    return float(value)  # type: ignore[arg-type]
+
+
+def env_names(value: object, label: str) -> dict[str, str]:
+    raw = _mapping(value, label)
+    if not all(isinstance(k, str) and re.fullmatch(r"[A-Z_][A-Z0-9_]*", k) for k in raw):
+        raise _bad(label, "a mapping of environment variable names to values", value)
+    return {str(k): str(v) for k, v in raw.items()}
+
+
 # The checkers an infra's own section uses (``field(metadata=checked(boolean))``).
 boolean, optional_text, mapping, positive_minutes, bad = (
     _boolean, _optional_text, _mapping, _minutes, _bad
@@ -91,13 +127,6 @@ class Defaults:
     confirm: bool = field(default=False, metadata=_check(_boolean))
     # Failover tries at most this many launches for one cell (zones and placements together).
     max_launch_attempts: int = field(default=10, metadata=_check(_attempts))
-
-
-@dataclass(frozen=True)
-class GcpConfig:
-    """``gcp:`` — the Cloud Billing Catalog API key used by ``jupyter-sky catalog refresh``."""
-
-    api_key: str | None = field(default=None, metadata=_check(_optional_text))
 
 
 def _speeds(value: Any, label: str) -> dict:
@@ -168,7 +197,6 @@ class TrustConfig:
 #: The sections every installation has; each infra adds its own (see :func:`sections`).
 CORE: dict[str, type] = {
     "defaults": Defaults,
-    "gcp": GcpConfig,
     "optimizer": OptimizerConfig,
     "prices": PricesConfig,
     "trust": TrustConfig,
@@ -196,7 +224,6 @@ class Config:
     """
 
     defaults: Defaults = field(default_factory=Defaults)
-    gcp: GcpConfig = field(default_factory=GcpConfig)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     prices: PricesConfig = field(default_factory=PricesConfig)
     infras: dict[str, object] = field(default_factory=dict)

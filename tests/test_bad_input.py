@@ -143,7 +143,7 @@ CASES = [
     (
         "--gpus A100:1",
         "pass",
-        "No usable placement for A100:1: the local machine has no GPUs; verda, vast, shadeform, lambda, primeintellect, cudo and 1 more: price reference — no launcher yet; gcp: no GCP credentials found.",
+        "No usable placement for A100:1: the local machine has no GPUs; verda, vast, shadeform, lambda, primeintellect, cudo and 1 more: price reference — no launcher yet; gcp: no Google Cloud credentials: run `gcloud auth application-default login` or set GOOGLE_APPLICATION_CREDENTIALS.",
     ),
     (
         "--cpus 100000",
@@ -158,7 +158,7 @@ CASES = [
     (
         "--spot",
         "pass",
-        "No usable placement for a CPU-only machine: the local machine has no spot capacity; gcp: no GCP credentials found; primeintellect, oci: price reference — no launcher yet; aws: no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID, or run `aws configure`); azure: no Azure credentials found.",
+        "No usable placement for a CPU-only machine: the local machine has no spot capacity; gcp: no Google Cloud credentials: run `gcloud auth application-default login` or set GOOGLE_APPLICATION_CREDENTIALS; primeintellect, oci: price reference — no launcher yet; aws: no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID, or run `aws configure`); azure: no Azure credentials found.",
     ),
     (
         "--instance-type p3.2xlarge",

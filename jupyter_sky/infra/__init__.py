@@ -27,10 +27,11 @@ BUILTIN: tuple[str, ...] = (
     "jupyter_sky.infra.ssh:SshInfra",
     "jupyter_sky.infra.slurm:SlurmInfra",
     "jupyter_sky.infra.aws:AwsInfra",
+    "jupyter_sky.infra.gcp:GcpInfra",
 )
 
 #: Kinds the catalog prices whose launcher is not in this version (shown as "no launcher yet").
-PLANNED = ("gcp", "azure", "k8s")
+PLANNED = ("azure", "k8s")
 #: Planned kinds that will report live offerings rather than be priced from the catalog.
 PLANNED_LIVE = frozenset({"k8s"})
 

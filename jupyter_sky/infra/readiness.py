@@ -32,15 +32,6 @@ def _env(*names: str) -> bool:
     return any(os.environ.get(name) for name in names)
 
 
-def _gcp() -> bool:
-    adc = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
-    if adc:
-        return Path(adc).expanduser().is_file()
-    config = os.environ.get("CLOUDSDK_CONFIG")
-    base = Path(config).expanduser() if config else Path.home() / ".config" / "gcloud"
-    return (base / "application_default_credentials.json").is_file()
-
-
 def _azure() -> bool:
     if _env("AZURE_CLIENT_ID") and _env("AZURE_TENANT_ID"):
         return True
@@ -51,7 +42,7 @@ def _azure() -> bool:
 
 #: Credential looks for the clouds whose launcher is not in this version yet; a registered
 #: infra answers with its own ``credentials()`` instead.
-PLANNED_CREDENTIALS: dict[str, Callable[[], bool]] = {"gcp": _gcp, "azure": _azure}
+PLANNED_CREDENTIALS: dict[str, Callable[[], bool]] = {"azure": _azure}
 
 
 def infra_reason(kind: str) -> str:

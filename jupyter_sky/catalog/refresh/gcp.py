@@ -54,11 +54,11 @@ def api_key() -> str | None:
         return key
     try:
         from jupyter_sky.config import load_config
+        from jupyter_sky.infra.gcp.config import GcpConfig
 
-        section = getattr(load_config(), "gcp", None)
+        value = load_config().of(GcpConfig).api_key
     except Exception:  # an unreadable config is reported by the commands that need it
         return None
-    value = getattr(section, "api_key", None)
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 

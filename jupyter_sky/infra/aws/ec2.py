@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
-import urllib.request
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
 
@@ -26,7 +25,6 @@ from jupyter_sky.infra.base import CapacityError, CredentialError, QuotaError
 from jupyter_sky.remote.aws_selfstop import TAG_STOPPED  # the VM's own stop call tags why
 
 __all__ = ["TAG_STOPPED", "aws_calls", "seam_error", "selfstop_script", "zone_name", "zones"]
-CHECKIP = "https://checkip.amazonaws.com"
 
 
 def seam_error(verdict: Verdict) -> InfraError:
@@ -111,13 +109,10 @@ def zones(region: str, instance_type: str, vpc_name: str | None) -> tuple[str, .
 
 
 def public_cidr() -> str:
-    """This machine's public address as ``a.b.c.d/32`` (AWS's checkip; one short call)."""
-    try:
-        with urllib.request.urlopen(CHECKIP, timeout=5) as resp:
-            address = resp.read().decode().strip()
-    except OSError as exc:
-        raise InfraError(f"this machine's public address is unknown ({exc}); set aws.ssh_cidr.") from None
-    return f"{address}/32"
+    """This machine's public address as ``a.b.c.d/32``."""
+    from jupyter_sky.infra.vm_access import public_cidr as lookup
+
+    return lookup("aws.ssh_cidr")
 
 
 def default_region() -> str:

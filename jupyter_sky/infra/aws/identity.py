@@ -8,14 +8,11 @@ The private key lives at ``$JUPYTER_SKY_HOME/keys/aws-<user>`` with mode 0600.
 from __future__ import annotations
 
 import getpass
-import os
 import re
 import socket
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from jupyter_sky.config import sky_home
 from jupyter_sky.errors import InfraError
 
 TAG_CLUSTER = "jupyter-sky-cluster"
@@ -48,15 +45,9 @@ class Owner:
 
 def user_key(user: str | None = None) -> tuple[Path, str]:
     """``(private key path, public key line)`` of this user's AWS key, made on first use."""
-    path = sky_home() / "keys" / f"aws-{user or user_name()}"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        res = subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "jupyter-sky",
-                              "-f", str(path)], capture_output=True, text=True)  # fmt: skip
-        if res.returncode != 0:
-            raise InfraError(f"could not make the SSH key {path}: {res.stderr.strip()}")
-    os.chmod(path, 0o600)
-    return path, Path(f"{path}.pub").read_text().strip()
+    from jupyter_sky.infra.vm_access import user_key as cloud_key
+
+    return cloud_key("aws", user or user_name())
 
 
 def user_data(public_key: str) -> str:
