@@ -14,7 +14,8 @@ import urllib.request
 from pathlib import Path
 
 from jupyter_sky.config import sky_home
-from jupyter_sky.errors import InfraError
+from jupyter_sky.errors import InfraError, SpecError
+from jupyter_sky.infra.base import InfraFlag
 
 
 def user_key(cloud: str, user: str) -> tuple[Path, str]:
@@ -50,3 +51,14 @@ def public_cidr(setting: str) -> str:
     except OSError as exc:
         raise InfraError(f"this machine's public address is unknown ({exc}); set {setting}.") from None
     return f"{address}/32"
+
+
+def _disk_size(value: str, label: str) -> str:
+    if not value.isdigit() or not 10 <= int(value) <= 16384:
+        raise SpecError(f"{label} must be a disk size in GB from 10 to 16384, not {value!r}.")
+    return value
+
+
+#: ``--disk-size GB``: the boot disk of a cloud VM; every VM infra declares this same flag.
+DISK_SIZE = InfraFlag("--disk-size", "disk_size", "Cloud VMs: boot disk size in GB (default: the infra's disk_size).",
+                      "200", _disk_size)  # fmt: skip

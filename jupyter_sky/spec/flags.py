@@ -70,9 +70,8 @@ def infra_rows() -> list[tuple[tuple[str, ...], dict]]:
     """The flags every registered infra brings (Slurm's ``--partition``, ...)."""
     from jupyter_sky.infra import infra_flags
 
-    return [
-        ((f.flag,), {"dest": f.dest, "metavar": "NAME", "help": f.help}) for _, f in infra_flags()
-    ]
+    unique = {f.flag: f for _, f in infra_flags()}  # a flag several infras share is one flag
+    return [((f.flag,), {"dest": f.dest, "metavar": "NAME", "help": f.help}) for f in unique.values()]
 
 
 def examples() -> dict[str, str]:

@@ -129,7 +129,7 @@ def _infra_options(ns: argparse.Namespace) -> dict[str, str]:
     from jupyter_sky.infra import infra_flags
 
     options: dict[str, str] = {}
-    for _, flag in infra_flags():
+    for flag in {f.flag: f for _, f in infra_flags()}.values():  # shared flags checked once
         value = getattr(ns, flag.dest, None)
         if hasattr(ns, flag.dest):
             delattr(ns, flag.dest)
@@ -313,9 +313,13 @@ def _placed_infra(
     from jupyter_sky.infra.base import RunsDetached
 
     kind = (infra or "").partition("/")[0]
+    taken = {f.dest for o, f in infra_flags() if o.kind == kind}
+    owners: dict[str, list[str]] = {}
     for owner, flag in infra_flags():
-        if flag.dest in options and owner.kind != kind:
-            raise SpecError(f"{flag.flag} goes with --infra {owner.path_shape or owner.kind}.")
+        if flag.dest in options and flag.dest not in taken:
+            owners.setdefault(flag.flag, []).append(owner.path_shape or owner.kind)
+    for name, shapes in owners.items():
+        raise SpecError(f"{name} goes with --infra {' or --infra '.join(shapes)}.")
     cls = classes().get(kind)
     if detach and (cls is None or not issubclass(cls, RunsDetached)):
         runs = [c.kind for c in classes().values() if issubclass(c, RunsDetached)]

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from jupyter_sky.errors import InfraError, SpecError
-from jupyter_sky.infra.aws.config import AwsConfig, disk_size_flag, image_id_flag
+from jupyter_sky.infra.aws.config import AwsConfig, image_id_flag
 from jupyter_sky.infra.aws.credentials import problem as credentials_problem
 from jupyter_sky.infra.base import (
     CapacityError,
@@ -41,6 +41,7 @@ from jupyter_sky.infra.base import (
     Orphan,
     State,
 )
+from jupyter_sky.infra.vm_access import DISK_SIZE
 
 if TYPE_CHECKING:
     from jupyter_sky.infra.aws.launch import Launched, Placement
@@ -96,8 +97,7 @@ class AwsInfra(Infra[AwsHandle]):
     path_shape: ClassVar[str] = "aws[/<region>[/<zone>]]"
     sdk_modules: ClassVar[tuple[str, ...]] = ("boto3",)
     flags: ClassVar[tuple[InfraFlag, ...]] = (
-        InfraFlag("--disk-size", "disk_size", "AWS: root disk size in GB (default aws.disk_size).",
-                  "200", disk_size_flag),
+        DISK_SIZE,
         InfraFlag("--image-id", "image_id", "AWS: the AMI to boot (default: the class's image).",
                   "ami-0abc1234", image_id_flag),
     )  # fmt: skip

@@ -62,13 +62,6 @@ class AwsConfig:
 
 
 # ---- the infra's own %%sky flags (values arrive in task.infra_options) -----------------------
-def disk_size_flag(value: str, label: str) -> str:
-    """``--disk-size 200``: GB of the root volume."""
-    if not value.isdigit() or not 8 <= int(value) <= 16384:
-        raise SpecError(f"{label} must be a disk size in GB from 8 to 16384, not {value!r}.")
-    return value
-
-
 def image_id_flag(value: str, label: str) -> str:
     """``--image-id ami-0abc1234``: the AMI to boot instead of the class's default."""
     if not AMI.fullmatch(value):

@@ -25,6 +25,7 @@ from jupyter_sky.infra.base import (
     CredentialError,
     Handle,
     Infra,
+    InfraFlag,
     InfraPath,
     Launch,
     Offering,
@@ -32,6 +33,7 @@ from jupyter_sky.infra.base import (
     State,
 )
 from jupyter_sky.infra.gcp.config import GcpConfig
+from jupyter_sky.infra.vm_access import DISK_SIZE
 
 if TYPE_CHECKING:
     from jupyter_sky.infra.gcp import provision as gp
@@ -75,6 +77,7 @@ class GcpInfra(Infra[GcpHandle]):
     config_section: ClassVar[type | None] = GcpConfig
     path_shape: ClassVar[str] = "gcp[/<region>[/<zone>]]"
     sdk_modules: ClassVar[tuple[str, ...]] = ("google.cloud.compute_v1",)
+    flags: ClassVar[tuple[InfraFlag, ...]] = (DISK_SIZE,)
 
     def __init__(self) -> None:
         self._ssh: dict[tuple[str, str], SshInfra] = {}
