@@ -123,15 +123,21 @@ class KubernetesInfra(Infra[K8sHandle]):
         return problem
 
     def _probe(self, context: str, namespace: str) -> str:
-        from kubernetes.client import AuthorizationV1Api, VersionApi
+        from kubernetes.client import (
+            AuthorizationV1Api,
+            V1ResourceAttributes,
+            V1SelfSubjectAccessReview,
+            V1SelfSubjectAccessReviewSpec,
+            VersionApi,
+        )
 
         try:
             api = self._api(context)
             server = api.configuration.host
             VersionApi(api).get_code(_request_timeout=5)
+            attrs = V1ResourceAttributes(namespace=namespace, verb="create", resource="pods")
             review = AuthorizationV1Api(api).create_self_subject_access_review(
-                {"spec": {"resourceAttributes": {"namespace": namespace, "verb": "create",
-                                                 "resource": "pods"}}},  # fmt: skip
+                V1SelfSubjectAccessReview(spec=V1SelfSubjectAccessReviewSpec(resource_attributes=attrs)),
                 _request_timeout=5,
             )
         except InfraError as exc:
@@ -140,7 +146,7 @@ class KubernetesInfra(Infra[K8sHandle]):
             where = locals().get("server", "its API server")
             return (f"context {context}: the API server {where} cannot be reached "
                     f"({type(exc).__name__}); check the cluster is up and the kubeconfig")  # fmt: skip
-        if not review.status.allowed:
+        if review.status is None or not review.status.allowed:
             return (f"context {context}: you may not create pods in namespace {namespace}; "
                     "ask the cluster's admin or choose another namespace")  # fmt: skip
         return ""
@@ -179,7 +185,7 @@ class KubernetesInfra(Infra[K8sHandle]):
     def live(self) -> list[Offering]:
         from jupyter_sky.infra.kubernetes.nodes import offering
 
-        offers = []
+        offers: list[Offering] = []
         for context, _ in self._usable_contexts():
             with contextlib.suppress(LaunchError):
                 offers.extend(offering(context, room) for room in self._rooms(context))
@@ -189,12 +195,12 @@ class KubernetesInfra(Infra[K8sHandle]):
         from jupyter_sky.infra.kubernetes.nodes import offering
 
         target = _path(resources.infra).target
-        offers = []
+        offers: list[Offering] = []
         for context, _ in self._usable_contexts(target):
             with contextlib.suppress(LaunchError):
                 rooms = self._rooms(context)
                 gpus = resources.accelerator_count or (1 if resources.accelerator else 0)
-                offers.extend(offering(context, r) for r in rooms if gpus or not r.gpus)
+                offers.extend(offering(context, r) for r in rooms if bool(r.gpus) == bool(gpus))
         return offers
 
     def unmet(self, resources: Resources) -> str:

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import yaml
-
 from jupyter_sky.errors import InfraError
 
 if TYPE_CHECKING:
@@ -77,6 +75,8 @@ class Contexts:
 
 def read_contexts() -> Contexts:
     """The contexts of the kubeconfig files (the first file's current-context wins)."""
+    import yaml
+
     found: dict[str, Context] = {}
     current: str | None = None
     for path in kubeconfig_files():
@@ -109,10 +109,13 @@ def api_client(context: str) -> ApiClient:
 
     if context == IN_CLUSTER:
         configuration = client.Configuration()
-        config.load_incluster_config(client_configuration=configuration)
+        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
         return client.ApiClient(configuration)
     files = os.pathsep.join(str(p) for p in kubeconfig_files())
     try:
-        return config.new_client_from_config(config_file=files, context=context)
+        made: ApiClient = config.new_client_from_config(  # type: ignore[no-untyped-call]
+            config_file=files, context=context
+        )
+        return made
     except ConfigException as exc:
         raise InfraError(f"Kubernetes context '{context}' cannot be used: {exc}.") from None

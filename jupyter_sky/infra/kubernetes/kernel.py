@@ -53,12 +53,12 @@ class PodKernel:
         import zmq
 
         port = self.local_info()["hb_port"]
-        sock = zmq.Context.instance().socket(zmq.REQ)
+        sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.REQ)
         sock.linger = 0
         try:
             sock.connect(f"tcp://127.0.0.1:{port}")
             sock.send(b"ping")
-            return sock.poll(int(timeout * 1000)) != 0 and sock.recv() == b"ping"
+            return bool(sock.poll(int(timeout * 1000)) != 0 and sock.recv() == b"ping")
         finally:
             sock.close()
 
@@ -74,7 +74,7 @@ class PodKernel:
     def check(self) -> bool:
         """One API call: is the pod still running? Sets :attr:`reason` when it ended."""
         from kubernetes.client import CoreV1Api
-        from kubernetes.client.rest import ApiException
+        from kubernetes.client.exceptions import ApiException
 
         try:
             pod = CoreV1Api(self.api).read_namespaced_pod(self.pod, self.namespace)
@@ -83,7 +83,7 @@ class PodKernel:
                 self.reason = "its pod was deleted"
                 return False
             raise
-        if pod.metadata.deletion_timestamp is not None:
+        if pod.metadata is not None and pod.metadata.deletion_timestamp is not None:
             self.reason = "its pod is being deleted"
             return False
         status = pod.status

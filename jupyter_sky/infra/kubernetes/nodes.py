@@ -74,7 +74,7 @@ def short_gpu(value: str) -> str:
 
 
 def gpu_label(node: V1Node) -> tuple[str, str] | None:
-    labels = node.metadata.labels or {}
+    labels = (node.metadata.labels if node.metadata else None) or {}
     for key in GPU_LABELS:
         if labels.get(key):
             return key, labels[key]
@@ -98,8 +98,8 @@ def _requested(core: CoreV1Api) -> dict[str, dict[str, float]]:
         field_selector="status.phase!=Succeeded,status.phase!=Failed"
     ).items
     for pod in pods:
-        node = pod.spec.node_name
-        if not node:
+        node = pod.spec.node_name if pod.spec else None
+        if not node or pod.spec is None:
             continue
         room = used.setdefault(node, {})
         for container in pod.spec.containers:
@@ -116,13 +116,14 @@ def rooms(core: CoreV1Api) -> list[NodeRoom]:
     for node in core.list_node().items:
         if not _usable(node):
             continue
-        have = node.status.allocatable or {}
-        taken = used.get(node.metadata.name, {})
+        name = str(node.metadata.name if node.metadata else "")
+        have = (node.status.allocatable if node.status else None) or {}
+        taken = used.get(name, {})
         resource = next((r for r in GPU_RESOURCES if quantity(have.get(r)) > 0), GPU_RESOURCES[0])
         label = gpu_label(node)
         gpus = int(quantity(have.get(resource)))
         found.append(NodeRoom(
-            name=node.metadata.name,
+            name=name,
             gpu=short_gpu(label[1]) if label and gpus else None,
             gpu_label=label if gpus else None, gpu_resource=resource,
             cpus=quantity(have.get("cpu")), memory_gb=quantity(have.get("memory")) / 2**30,

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 @contextlib.contextmanager
 def api_errors(where: str) -> Iterator[None]:
     """An API error as the seam's errors: 401/403 a CredentialError, others a LaunchError."""
-    from kubernetes.client.rest import ApiException
+    from kubernetes.client.exceptions import ApiException
     from urllib3.exceptions import HTTPError
 
     try:
@@ -47,8 +47,9 @@ def _reason(exc: object) -> str:
 
 def create(core: CoreV1Api, namespace: str, plan: PodPlan, key: str) -> None:
     """The Secret with the kernel's key, then the pod that reads it."""
-    core.create_namespaced_secret(namespace, secret_body(plan, key))
-    core.create_namespaced_pod(namespace, pod_body(plan))
+    # The client sends a plain mapping as the body unchanged (its stubs want the model).
+    core.create_namespaced_secret(namespace, secret_body(plan, key))  # type: ignore[arg-type]
+    core.create_namespaced_pod(namespace, pod_body(plan))  # type: ignore[arg-type]
 
 
 def read_key(core: CoreV1Api, namespace: str, secret: str) -> str:
@@ -62,14 +63,14 @@ def read_key(core: CoreV1Api, namespace: str, secret: str) -> str:
 
 def remove(core: CoreV1Api, namespace: str, labels: dict[str, str], wait: float = 15.0) -> None:
     """Delete the pods, services and secrets with ``labels``; wait (bounded) for the pods."""
-    from kubernetes.client.rest import ApiException
+    from kubernetes.client.exceptions import ApiException
 
     sel = selector(labels)
     with contextlib.suppress(ApiException):
         core.delete_collection_namespaced_pod(namespace, label_selector=sel, grace_period_seconds=0)
     for svc in core.list_namespaced_service(namespace, label_selector=sel).items:
         with contextlib.suppress(ApiException):
-            core.delete_namespaced_service(svc.metadata.name, namespace)
+            core.delete_namespaced_service(str(svc.metadata.name if svc.metadata else ""), namespace)
     with contextlib.suppress(ApiException):
         core.delete_collection_namespaced_secret(namespace, label_selector=sel)
     _until(lambda: not core.list_namespaced_pod(namespace, label_selector=sel).items, wait)

@@ -30,12 +30,12 @@ def too_large(resources: Resources, rooms: list[NodeRoom], context: str) -> str:
         return (f"no node of context {context} has {gpus} {name or 'GPUs'} (the most on one "
                 f"node is {most}); lower the count in --gpus")  # fmt: skip
     if resources.cpus and max(r.cpus for r in fitting) < resources.cpus:
-        most = max(r.cpus for r in fitting)
-        return f"no node of context {context} has {resources.cpus:g} CPUs (the most is {most:g}); lower --cpus"
+        most_cpus = max(r.cpus for r in fitting)
+        return f"no node of context {context} has {resources.cpus:g} CPUs (the most is {most_cpus:g}); lower --cpus"
     if resources.memory_gb and max(r.memory_gb for r in fitting) < resources.memory_gb:
-        most = max(r.memory_gb for r in fitting)
+        most_gb = max(r.memory_gb for r in fitting)
         return (f"no node of context {context} has {resources.memory_gb:g} GB of memory "
-                f"(the most is {most:g}); lower --memory")  # fmt: skip
+                f"(the most is {most_gb:g}); lower --memory")  # fmt: skip
     return ""
 
 

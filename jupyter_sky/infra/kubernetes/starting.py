@@ -97,7 +97,7 @@ def interrupt(info: dict[str, Any]) -> None:
     from jupyter_client.session import Session
 
     session = Session(key=str(info["key"]).encode(), signature_scheme="hmac-sha256")
-    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
     sock.linger = 1000
     try:
         sock.connect(f"tcp://127.0.0.1:{info['control_port']}")
@@ -114,6 +114,10 @@ def user_pods(core: CoreV1Api) -> list[tuple[str, str, str]]:
     out = []
     for pod in pods:
         meta = pod.metadata
-        cluster = (meta.annotations or {}).get(ANNOTATION_CLUSTER) or meta.labels[LABEL_CLUSTER]
-        out.append((meta.namespace, cluster, pod.status.phase if pod.status else "Unknown"))
+        if meta is None:
+            continue
+        labels = meta.labels or {}
+        cluster = (meta.annotations or {}).get(ANNOTATION_CLUSTER) or labels.get(LABEL_CLUSTER, "?")
+        phase = pod.status.phase if pod.status else None
+        out.append((str(meta.namespace), str(cluster), str(phase or "Unknown")))
     return out

@@ -70,15 +70,15 @@ def wait_running(
     last = ""
     while True:
         pod = core.read_namespaced_pod(name, namespace)
-        phase = pod.status.phase if pod.status else None
-        if phase == "Running" and pod.status.pod_ip:
+        status = pod.status
+        if status is not None and status.phase == "Running" and status.pod_ip:
             return pod
         ended = _ended(pod)
         if ended:
             raise LaunchError(f"pod {namespace}/{name}: {ended}")
         pulled = _pull_error(pod)
         if pulled:
-            image = pod.spec.containers[0].image
+            image = pod.spec.containers[0].image if pod.spec else name
             raise LaunchError(
                 f"the image {image} cannot be pulled ({pulled}); set kubernetes.image to an "
                 "image with Python that the cluster can pull",
