@@ -73,7 +73,8 @@ class KubernetesInfra(Infra[K8sHandle]):
     aliases: ClassVar[tuple[str, ...]] = ("kubernetes",)
     sdk_modules: ClassVar[tuple[str, ...]] = ("kubernetes",)
 
-    def __init__(self) -> None:
+    def __init__(self, settings: KubernetesConfig | None = None) -> None:
+        self._settings = settings  # used when no config file sets a k8s:/kubernetes: section
         self._clients: dict[str, ApiClient] = {}
         self._probes: dict[tuple[str, str], tuple[float, str]] = {}
         self._kernels: dict[str, PodKernel] = {}
@@ -109,7 +110,7 @@ class KubernetesInfra(Infra[K8sHandle]):
             if not problem:
                 return ""
             problems.append(problem.rstrip("."))
-        return "; ".join(problems) or "your kubeconfig has no contexts"
+        return "; ".join(problems) + "." if problems else "Your kubeconfig has no contexts."
 
     def probe(self, context: str, namespace: str) -> str:
         """``""`` if ``context`` answers and lets you create pods in ``namespace``, else one
@@ -144,11 +145,11 @@ class KubernetesInfra(Infra[K8sHandle]):
             return str(exc)
         except Exception as exc:  # noqa: BLE001 - unreachable, TLS, refused: one sentence
             where = locals().get("server", "its API server")
-            return (f"context {context}: the API server {where} cannot be reached "
-                    f"({type(exc).__name__}); check the cluster is up and the kubeconfig")  # fmt: skip
+            return (f"Context {context}: the API server {where} cannot be reached "
+                    f"({type(exc).__name__}); check the cluster is up and the kubeconfig.")  # fmt: skip
         if review.status is None or not review.status.allowed:
-            return (f"context {context}: you may not create pods in namespace {namespace}; "
-                    "ask the cluster's admin or choose another namespace")  # fmt: skip
+            return (f"Context {context}: you may not create pods in namespace {namespace}; "
+                    "ask the cluster's admin or choose another namespace.")  # fmt: skip
         return ""
 
     def _api(self, context: str) -> ApiClient:
@@ -225,7 +226,7 @@ class KubernetesInfra(Infra[K8sHandle]):
         problem = self.probe(context, namespace)
         if problem:
             raise CredentialError(problem, "region")
-        cfg = request.config.of(KubernetesConfig)
+        cfg = self._config(request)
         node = request.offering.instance_type if request.offering else ""
         core = self._core(context)
         handle, kernel = start(core, request, cfg, context, namespace, node, self._rooms(context))
@@ -239,8 +240,14 @@ class KubernetesInfra(Infra[K8sHandle]):
         offering = request.offering
         ctx = contexts.get(offering.region) if offering else None
         ctx = ctx or (contexts.get(path.target) if path.target else contexts.default())
-        cfg = request.config.of(KubernetesConfig)
+        cfg = self._config(request)
         return ctx.name, path.detail or cfg.namespace or ctx.namespace
+
+    def _config(self, request: Launch) -> KubernetesConfig:
+        configured = any(isinstance(v, KubernetesConfig) for v in request.config.infras.values())
+        if self._settings is not None and not configured:
+            return self._settings
+        return request.config.of(KubernetesConfig)
 
     def _kernel(self, handle: K8sHandle) -> PodKernel:
         from jupyter_sky.infra.kubernetes.kernel import PodKernel

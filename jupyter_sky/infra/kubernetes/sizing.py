@@ -18,24 +18,24 @@ def _gpus(resources: Resources) -> int:
 def too_large(resources: Resources, rooms: list[NodeRoom], context: str) -> str:
     """``""`` if some node of the context could hold the request when empty, else why not."""
     if not rooms:
-        return f"context {context} has no usable nodes (all cordoned, tainted or not Ready)"
+        return f"context {context} has no usable nodes (all cordoned, tainted or not Ready)."
     gpus, name = _gpus(resources), (resources.accelerator or "").upper()
     if gpus and name and not any(r.gpu == name for r in rooms):
         types = sorted({r.gpu for r in rooms if r.gpu})
         have = ", ".join(types) if types else "no GPUs"
-        return f"no node of context {context} has {name} GPUs (it has {have}); choose another GPU type"
+        return f"no node of context {context} has {name} GPUs (it has {have}); choose another GPU type."
     fitting = [r for r in rooms if not name or r.gpu == name or not gpus]
     if gpus and max(r.gpus for r in fitting) < gpus:
         most = max(r.gpus for r in fitting)
         return (f"no node of context {context} has {gpus} {name or 'GPUs'} (the most on one "
-                f"node is {most}); lower the count in --gpus")  # fmt: skip
+                f"node is {most}); lower the count in --gpus.")  # fmt: skip
     if resources.cpus and max(r.cpus for r in fitting) < resources.cpus:
         most_cpus = max(r.cpus for r in fitting)
-        return f"no node of context {context} has {resources.cpus:g} CPUs (the most is {most_cpus:g}); lower --cpus"
+        return f"no node of context {context} has {resources.cpus:g} CPUs (the most is {most_cpus:g}); lower --cpus."
     if resources.memory_gb and max(r.memory_gb for r in fitting) < resources.memory_gb:
         most_gb = max(r.memory_gb for r in fitting)
         return (f"no node of context {context} has {resources.memory_gb:g} GB of memory "
-                f"(the most is {most_gb:g}); lower --memory")  # fmt: skip
+                f"(the most is {most_gb:g}); lower --memory.")  # fmt: skip
     return ""
 
 
