@@ -65,7 +65,7 @@ class PodKernel:
     def wait_ready(self, timeout: float, still_running: Any) -> None:
         """Until the kernel answers a heartbeat; ``still_running()`` raises if the pod ended."""
         deadline = time.monotonic() + timeout
-        while not self.ping():
+        while not self.ping(0.2):
             still_running()
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the kernel in pod {self.namespace}/{self.pod} did not "
