@@ -213,6 +213,7 @@ def sections() -> dict[str, type]:
     for kind, cls in classes().items():
         if cls.config_section is not None:
             found[kind] = cls.config_section
+            found.update(dict.fromkeys(cls.aliases, cls.config_section))  # kubernetes: = k8s:
     return found
 
 

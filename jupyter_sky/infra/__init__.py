@@ -28,12 +28,13 @@ BUILTIN: tuple[str, ...] = (
     "jupyter_sky.infra.slurm:SlurmInfra",
     "jupyter_sky.infra.aws:AwsInfra",
     "jupyter_sky.infra.gcp:GcpInfra",
+    "jupyter_sky.infra.kubernetes:KubernetesInfra",
 )
 
 #: Kinds the catalog prices whose launcher is not in this version (shown as "no launcher yet").
-PLANNED = ("azure", "k8s")
+PLANNED = ("azure",)
 #: Planned kinds that will report live offerings rather than be priced from the catalog.
-PLANNED_LIVE = frozenset({"k8s"})
+PLANNED_LIVE: frozenset[str] = frozenset()
 
 #: A priced cloud's path: /region[/zone]; ``*`` is any region.
 _CLOUD_PATH = r"(/([a-z0-9-]+|\*)(/[a-z0-9-]+)?)?"

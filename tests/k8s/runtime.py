@@ -8,7 +8,8 @@ runtime does the kubelet's share on this machine:
   an image it does not know fails the way a registry would (``ErrImagePull`` in the
   container status and a ``Failed`` event), and the pod stays Pending;
 - the container's command runs in the pod's own network namespace at the pod IP
-  (:mod:`podnet`), with the pod's env (``value`` and the usual ``fieldRef`` paths),
+  (:mod:`podnet`), with the pod's env (``value``, the usual ``fieldRef`` paths, and
+  ``secretKeyRef`` / ``configMapKeyRef`` read from the API as the kubelet does),
   ``HOME`` and the working directory in a fresh per-pod directory;
 - a KWOK ``PortForward`` object named after the pod maps each declared
   ``containerPort`` to ``nsenter --net=<pod netns> skyk8s-relay 127.0.0.1:<port>``, so
@@ -20,6 +21,7 @@ runtime does the kubelet's share on this machine:
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime
 import os
@@ -175,7 +177,26 @@ class PodRuntime:
                 env[item.name] = item.value
             elif item.value_from is not None and item.value_from.field_ref is not None:
                 env[item.name] = fields.get(item.value_from.field_ref.field_path, "")
+            elif item.value_from is not None:
+                env[item.name] = self._ref(pod.metadata.namespace, item.value_from)
         return env
+
+    def _ref(self, namespace: str, source: client.V1EnvVarSource) -> str:
+        """A ``secretKeyRef`` or ``configMapKeyRef`` value, read as the kubelet would; a
+        missing object or key fails the start (the kubelet's CreateContainerConfigError)."""
+        if source.secret_key_ref is not None:
+            ref = source.secret_key_ref
+            data = self.core.read_namespaced_secret(ref.name, namespace).data or {}
+            if ref.key not in data:
+                raise RuntimeError(f"secret {ref.name} has no key {ref.key}")
+            return base64.b64decode(data[ref.key]).decode()
+        if source.config_map_key_ref is not None:
+            ref = source.config_map_key_ref
+            values = self.core.read_namespaced_config_map(ref.name, namespace).data or {}
+            if ref.key not in values:
+                raise RuntimeError(f"configmap {ref.name} has no key {ref.key}")
+            return str(values[ref.key])
+        raise RuntimeError("unsupported env valueFrom (only fieldRef, secretKeyRef, configMapKeyRef)")
 
     def _write_forwards(self, pod: client.V1Pod, net: PodNet) -> None:
         ports = [p.container_port for c in pod.spec.containers for p in (c.ports or [])]

@@ -1,0 +1,76 @@
+"""``%%sky --infra k8s/<context>`` in a real notebook kernel, on the engine (SIMULATED
+CONTAINERS: API server, scheduler, events, RBAC and port-forward are real; the pod's
+container is a process in its own network namespace, see :mod:`tests.k8s.runtime`).
+
+The whole product path: the plan reads the context's nodes, the infra creates a Secret and a
+pod, the kernel in the pod gets its key through ``secretKeyRef``, the cell's output streams
+back over port-forward and its variable comes home; ``%sky status`` lists the cluster and
+``%sky down`` leaves no pod, service or secret with the cluster's labels.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kubernetes import client, config
+
+from .conftest import IMAGE_KERNEL, K8sEngine
+from .engine import USER_NAMESPACE
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from nbdriver import Notebook  # noqa: E402
+
+pytestmark = [pytest.mark.slow]
+
+
+@pytest.fixture
+def notebook(k8s: K8sEngine, tmp_path: Path) -> Iterator[Notebook]:
+    """A notebook kernel whose KUBECONFIG is the engine's user file and whose config names
+    the engine's Python image."""
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    (home / "config.yaml").write_text(
+        f"k8s:\n  image: {IMAGE_KERNEL}\n  pending_timeout: 20\n  ready_timeout: 60\n"
+    )
+    env = dict(os.environ, KUBECONFIG=str(k8s.user_kubeconfig), JUPYTER_SKY_HOME=str(home))
+    nb = Notebook(env, str(tmp_path))
+    assert nb.run("%load_ext jupyter_sky").status == "ok"
+    yield nb
+    nb.shutdown()
+
+
+def labelled(k8s: K8sEngine, cluster: str) -> list[str]:
+    """Every pod, service and secret in the user's namespace with the cluster's label."""
+    api = config.new_client_from_config(str(k8s.admin_kubeconfig))
+    core = client.CoreV1Api(api)
+    sel = f"jupyter-sky/cluster={cluster}"
+    found = [f"pod/{p.metadata.name}" for p in core.list_namespaced_pod(USER_NAMESPACE, label_selector=sel).items]
+    found += [f"svc/{s.metadata.name}" for s in core.list_namespaced_service(USER_NAMESPACE, label_selector=sel).items]
+    found += [f"secret/{s.metadata.name}" for s in core.list_namespaced_secret(USER_NAMESPACE, label_selector=sel).items]
+    api.close()
+    return found
+
+
+def test_simulated_containers_cell_runs_in_a_pod_and_its_variable_comes_home(
+    k8s: K8sEngine, notebook: Notebook
+) -> None:
+    res = notebook.run(
+        "%%sky --infra k8s/skyk8s --name kc\nimport os\nprint('in', os.environ['HOSTNAME'])\nx = 6 * 7",
+        timeout=180,
+    )
+    assert res.status == "ok", (res.error_text, res.stderr)
+    assert res.stdout.startswith("in sky-kc-"), res.stdout
+    assert notebook.value("x") == "42"
+    assert any(p.startswith("pod/sky-kc-") for p in labelled(k8s, "kc"))
+    assert any(p.startswith("secret/sky-kc-") for p in labelled(k8s, "kc"))
+    again = notebook.run("%%sky --name kc\nprint(x + 1)", timeout=60)
+    assert again.status == "ok" and again.stdout.strip() == "43", (again.error_text, again.stdout)
+    status = notebook.run("%sky status", timeout=60).stdout
+    assert any(line.split()[:3] == ["kc", "k8s", "UP"] for line in status.splitlines()), status
+    down = notebook.run("%sky down kc", timeout=60)
+    assert down.status == "ok", down.error_text
+    assert labelled(k8s, "kc") == []
