@@ -51,7 +51,7 @@ def status_rows(mgr: Any) -> list[tuple[str, ...]]:
     for rec in mgr.store.list_clusters():
         state = rec.state
         if state == "UP" and rec.handle:
-            state = _checked_state(rec.infra, rec.handle)
+            state = checked_state(rec.infra, rec.handle)
             if state != "UP":
                 mgr.store.set_state(rec.name, state)
         uptime = duration(now - rec.created_at) if state == "UP" else "-"
@@ -62,7 +62,7 @@ def status_rows(mgr: Any) -> list[tuple[str, ...]]:
     return rows
 
 
-def _checked_state(kind: str, handle_json: dict[str, Any]) -> str:
+def checked_state(kind: str, handle_json: dict[str, Any]) -> str:
     """UP while the kernel answers; STOPPED when a cloud VM stopped itself (disk kept); else DOWN."""
     from jupyter_sky.infra import get_infra
     from jupyter_sky.kernel.manager import is_stopped

@@ -65,12 +65,13 @@ class ClustersHandler(SkyHandler):
         self.reply({"clusters": rows, "now": now})
 
     def _current(self) -> list[Any]:
-        """The records, with UP clusters whose kernel has ended marked DOWN (as %sky status)."""
+        """The records, with UP clusters whose kernel has ended marked DOWN, or STOPPED when a
+        cloud VM stopped itself and kept its disk (as %sky status)."""
         records = self.store.list_clusters()
         for rec in records:
             if rec.state == "UP" and rec.handle and not self._alive(rec):
-                self.store.set_state(rec.name, "DOWN")
-                rec.state = "DOWN"
+                rec.state = sky.ended_state(rec.infra, rec.handle)
+                self.store.set_state(rec.name, rec.state)
                 rec.ended_at = rec.ended_at or time.time()
         return records
 

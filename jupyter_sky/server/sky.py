@@ -12,7 +12,7 @@ from jupyter_sky.errors import SkyError
 from jupyter_sky.state import DetachedJob, Store
 
 __all__ = ["SkyError", "Store", "cancel_job", "detached_jobs", "down", "gpu_rows", "interrupt"]
-__all__ += ["is_alive", "where"]
+__all__ += ["ended_state", "is_alive", "where"]
 
 
 def _infra(kind: str) -> Any:
@@ -33,6 +33,14 @@ def is_alive(kind: str, handle: dict[str, Any]) -> bool:
         return bool(_typed(kind, handle, 'is_alive'))
     except SkyError:
         return False
+
+
+def ended_state(kind: str, handle: dict[str, Any]) -> str:
+    """What a cluster whose kernel ended is now: STOPPED (a cloud VM kept with its disk) or DOWN."""
+    from jupyter_sky.notebook.commands import checked_state
+
+    state = checked_state(kind, handle)
+    return "DOWN" if state == "UP" else state
 
 
 def where(kind: str, handle: dict[str, Any]) -> str:
