@@ -15,7 +15,7 @@ from kubernetes import client, config
 
 from jupyter_sky.config_sections import Config
 from jupyter_sky.errors import InfraError, SpecError
-from jupyter_sky.infra.base import Launch, LaunchError, Offering
+from jupyter_sky.infra.base import Launch, LaunchError, Offering, QuotaError
 from jupyter_sky.infra.kubernetes import K8sHandle, KubernetesInfra
 from jupyter_sky.infra.kubernetes.config import KubernetesConfig
 from jupyter_sky.pipeline import failover
@@ -145,3 +145,21 @@ def test_simulated_containers_image_pull_error_is_surfaced_and_pod_deleted(
 def test_simulated_containers_unknown_context_is_one_sentence(infra: KubernetesInfra) -> None:
     with pytest.raises(InfraError, match="not in your kubeconfig"):
         infra.launch(request("nope", Resources(infra="k8s/nope", cpus=1))[0])
+
+
+def test_simulated_containers_quota_exceeded_is_a_quota_error_and_leaves_nothing(
+    infra: KubernetesInfra, admin: client.CoreV1Api
+) -> None:
+    """A ResourceQuota refusing GPUs in the namespace (its status written here, as no
+    kube-controller-manager runs): the real quota admission says "exceeded quota"."""
+    name, gpu = unique("no-gpus"), "requests.nvidia.com/gpu"
+    admin.create_namespaced_resource_quota(NS, {"metadata": {"name": name}, "spec": {"hard": {gpu: "0"}}})
+    admin.patch_namespaced_resource_quota_status(name, NS, {"status": {"hard": {gpu: "0"}, "used": {gpu: "0"}}})
+    try:
+        res = Resources(infra="k8s/skyk8s", accelerator="H100", accelerator_count=1)
+        with pytest.raises(QuotaError, match="exceeded quota") as err:
+            infra.launch(request("quota", res)[0])
+        assert err.value.scope == "region"
+        assert leftovers(admin, "quota") == []
+    finally:
+        admin.delete_namespaced_resource_quota(name, NS)

@@ -64,6 +64,7 @@ def test_simulated_containers_cell_runs_in_a_pod_and_its_variable_comes_home(
     )
     assert res.status == "ok", (res.error_text, res.stderr)
     assert res.stdout.startswith("in sky-kc-"), res.stdout
+    assert "k8s: creating pod sky-kc-" in res.stderr and "on node skyk8s-cpu" in res.stderr, res.stderr
     assert notebook.value("x") == "42"
     assert any(p.startswith("pod/sky-kc-") for p in labelled(k8s, "kc"))
     assert any(p.startswith("secret/sky-kc-") for p in labelled(k8s, "kc"))

@@ -110,12 +110,15 @@ def api_client(context: str) -> ApiClient:
     if context == IN_CLUSTER:
         configuration = client.Configuration()
         config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        configuration.retries = 1
         return client.ApiClient(configuration)
     files = os.pathsep.join(str(p) for p in kubeconfig_files())
+    configuration = client.Configuration()
     try:
-        made: ApiClient = config.new_client_from_config(  # type: ignore[no-untyped-call]
-            config_file=files, context=context
+        config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=files, context=context, client_configuration=configuration
         )
-        return made
     except ConfigException as exc:
         raise InfraError(f"Kubernetes context '{context}' cannot be used: {exc}.") from None
+    configuration.retries = 1  # an unreachable API server costs one more try, not three
+    return client.ApiClient(configuration)
