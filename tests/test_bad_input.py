@@ -185,7 +185,7 @@ CASES = [
 ]
 LINE_CASES = [
     ('down "abc', "The %sky line has an unclosed quote; close it or remove it."),
-    ("status extra words", "%sky status takes no arguments, not 'extra words'."),
+    ("status extra words", "%sky status takes no arguments or --infra KIND, not 'extra words'."),
     ("", "%sky needs a subcommand: status, stop, down, check, gpus, plan, jobs, attach (or use %%sky on a cell)."),
     ("stat", "Unknown %sky subcommand 'stat'; choose one of status, stop, down, check, gpus, plan, jobs, attach."),
     ("down", "Usage: %sky down NAME, or %sky down --all."),

@@ -33,14 +33,25 @@ def run_subcommand(line: str, mgr: Any) -> None:
 
 
 def _status(rest: list[str], mgr: Any) -> None:
-    if rest:
-        raise SpecError(f"%sky status takes no arguments, not '{' '.join(rest)}'.")
+    from jupyter_sky.infra import canonical_kind, kinds
+    from jupyter_sky.notebook import orphans
+
+    if rest and (len(rest) != 2 or rest[0] != "--infra" or canonical_kind(rest[1]) not in kinds()):
+        raise SpecError(f"%sky status takes no arguments or --infra KIND, not '{' '.join(rest)}'.")
     rows = status_rows(mgr)
-    if not rows:
+    if rows:
+        header = ("NAME", "INFRA", "STATE", "UPTIME", "CELLS", "IDLE", "COST")
+        print(table([header, *rows]))
+    known = {r[0] for r in rows if r[2] != "DOWN"}
+    found, failed = orphans.orphans(canonical_kind(rest[1]) if rest else None, known)
+    if found:
+        print("\nNot in this machine's state (a kernel killed mid-launch, another machine); "
+              "%sky down NAME ends one:")  # fmt: skip
+        print(table([("NAME", "INFRA", "STATE", "WHERE"), *orphans.rows(found)]))
+    for line in failed:
+        print(line)
+    if not rows and not found:
         print("No clusters. A %%sky cell starts one.")
-        return
-    header = ("NAME", "INFRA", "STATE", "UPTIME", "CELLS", "IDLE", "COST")
-    print(table([header, *rows]))
 
 
 def status_rows(mgr: Any) -> list[tuple[str, ...]]:
@@ -118,6 +129,13 @@ def _down(rest: list[str], mgr: Any) -> None:
         return
     if len(rest) != 1 or rest[0].startswith("-"):
         raise SpecError("Usage: %sky down NAME, or %sky down --all.")
+    if mgr.store.get_cluster(rest[0]) is None and rest[0] not in mgr.live:
+        from jupyter_sky.notebook import orphans
+
+        ended = orphans.end(rest[0])  # known only to a cloud (its tags or labels)
+        if ended is not None:
+            print(ended)
+            return
     print(mgr.down(rest[0]))
 
 

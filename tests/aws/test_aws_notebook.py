@@ -92,3 +92,21 @@ def test_sky_stop_keeps_the_vm_and_the_next_cell_starts_it_again(
     assert notebook.run("%sky down st", timeout=180).status == "ok"
     nothing_left(aws_lab, "st")
 
+
+
+def test_status_lists_what_the_state_does_not_know_and_down_ends_it(aws_lab: AwsLab, notebook: Notebook) -> None:
+    """A VM this machine's state never recorded (a kernel killed mid-launch) shows in
+    ``%sky status`` and ``%sky down NAME`` ends it."""
+    from jupyter_sky.infra.aws import launch
+
+    place = launch.Placement("us-east-1", "us-east-1c", "t3.micro", ssh_cidr=f"{aws_lab.info['gateway']}/32",
+                             vpc_name=aws_lab.vpc_name, use_internal_ips=True)  # fmt: skip
+    got = launch.attempt("stray", place, ssh_timeout=60)
+    status = notebook.run("%sky status --infra aws", timeout=120)
+    assert status.status == "ok", status.error_text
+    assert "Not in this machine's state" in status.stdout, status.stdout
+    assert any(line.split()[:3] == ["stray", "aws", "RUNNING"] and got.instance_id in line
+               for line in status.stdout.splitlines()), status.stdout  # fmt: skip
+    down = notebook.run("%sky down stray", timeout=180)
+    assert down.status == "ok" and "cluster 'stray' is down" in down.stdout, down.error_text
+    nothing_left(aws_lab, "stray")
