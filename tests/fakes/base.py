@@ -125,6 +125,7 @@ class FakeServer:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.requests: list[tuple[str, str]] = []
+        self._extra: list[ThreadingHTTPServer] = []
 
     @property
     def url(self) -> str:
@@ -142,7 +143,20 @@ class FakeServer:
         self._thread.start()
         return self.url
 
+    def also_listen(self, host: str) -> str:
+        """Serve the same routes on ``host`` too (the lab bridge's gateway, which the simulated
+        VMs reach; 127.0.0.1 inside a VM's namespace is the VM itself); its URL."""
+        server = ThreadingHTTPServer((host, 0), _handler_class(self))
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, name="fake-cloud-lab", daemon=True).start()
+        self._extra.append(server)
+        return f"http://{host}:{server.server_address[1]}"
+
     def stop(self) -> None:
+        for extra in self._extra:
+            extra.shutdown()
+            extra.server_close()
+        self._extra.clear()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -188,7 +202,7 @@ def _handler_class(fake: FakeServer) -> type[BaseHTTPRequestHandler]:
                 method=self.command,
                 path=unquote(parts.path),
                 query=dict(parse_qsl(parts.query, keep_blank_values=True)),
-                body=json.loads(raw) if raw.strip() else None,
+                body=_body(raw),
                 headers={k.lower(): v for k, v in self.headers.items()},
                 base_url=f"{scheme}://{host}",
             )
@@ -263,3 +277,13 @@ class AddressPool:
         with self._lock:
             if address and address not in self._free:
                 self._free.append(address)
+
+
+def _body(raw: bytes) -> Json | None:
+    """A JSON body; an OAuth token request's form body as a dict of its fields."""
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)  # type: ignore[no-any-return]
+    except ValueError:
+        return dict(parse_qsl(raw.decode("utf-8", "replace")))

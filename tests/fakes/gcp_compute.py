@@ -71,6 +71,7 @@ class GcpComputeFake(CatalogRoutes):
         self._public = AddressPool("10.213.160.0/19")
         self.server = FakeServer(self._routes())
         self.faults = self.server.faults
+        self.tokens_issued = 0
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> str:
@@ -120,7 +121,18 @@ class GcpComputeFake(CatalogRoutes):
             ("GET", P + r"/global/images/family/(?P<family>[^/]+)", self.image_from_family),
             ("GET", P + r"/global/images/(?P<image>[^/]+)", self.image_get),
             ("GET", P + r"/zones/(?P<zone>[^/]+)/machineTypes/(?P<mt>[^/]+)", self.machine_type_get),
+            ("POST", r"/token", self.token),
         ]
+
+    def token(self, req: Request) -> Response:
+        """The OAuth 2.0 token endpoint a service-account file's ``token_uri`` names (JWT-bearer
+        grant: https://developers.google.com/identity/protocols/oauth2/service-account#httprest),
+        so the real google-auth ADC path gets its token from the fake instead of Google."""
+        form = req.body if isinstance(req.body, dict) else {}
+        if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer" or not form.get("assertion"):
+            return Response(400, {"error": "invalid_grant", "error_description": "simulated: bad grant"})
+        self.tokens_issued += 1
+        return Response(200, {"access_token": "simulated-token", "expires_in": 3600, "token_type": "Bearer"})
 
     # -- faults and operations -------------------------------------------------------------
     def _fault(self, action: str, facts: dict[str, str]) -> Response | OpFailure | None:
