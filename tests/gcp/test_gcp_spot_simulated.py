@@ -1,0 +1,107 @@
+"""Spot VMs and bad placements of the ``gcp`` infra on the SIMULATED GCP lab
+(tests/fakes/gcp_lab.py: the real google-cloud-compute SDK and google-auth ADC against the fake
+Compute Engine; each running VM a network-namespace host with a real sshd).
+
+- a spot row asks for ``provisioningModel: SPOT`` with ``DELETE`` on preemption; a preempted
+  VM is PREEMPTED in status, and ``down`` leaves nothing;
+- an image family that cannot be read, or a zone Compute Engine does not know, is one sentence
+  and nothing is created.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fakes import gcp_world
+from fakes.gcp_lab import PROJECT, GcpLab, running_lab
+
+from jupyter_sky.config import load_config
+from jupyter_sky.errors import InfraError
+from jupyter_sky.infra.base import Launch, Offering, State
+from jupyter_sky.infra.gcp import GcpInfra
+from jupyter_sky.infra.gcp import provision as gp
+from jupyter_sky.spec.task import parse_line, task_from_args
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GcpLab]:
+    yield from running_lab(tmp_path_factory.mktemp("gcp-lab"))
+
+
+@pytest.fixture
+def home(lab: GcpLab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh JUPYTER_SKY_HOME whose own config is the lab's ``gcp:`` section."""
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    (home / "config.yaml").write_text(lab.config())
+    for name, value in {"JUPYTER_SKY_HOME": str(home), "GOOGLE_APPLICATION_CREDENTIALS": str(lab.adc),
+                        "NO_GCE_CHECK": "true"}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("GOOGLE_CLOUD_PROJECT", raising=False)
+    monkeypatch.chdir(tmp_path)
+    lab.fake.faults.clear()
+    yield home
+    assert lab.leftovers() == [], "a test left resources on the simulated GCP"
+
+
+def request(name: str, tmp_path: Path, zone: str, spot: bool = False) -> Launch:
+    task = task_from_args(parse_line(f"--name {name}"), "pass", tmp_path)
+    offering = Offering("gcp", zone.rsplit("-", 1)[0], "n1-standard-2", 2, 7.5, zone=zone,
+                        price_per_hour=0.02 if spot else 0.095, priced=True, spot=spot)  # fmt: skip
+    return Launch(name, task, load_config(tmp_path), offering=offering)
+
+
+def test_a_spot_row_is_a_spot_vm_and_its_preemption_is_seen(lab: GcpLab, home: Path, tmp_path: Path) -> None:
+    """SIMULATED GCP: provisioningModel SPOT, DELETE on preemption; status says PREEMPTED."""
+    infra = GcpInfra()
+    handle = infra.launch(request("gs1", tmp_path, "us-central1-b", spot=True))
+    try:
+        inst = lab.fake.instances[(PROJECT, "us-central1-b", gp.resource_name("gs1"))]
+        assert (inst.scheduling.provisioning_model, inst.scheduling.instance_termination_action) == ("SPOT", "DELETE")
+        assert infra.status(handle).state is State.UP
+        lab.fake.preempt(PROJECT, "us-central1-b", gp.resource_name("gs1"))
+        status = infra.status(handle)
+        assert status.state is State.PREEMPTED and "preempted" in status.reason, status
+    finally:
+        infra.down(handle)
+    assert lab.leftovers() == []
+
+
+def test_an_on_demand_row_is_a_standard_vm(lab: GcpLab, home: Path, tmp_path: Path) -> None:
+    """SIMULATED GCP: without spot the VM is STANDARD (the spot test's control)."""
+    infra = GcpInfra()
+    handle = infra.launch(request("gs2", tmp_path, "us-central1-c"))
+    try:
+        inst = lab.fake.instances[(PROJECT, "us-central1-c", gp.resource_name("gs2"))]
+        assert inst.scheduling.provisioning_model in ("", "STANDARD")
+    finally:
+        infra.down(handle)
+    assert lab.leftovers() == []
+
+
+def test_an_image_family_that_cannot_be_read_is_one_sentence_and_creates_nothing(
+    lab: GcpLab, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIMULATED GCP: the CPU image family is gone from the fake's world → 404 → one sentence."""
+    monkeypatch.delitem(gcp_world.IMAGES, gp.CPU_IMAGE)
+    with pytest.raises(InfraError) as err:
+        GcpInfra().launch(request("gs3", tmp_path, "us-central1-a"))
+    text = str(err.value)
+    assert f"the image family {'/'.join(gp.CPU_IMAGE)} cannot be read" in text, text
+    assert text.count(". ") == 0 and text.endswith("."), text
+    assert lab.leftovers() == []
+
+
+def test_a_zone_compute_engine_does_not_know_is_one_sentence_and_creates_nothing(
+    lab: GcpLab, home: Path, tmp_path: Path
+) -> None:
+    """SIMULATED GCP: a zone the fake's world lacks fails before anything is created."""
+    with pytest.raises(InfraError) as err:
+        GcpInfra().launch(request("gs4", tmp_path, "us-central1-z"))
+    text = str(err.value)
+    assert "us-central1-z" in text and text.endswith(".") and "\n" not in text, text
+    assert lab.leftovers() == []
