@@ -73,13 +73,16 @@ def test_a_spot_row_is_a_spot_vm_and_its_preemption_is_seen(lab: GcpLab, home: P
 
 def test_an_on_demand_row_is_a_standard_vm(lab: GcpLab, home: Path, tmp_path: Path) -> None:
     """SIMULATED GCP: without spot the VM is STANDARD (the spot test's control)."""
-    infra = GcpInfra()
-    handle = infra.launch(request("gs2", tmp_path, "us-central1-c"))
+    from jupyter_sky.infra.gcp import launch as gl
+
+    api = gl.api(PROJECT, lab.fake.url)  # what a launch provisions, without a kernel on it
+    spec = gp.GcpVmSpec("gs2", "root", "sky", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIgs2 x", "10.0.0.0/8")
+    vm = gp.provision(api, gp.GcpPlacement(PROJECT, "us-central1-c", "n1-standard-2"), spec)
     try:
-        inst = lab.fake.instances[(PROJECT, "us-central1-c", gp.resource_name("gs2"))]
+        inst = lab.fake.instances[(PROJECT, "us-central1-c", vm.name)]
         assert inst.scheduling.provisioning_model in ("", "STANDARD")
     finally:
-        infra.down(handle)
+        gp.remove(api, vm.zone, vm.name)
     assert lab.leftovers() == []
 
 
