@@ -28,10 +28,11 @@ BUILTIN: tuple[str, ...] = (
     "jupyter_sky.infra.slurm:SlurmInfra",
     "jupyter_sky.infra.aws:AwsInfra",
     "jupyter_sky.infra.gcp:GcpInfra",
+    "jupyter_sky.infra.azure:AzureInfra",
 )
 
 #: Kinds the catalog prices whose launcher is not in this version (shown as "no launcher yet").
-PLANNED = ("azure", "k8s")
+PLANNED = ("k8s",)
 #: Planned kinds that will report live offerings rather than be priced from the catalog.
 PLANNED_LIVE = frozenset({"k8s"})
 
