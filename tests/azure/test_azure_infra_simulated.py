@@ -121,7 +121,8 @@ def test_throttling_is_retried_in_place(lab: AzureLab, home: Path, tmp_path: Pat
 
 
 def test_stop_deallocates_and_the_next_cell_starts_it_again(lab: AzureLab, notebook: Notebook) -> None:
-    assert notebook.run("%%sky --infra azure/eastus --cpus 2 --name a5\nopen('/tmp/kept.txt', 'w').write('kept')", timeout=300).status == "ok"
+    first = notebook.run("%%sky --infra azure/eastus --cpus 2 --name a5\nopen('/tmp/kept.txt', 'w').write('kept')", timeout=300)
+    assert first.status == "ok", first.error_text
     [before] = lab.fake.running_instances()
     stopped = notebook.run("%sky stop a5", timeout=180)
     assert stopped.status == "ok" and "is stopped" in stopped.stdout, stopped.error_text
