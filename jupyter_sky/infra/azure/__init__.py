@@ -185,12 +185,14 @@ class AzureInfra(Infra[AzureHandle]):
 
         from jupyter_sky.infra.azure import launch as al
         from jupyter_sky.infra.azure import provision as ap
+        from jupyter_sky.infra.vm_access import forget_host
 
         cfg = request.config.of(AzureConfig)
         request.notify(f"azure: starting the stopped {self.where(handle)}")
         with al.azure_calls(self.where(handle)):
             ap.power(self._api(handle), handle.resource_group, handle.name, on=True)
         al.wait_ssh(handle.address, time.monotonic() + cfg.ssh_timeout, request.cancelled)
+        forget_host(Path(handle.known_hosts), handle.address)  # as AWS and GCP do after a start
         self._ssh.pop((handle.vm_id, handle.address), None)
         return self._start_kernel(dataclasses.replace(handle, ssh={}), request, cfg)
 
