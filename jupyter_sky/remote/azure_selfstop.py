@@ -19,6 +19,7 @@ import json
 import os
 import ssl
 import sys
+import time
 import urllib.request
 
 ENDPOINT = "https://management.azure.com"
@@ -35,24 +36,34 @@ def token() -> str:
     return str(json.loads(urllib.request.urlopen(req, timeout=5).read())["access_token"])
 
 
-def deallocate(vm_path: str) -> int:
-    """Ask ARM to deallocate the VM at ``vm_path``; the HTTP status (202 when accepted)."""
+def deallocate(vm_path: str, polls: int = 120) -> str:
+    """Ask ARM to deallocate the VM at ``vm_path`` and follow its ``Azure-AsyncOperation``
+    (https://learn.microsoft.com/azure/azure-resource-manager/management/async-operations)
+    until it is no longer InProgress; its last status."""
     base = os.environ.get("JUPYTER_SKY_AZURE_ENDPOINT", ENDPOINT).rstrip("/")
-    url = f"{base}{vm_path}/deallocate?api-version=2024-07-01"
     ca = os.environ.get("JUPYTER_SKY_AZURE_CA")
     ctx = ssl.create_default_context(cafile=ca) if ca else None
-    req = urllib.request.Request(url, data=b"", method="POST",
-                                 headers={"Authorization": f"Bearer {token()}"})  # fmt: skip
+    auth = {"Authorization": f"Bearer {token()}"}
+    req = urllib.request.Request(f"{base}{vm_path}/deallocate?api-version=2024-07-01", data=b"", method="POST", headers=auth)
     with urllib.request.urlopen(req, timeout=30, context=ctx) as resp:
-        return int(resp.status)
+        operation, pause = resp.headers.get("Azure-AsyncOperation"), resp.headers.get("Retry-After", "5")
+    status = "Accepted"
+    for _ in range(polls if operation else 0):
+        time.sleep(min(30.0, float(pause or 0)))
+        with urllib.request.urlopen(urllib.request.Request(operation, headers=auth), timeout=30, context=ctx) as resp:
+            status, pause = str(json.loads(resp.read()).get("status")), resp.headers.get("Retry-After", "5")
+        if status != "InProgress":
+            break
+    return status
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--vm", required=True)
     args = parser.parse_args(argv)
-    print(f"deallocate of {args.vm} requested ({deallocate(args.vm)})")
-    return 0
+    status = deallocate(args.vm)
+    print(f"deallocate of {args.vm}: {status}")
+    return 0 if status in ("Succeeded", "Accepted") else 1
 
 
 if __name__ == "__main__":

@@ -138,6 +138,25 @@ def test_stop_deallocates_and_the_next_cell_starts_it_again(lab: AzureLab, noteb
     assert notebook.run("%sky down a5", timeout=180).status == "ok"
 
 
+def test_the_vm_deallocates_itself_when_idle_with_the_notebook_gone(lab: AzureLab, home: Path, tmp_path: Path) -> None:
+    """The on-VM watcher calls ARM's deallocate itself (through the lab bridge) once the autostop
+    watchdog ended the idle kernel; no notebook ever attaches."""
+    import time
+
+    from jupyter_sky.infra.base import State
+
+    infra = AzureInfra()
+    handle = infra.launch(_request("a10", tmp_path, flags="--autostop 0.05"))  # 3 s idle
+    try:
+        deadline = time.monotonic() + 90
+        while (status := infra.status(handle)).state is not State.STOPPED:  # deallocating, then deallocated
+            assert time.monotonic() < deadline, f"the VM never deallocated itself ({status.reason})"
+            time.sleep(0.5)
+        assert status.reason.startswith(f"the VM {handle.name} is deallocat") and lab.fake.running_instances() == []
+    finally:
+        infra.down(handle)
+
+
 def test_a_spot_vm_is_spot_with_delete_and_its_eviction_is_a_preemption(lab: AzureLab, home: Path, tmp_path: Path) -> None:
     from jupyter_sky.infra.base import State
 
