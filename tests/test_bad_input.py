@@ -158,7 +158,7 @@ CASES = [
     (
         "--spot",
         "pass",
-        "No usable placement for a CPU-only machine: the local machine has no spot capacity; gcp: no Google Cloud credentials: run `gcloud auth application-default login` or set GOOGLE_APPLICATION_CREDENTIALS; primeintellect, oci: price reference — no launcher yet; aws: no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID, or run `aws configure`); azure: no Azure credentials found.",
+        "No usable placement for a CPU-only machine: the local machine has no spot capacity; gcp: no Google Cloud credentials: run `gcloud auth application-default login` or set GOOGLE_APPLICATION_CREDENTIALS; primeintellect, oci: price reference — no launcher yet; aws: no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID, or run `aws configure`); azure: no Azure credentials: run `az login` or set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET.",
     ),
     (
         "--instance-type p3.2xlarge",

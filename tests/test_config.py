@@ -165,7 +165,7 @@ def test_cached_until_the_file_changes(
 
 
 BAD = [
-    ("budget:\n  aws: 1\n", "Unknown section 'budget' in {f}; valid sections are aws, defaults, gcp, k8s, kubernetes, local, optimizer, prices, slurm, ssh, trust."),
+    ("budget:\n  aws: 1\n", "Unknown section 'budget' in {f}; valid sections are aws, azure, defaults, gcp, k8s, kubernetes, local, optimizer, prices, slurm, ssh, trust."),
     ("prices:\n  aws: 1\n", "Unknown key 'prices.aws' in {f}; valid keys in prices are k8s, local, slurm, ssh."),
     ("prices:\n  local: {cpu: -1}\n", "prices.local in {f} must be a mapping such as {{cpu: 0.02, memory: 0.003, accelerators: {{A100: 1.5}}}}, not {{'cpu': -1}}."),
     ("defaults:\n  idel_minutes: 5\n", "Unknown key 'defaults.idel_minutes' in {f}; valid keys in defaults are autostop_minutes, confirm, idle_minutes, infra, max_launch_attempts."),

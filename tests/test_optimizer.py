@@ -225,20 +225,23 @@ def test_unusable_rows_carry_their_reason(no_credentials: Path) -> None:
         "no Google Cloud credentials: run `gcloud auth application-default login` or set "
         "GOOGLE_APPLICATION_CREDENTIALS"
     )
-    assert reasons["azure"] == "no Azure credentials found"
+    assert reasons["azure"] == (
+        "no Azure credentials: run `az login` or set AZURE_CLIENT_ID, AZURE_TENANT_ID and "
+        "AZURE_CLIENT_SECRET"
+    )
     assert reasons["cudo"] == reasons["primeintellect"] == PRICE_REFERENCE
     assert reasons["local"] == "the local machine has no GPUs"
     assert plan.chosen is None
     assert plan.explain().startswith("No usable placement for V100:1: the local machine has no")
-    assert all(r.launchable == (r.infra in ("aws", "gcp")) for r in plan.rows if r.infra != "local")
+    assert all(r.launchable == (r.infra in ("aws", "gcp", "azure")) for r in plan.rows if r.infra != "local")
 
 
-def test_credentials_found_but_no_launcher(no_credentials: Path) -> None:
+def test_azure_rows_are_launchable_once_credentials_and_a_subscription_look_present(no_credentials: Path) -> None:
     profile = no_credentials / ".azure" / "azureProfile.json"
     profile.parent.mkdir(parents=True)
-    profile.write_text("{}")
+    profile.write_text('{"subscriptions": [{"id": "s1", "isDefault": true}]}')
     rows = rank(gpus("V100", infra="azure"), limit=1).rows
-    assert rows[0].reason == "no launcher yet in this version" and not rows[0].usable
+    assert rows[0].reason == "" and rows[0].usable and rows[0].launchable
 
 
 def test_gcp_rows_are_launchable_once_credentials_and_a_project_look_present(

@@ -29,10 +29,11 @@ BUILTIN: tuple[str, ...] = (
     "jupyter_sky.infra.aws:AwsInfra",
     "jupyter_sky.infra.gcp:GcpInfra",
     "jupyter_sky.infra.kubernetes:KubernetesInfra",
+    "jupyter_sky.infra.azure:AzureInfra",
 )
 
 #: Kinds the catalog prices whose launcher is not in this version (shown as "no launcher yet").
-PLANNED = ("azure",)
+PLANNED: tuple[str, ...] = ()
 #: Planned kinds that will report live offerings rather than be priced from the catalog.
 PLANNED_LIVE: frozenset[str] = frozenset()
 

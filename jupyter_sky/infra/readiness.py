@@ -4,17 +4,13 @@ The optimizer is pure: it never asks an infra anything. The notebook side calls
 :func:`facts` (which infras are live, which catalog clouds launch, why an infra cannot be used
 here, what each can honour) and :func:`live_offerings`, and hands both to ``rank``.
 
-Credentials are detected the way each SDK would find them first (environment variables, then
-the well-known files), without importing any SDK: importing boto3 alone costs ~300 ms, and a
-plan must stay a few milliseconds.
+Each infra's ``credentials()`` is a local look (environment variables, well-known files), never
+an SDK import: importing boto3 alone costs ~300 ms, and a plan must stay a few milliseconds.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jupyter_sky.errors import SkyError
@@ -25,40 +21,18 @@ if TYPE_CHECKING:
     from jupyter_sky.optimizer.model import InfraFacts
     from jupyter_sky.spec.task import Resources
 
-_LABELS = {"aws": "AWS", "gcp": "GCP", "azure": "Azure"}
-
-
-def _env(*names: str) -> bool:
-    return any(os.environ.get(name) for name in names)
-
-
-def _azure() -> bool:
-    if _env("AZURE_CLIENT_ID") and _env("AZURE_TENANT_ID"):
-        return True
-    config = os.environ.get("AZURE_CONFIG_DIR")
-    base = Path(config).expanduser() if config else Path.home() / ".azure"
-    return any((base / name).is_file() for name in ("azureProfile.json", "msal_token_cache.json"))
-
-
-#: Credential looks for the clouds whose launcher is not in this version yet; a registered
-#: infra answers with its own ``credentials()`` instead.
-PLANNED_CREDENTIALS: dict[str, Callable[[], bool]] = {"azure": _azure}
-
-
 def infra_reason(kind: str) -> str:
     """``""`` if ``kind`` is usable here, else one short reason why not (no full stop).
 
-    The registered infra's ``credentials()`` or ``check()`` sentence; ``"no GCP credentials
-    found"`` or ``"no launcher yet in this version"`` for planned infras; the price-reference
-    clause for every other catalog cloud.
+    The registered infra's ``credentials()`` or ``check()`` sentence; ``"no launcher yet in
+    this version"`` for planned infras; the price-reference clause for every other catalog
+    cloud.
     """
     from jupyter_sky.infra import PLANNED, classes
     from jupyter_sky.optimizer.status import PRICE_REFERENCE
 
     if kind in classes():
         return _check_registered(kind)
-    if kind in PLANNED_CREDENTIALS and not PLANNED_CREDENTIALS[kind]():
-        return f"no {_LABELS[kind]} credentials found"
     if kind in PLANNED:
         return "no launcher yet in this version"
     return PRICE_REFERENCE

@@ -59,7 +59,7 @@ class _Stored:
 class AzureArmFake(VmRoutes):
     """The simulated ARM: resource groups, network resources, VMs, async operations, faults."""
 
-    def __init__(self, world: AzureWorld | None = None, op_polls: int = 1) -> None:
+    def __init__(self, world: AzureWorld | None = None, op_polls: int = 1, tls_hosts: tuple[str, ...] = ()) -> None:
         self.world = world or AzureWorld.from_catalog()
         self.op_polls = op_polls
         self.groups: dict[str, rm.ResourceGroup] = {}
@@ -69,7 +69,7 @@ class AzureArmFake(VmRoutes):
         self._lock = threading.RLock()
         self._private = AddressPool("10.213.192.0/19")
         self._public = AddressPool("10.213.224.0/19")
-        tls, self.ca_pem = tls_context()
+        tls, self.ca_pem = tls_context(*tls_hosts)
         self.server = FakeServer(self._routes(), tls=tls)
         self.faults = self.server.faults
 

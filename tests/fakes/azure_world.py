@@ -83,8 +83,9 @@ def no_group(rg: str) -> Response:
 _CERT_DIR: Path | None = None
 
 
-def tls_context() -> tuple[ssl.SSLContext, str]:
-    """A server context with a throwaway-CA leaf for 127.0.0.1/localhost, and the CA's PEM path.
+def tls_context(*hosts: str) -> tuple[ssl.SSLContext, str]:
+    """A server context with a throwaway-CA leaf for 127.0.0.1/localhost (and ``hosts``: the lab
+    bridge the simulated VMs reach), and the CA's PEM path.
 
     The client trusts that CA through ``connection_verify=<ca.pem>``, so the production bearer
     token policy (which refuses plain http) stays in the path.
@@ -93,7 +94,7 @@ def tls_context() -> tuple[ssl.SSLContext, str]:
 
     global _CERT_DIR
     ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1", "localhost")
+    cert = ca.issue_cert("127.0.0.1", "localhost", *hosts)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     cert.configure_cert(ctx)
     _CERT_DIR = _CERT_DIR or Path(tempfile.mkdtemp(prefix="skyaz-ca-"))

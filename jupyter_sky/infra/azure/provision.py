@@ -53,6 +53,7 @@ class AzureVmSpec:
     ssh_cidr: str
     resource_group: str | None = None
     disk_gb: int = 64
+    image: tuple[str, str, str] | None = None  # (publisher, offer, sku); default by GPU or not
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ def _network(api: AzureApi, rg: str, name: str, place: AzurePlacement, spec: Azu
 def vm_body(place: AzurePlacement, spec: AzureVmSpec, nic_id: str) -> Any:
     from azure.mgmt.compute import models as cm
 
-    publisher, offer, sku = GPU_IMAGE if place.gpu else CPU_IMAGE
+    publisher, offer, sku = spec.image or (GPU_IMAGE if place.gpu else CPU_IMAGE)
     key = cm.SshPublicKey(path=f"/home/{spec.ssh_user}/.ssh/authorized_keys", key_data=spec.public_key.strip())
     vm = cm.VirtualMachine(  # type: ignore[call-overload]
         location=place.location, tags=_tags(spec), hardware_profile=cm.HardwareProfile(vm_size=place.vm_size),
