@@ -248,10 +248,10 @@ def test_nothing_below_the_notebook_layer_imports_it() -> None:
 def test_a_flag_several_infras_share_goes_with_each_of_them(tmp_path: Path) -> None:
     """``--disk-size`` belongs to every VM infra (aws, gcp): accepted with either, refused
     elsewhere with a sentence naming both."""
-    for infra in ("aws/us-east-1", "gcp/us-central1"):
+    for infra in ("aws/us-east-1", "gcp/us-central1", "azure/eastus"):
         task = task_from_args(parse_line(f"--infra {infra} --disk-size 200"), "", tmp_path)
         assert task.infra_options == {"disk_size": "200"}
-    with pytest.raises(SpecError, match=r"^--disk-size goes with --infra aws\[/<region>\[/<zone>\]\] or --infra gcp"):
+    with pytest.raises(SpecError, match=r"^--disk-size goes with --infra aws\[/<region>\[/<zone>\]\] or --infra azure\[/<region>\] or --infra gcp"):
         task_from_args(parse_line("--infra local --disk-size 200"), "", tmp_path)
     with pytest.raises(SpecError, match=r"--disk-size must be a disk size in GB from 10 to 16384, not '5'\.$"):
         parse_line("--infra gcp --disk-size 5")

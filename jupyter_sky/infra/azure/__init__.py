@@ -27,11 +27,13 @@ from jupyter_sky.infra.base import (
     CredentialError,
     Handle,
     Infra,
+    InfraFlag,
     InfraPath,
     Launch,
     Orphan,
     State,
 )
+from jupyter_sky.infra.vm_access import DISK_SIZE
 
 if TYPE_CHECKING:
     from jupyter_sky.infra.azure import provision as ap
@@ -87,6 +89,7 @@ class AzureInfra(Infra[AzureHandle]):
     config_section: ClassVar[type | None] = AzureConfig
     path_shape: ClassVar[str] = "azure[/<region>]"
     sdk_modules: ClassVar[tuple[str, ...]] = ("azure.mgmt.compute", "azure.identity")
+    flags: ClassVar[tuple[InfraFlag, ...]] = (DISK_SIZE,)
 
     def __init__(self) -> None:
         self._ssh: dict[tuple[str, str], SshInfra] = {}
