@@ -6,6 +6,7 @@ before a kernel is started.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -200,10 +201,15 @@ def _execute(
         live.synced[item["name"]] = item["digest"]
     relay = CellRelay(cell.shell, live.bridge, show_status_line(live))
     cell_hash = hashlib.sha256(cell.source.encode()).hexdigest()[:16]
-    run_id = mgr.store.start_run(live.name, cell_hash, live.infra.kind, {"where": live.where()})
+    price = _price(mgr, live)
+    run_id = mgr.store.start_run(
+        live.name, cell_hash, live.infra.kind, {"where": live.where()},
+        notebook=os.environ.get("JPY_SESSION_NAME", ""), cell=_label(cell.source),
+        nodes=task.num_nodes, price=price,
+    )  # fmt: skip
     status = "died"
     try:
-        meter = SpendMeter(widget, live, _price(mgr, live)) if widget is not None else None
+        meter = SpendMeter(widget, live, price) if widget is not None else None
         tick = meter or status_ticker(live, relay.status)
         outcome = run_cell(live, cell.source, relay, prepare, plan.frames, tick)
         if meter is not None:
@@ -225,11 +231,16 @@ def _execute(
             "its variables are lost, and the next %%sky cell starts a fresh kernel."
         ) from None
     finally:
-        mgr.store.end_run(run_id, status, 0.0)
+        mgr.store.end_run(run_id, status)
         mgr.store.touch(live.name)
     say(pull.apply(outcome.pulled, cell.shell.user_ns, live.synced, set(names.rebinds)))
     if outcome.error is not None:
         raise remote_error(outcome.error, live.where())
+
+
+def _label(source: str) -> str:
+    """The first non-empty line of the cell body: what ``%sky cost --by`` rows call it."""
+    return next((line.strip() for line in source.splitlines() if line.strip()), "")
 
 
 def _price(mgr: Manager, live: LiveCluster) -> float:
