@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from jupyter_sky.cost import spends
+from jupyter_sky.cost import spends, usd
 
 if TYPE_CHECKING:
     from jupyter_sky.config_sections import BudgetConfig
@@ -37,7 +37,7 @@ class Limit:
         return max(0.0, self.dollars - self.spent)
 
     def describe(self) -> str:
-        return f"{self.name} ${self.dollars:.2f} (${self.spent:.2f} spent, ${self.left:.2f} left)"
+        return f"{self.name} {usd(self.dollars)} ({usd(self.spent)} spent, {usd(self.left)} left)"
 
 
 def _midnight(now: float) -> float:
@@ -97,7 +97,7 @@ def refusal(price: float, hours: float | None, found: list[Limit]) -> str | None
             )
         if hours is not None and price * hours > lim.left:
             return (
-                f"Refused before launch: the estimate ${price * hours:.2f} (${price:.2f}/h for "
+                f"Refused before launch: the estimate {usd(price * hours)} ({usd(price)}/h for "
                 f"{hours:g} h) exceeds {lim.describe()}; raise the limit, shorten --time or "
                 "choose a cheaper placement."
             )
@@ -160,7 +160,7 @@ class Guard:
             "and keep it)"
         )
         return (
-            f"Budget reached: this cell spent ${spent:.2f} at ${self.price:.2f}/h, reaching "
-            f"{self.limit.name} ${self.limit.dollars:.2f} (${self.limit.spent:.2f} spent "
+            f"Budget reached: this cell spent {usd(spent)} at {usd(self.price)}/h, reaching "
+            f"{self.limit.name} {usd(self.limit.dollars)} ({usd(self.limit.spent)} spent "
             f"before it); the cell was interrupted and {then}."
         )

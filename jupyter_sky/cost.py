@@ -35,6 +35,11 @@ class Spend:
     status: str
 
 
+def usd(dollars: float) -> str:
+    """``$4.41``; amounts under a cent keep four decimals (``$0.0002``), so they are not $0.00."""
+    return f"${dollars:.4f}" if 0 < abs(dollars) < 0.01 else f"${dollars:.2f}"
+
+
 def run_cost(run: dict, now: float) -> float:
     """The cost of a run: its recorded cost once ended, price x elapsed while running."""
     if run["ended_at"] is not None:

@@ -18,6 +18,9 @@ import time
 from collections.abc import Callable
 
 POLL_S = 0.5
+# The notebook, while attached, interrupts at the limit itself; the target waits this much
+# longer so the two SIGINTs do not both land (the second could cut the pull after the cell).
+GRACE_S = 1.5
 
 
 class BudgetWatch:
@@ -39,8 +42,9 @@ class BudgetWatch:
         return self.price * (time.monotonic() - self.start) / 3600
 
     def _watch(self) -> None:
+        grace = self.price * GRACE_S / 3600
         while self.running():
-            if self.spent() >= self.left:
+            if self.spent() >= self.left + grace:
                 self._trip()
                 return
             time.sleep(POLL_S)
