@@ -131,3 +131,27 @@ def test_target_enforces_the_limit_with_the_notebook_gone(tmp_path: Path) -> Non
         os.kill(pid, 0)  # local cannot stop and keep a cluster: its kernel stays, idle
     finally:
         kill_kernels_under(home)
+
+
+def test_limits_count_the_spend_records_per_cluster_day_and_total(tmp_path: Path) -> None:
+    from jupyter_sky.budget import limits, refusal, tightest
+    from jupyter_sky.config_sections import BudgetConfig
+
+    store = Store(tmp_path)
+    for cluster, cost in (("a", 4.0), ("a", 1.0), ("b", 2.5)):
+        store.end_run(store.start_run(cluster, "h", "aws", {}, price=1.0), "ok", cost)
+    found = limits(store, "a", BudgetConfig(per_cluster=6, per_day=10, total=8.0), 3.0)
+    assert [(lim.name, lim.spent, lim.left) for lim in found] == [
+        ("--max-cost", 0.0, 3.0),
+        ("budget.per_cluster", 5.0, 1.0),
+        ("budget.per_day", 7.5, 2.5),
+        ("budget.total", 7.5, 0.5),
+    ]
+    assert tightest(found).name == "budget.total"  # type: ignore[union-attr]
+    assert refusal(0.0, 100.0, found) is None  # unpriced: never refused
+    assert refusal(0.2, 2.0, found) is None  # $0.40 fits in every limit
+    assert refusal(0.3, 2.0, found) == (
+        "Refused before launch: the estimate $0.60 ($0.30/h for 2 h) exceeds budget.total $8.00 "
+        "($7.50 spent, $0.50 left); raise the limit, shorten --time or choose a cheaper placement."
+    )
+    assert limits(store, "a", BudgetConfig(), None) == []
