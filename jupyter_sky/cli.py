@@ -1,7 +1,7 @@
 """The ``jupyter-sky`` command: the ``%sky`` subcommands outside a notebook.
 
 ``jupyter-sky status``, ``jupyter-sky stop NAME``, ``jupyter-sky down NAME|--all``, ``jupyter-sky check``,
-``jupyter-sky gpus [NAME[:N]] [--infra CLOUD] [--all-regions]``, ``jupyter-sky plan FLAGS``
+``jupyter-sky gpus [NAME[:N]] [--infra CLOUD] [--all-regions]``, ``jupyter-sky plan FLAGS``, ``jupyter-sky cost [--by cluster|day|notebook|infra]``
 (``plan -f task.yaml`` plans a SkyPilot task file or pipeline as written),
 ``jupyter-sky catalog refresh [--cloud aws|azure|gcp]`` (current prices from the providers).
 """
@@ -22,6 +22,7 @@ USAGE = """usage: jupyter-sky COMMAND [ARGS]
   gpus [NAME[:N]] [--infra X]    accelerators and their cheapest places
   plan FLAGS                     where a %%sky cell with FLAGS would run
   jobs [--cancel JOB]            detached cells
+  cost [--by GROUP]              spend per cluster, day, notebook or infra
   catalog refresh [--cloud C]    current prices from the providers
 
 The same commands work in a notebook as %sky COMMAND."""

@@ -1,6 +1,6 @@
 """The sections of the configuration files and the checks of their values.
 
-The core sections (``defaults:``, ``optimizer:``, ``prices:``, ``trust:``) are here; every infra
+The core sections (``defaults:``, ``budget:``, ``optimizer:``, ``prices:``, ``trust:``) are here; every infra
 brings its own (``local:``, ``ssh:``, ``slurm:``, ...) as the ``config_section`` of its class.
 Each section is a plain dataclass whose fields carry a checker in their metadata. Reading and
 merging the files is :mod:`jupyter_sky.config`.
@@ -124,6 +124,8 @@ class Defaults:
     # The remote kernel ends after this long with no notebook client attached.
     idle_minutes: float = field(default=60.0, metadata=_check(_minutes))
     autostop_minutes: float | None = field(default=None, metadata=_check(_optional_minutes))
+    # A priced cluster launched without --autostop (and no autostop_minutes) stops after this.
+    autostop_minutes_priced: float = field(default=60.0, metadata=_check(_minutes))
     confirm: bool = field(default=False, metadata=_check(_boolean))
     # Failover tries at most this many launches for one cell (zones and placements together).
     max_launch_attempts: int = field(default=10, metadata=_check(_attempts))
@@ -137,6 +139,25 @@ def _speeds(value: Any, label: str) -> dict:
     if not ok:
         raise _bad(label, "a mapping of accelerator name to a positive relative speed", value)
     return {str(k).lower(): float(v) for k, v in value.items()}
+
+
+def _dollars(value: Any, label: str) -> float | None:
+    if value is None:
+        return None
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok or not math.isfinite(float(value)) or float(value) <= 0:
+        raise _bad(label, "a positive number of dollars such as 50", value)
+    return float(value)
+
+
+@dataclass(frozen=True)
+class BudgetConfig:
+    """``budget:`` — dollars the cells may spend (spend records of the state DB): per cluster,
+    per calendar day (local time) and in total; unset means no limit."""
+
+    per_cluster: float | None = field(default=None, metadata=_check(_dollars))
+    per_day: float | None = field(default=None, metadata=_check(_dollars))
+    total: float | None = field(default=None, metadata=_check(_dollars))
 
 
 @dataclass(frozen=True)
@@ -196,6 +217,7 @@ class TrustConfig:
 
 #: The sections every installation has; each infra adds its own (see :func:`sections`).
 CORE: dict[str, type] = {
+    "budget": BudgetConfig,
     "defaults": Defaults,
     "optimizer": OptimizerConfig,
     "prices": PricesConfig,
@@ -225,6 +247,7 @@ class Config:
     """
 
     defaults: Defaults = field(default_factory=Defaults)
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     prices: PricesConfig = field(default_factory=PricesConfig)
     infras: dict[str, object] = field(default_factory=dict)

@@ -16,7 +16,11 @@ from jupyter_sky.errors import ConfigError
 EVERY_KEY = frozenset({"*"})
 # Sections and keys an untrusted project file may set.
 UNTRUSTED_OK: dict[str, frozenset[str]] = {
-    "defaults": frozenset({"idle_minutes", "autostop_minutes", "confirm", "max_launch_attempts"}),
+    "defaults": frozenset(
+        {"idle_minutes", "autostop_minutes", "autostop_minutes_priced", "confirm",
+         "max_launch_attempts"}
+    ),  # fmt: skip
+    "budget": EVERY_KEY,  # a limit only ever spends less
     "optimizer": EVERY_KEY,
     "prices": EVERY_KEY,
 }

@@ -85,6 +85,12 @@ MIGRATIONS: list[tuple[str, ...]] = [
         )""",
         "ALTER TABLE detached_jobs ADD COLUMN infra TEXT NOT NULL DEFAULT 'slurm'",
     ),
+    (  # spend records: a run's nodes and $/h of all of them (cost = price x elapsed) and why
+        # it stopped ('' or a budget sentence)
+        "ALTER TABLE runs ADD COLUMN nodes INTEGER NOT NULL DEFAULT 1",
+        "ALTER TABLE runs ADD COLUMN price REAL NOT NULL DEFAULT 0",
+        "ALTER TABLE runs ADD COLUMN reason TEXT NOT NULL DEFAULT ''",
+    ),
 ]
 CLUSTER_COLUMNS = (
     "name", "infra", "state", "created_at", "last_used_at", "cells_run", "cost_per_hour", "owner",
@@ -359,26 +365,37 @@ class Store:
         *,
         notebook: str = "",
         cell: str = "",
+        nodes: int = 1,
+        price: float = 0.0,
     ) -> int:
         """Record that a cell started on ``cluster`` and return the run id.
 
         ``notebook`` is the notebook's path (``$JPY_SESSION_NAME`` in a kernel Jupyter started),
-        ``cell`` a short label of the cell (its first line).
+        ``cell`` a short label of the cell (its first line), ``price`` the $/h of the cluster
+        (every node: the planner's row price counts them all).
         """
         run_id = self._execute(
-            "INSERT INTO runs (cluster, cell_hash, infra, placement, started_at, notebook, cell) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (cluster, cell_hash, infra, _json(placement), time.time(), notebook, cell[:200]),
-        )
+            "INSERT INTO runs (cluster, cell_hash, infra, placement, started_at, notebook, cell, "
+            "nodes, price) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (cluster, cell_hash, infra, _json(placement), time.time(), notebook, cell[:200],
+             nodes, price),
+        )  # fmt: skip
         return run_id if run_id is not None else 0  # 0: not recorded (the write failed)
 
-    def end_run(self, run_id: int, status: str, cost: float) -> None:
-        """Record how a run ended: status 'ok', 'error', 'interrupted' or 'died', and its cost."""
+    def end_run(
+        self, run_id: int, status: str, cost: float | None = None, reason: str = ""
+    ) -> None:
+        """Record how a run ended: status 'ok', 'error', 'interrupted' or 'died', and its cost.
+
+        Without ``cost`` the store computes it: price x elapsed hours.
+        """
         if status not in RUN_STATUSES:
             raise ValueError(f"run status must be one of {RUN_STATUSES}, not {status!r}")
+        now = time.time()
         self._execute(
-            "UPDATE runs SET ended_at = ?, status = ?, cost = ? WHERE id = ?",
-            (time.time(), status, cost, run_id),
+            "UPDATE runs SET ended_at = ?, status = ?, reason = ?, "
+            "cost = COALESCE(?, price * MAX(0, ? - started_at) / 3600) WHERE id = ?",
+            (now, status, reason, cost, now, run_id),
         )
 
     def runs(self, cluster: str | None = None) -> list[dict]:

@@ -106,9 +106,9 @@ CASES = [
         "--time must be a positive run time such as 1.5, 90m or 2h, not '2x'.",
     ),
     (
-        "--max-cost 5",
+        "--max-cost five",
         "pass",
-        "--max-cost is not available yet: spending limits arrive with budgets.",
+        "--max-cost must be a positive number of dollars such as 5, not 'five'.",
     ),
     (
         "--num-nodes 2",
@@ -186,8 +186,8 @@ CASES = [
 LINE_CASES = [
     ('down "abc', "The %sky line has an unclosed quote; close it or remove it."),
     ("status extra words", "%sky status takes no arguments or --infra KIND, not 'extra words'."),
-    ("", "%sky needs a subcommand: status, stop, down, check, gpus, plan, jobs, attach (or use %%sky on a cell)."),
-    ("stat", "Unknown %sky subcommand 'stat'; choose one of status, stop, down, check, gpus, plan, jobs, attach."),
+    ("", "%sky needs a subcommand: status, stop, down, check, gpus, plan, jobs, attach, cost (or use %%sky on a cell)."),
+    ("stat", "Unknown %sky subcommand 'stat'; choose one of status, stop, down, check, gpus, plan, jobs, attach, cost."),
     ("down", "Usage: %sky down NAME, or %sky down --all."),
     ("down nosuchcluster", "There is no cluster named 'nosuchcluster'; %sky status lists them."),
 ]

@@ -165,10 +165,12 @@ def test_cached_until_the_file_changes(
 
 
 BAD = [
-    ("budget:\n  aws: 1\n", "Unknown section 'budget' in {f}; valid sections are aws, azure, defaults, gcp, k8s, kubernetes, local, optimizer, prices, slurm, ssh, trust."),
+    ("budgets:\n  aws: 1\n", "Unknown section 'budgets' in {f}; valid sections are aws, azure, budget, defaults, gcp, k8s, kubernetes, local, optimizer, prices, slurm, ssh, trust."),
+    ("budget:\n  per_day: -3\n", "budget.per_day in {f} must be a positive number of dollars such as 50, not -3."),
+    ("budget:\n  weekly: 3\n", "Unknown key 'budget.weekly' in {f}; valid keys in budget are per_cluster, per_day, total."),
     ("prices:\n  aws: 1\n", "Unknown key 'prices.aws' in {f}; valid keys in prices are k8s, local, slurm, ssh."),
     ("prices:\n  local: {cpu: -1}\n", "prices.local in {f} must be a mapping such as {{cpu: 0.02, memory: 0.003, accelerators: {{A100: 1.5}}}}, not {{'cpu': -1}}."),
-    ("defaults:\n  idel_minutes: 5\n", "Unknown key 'defaults.idel_minutes' in {f}; valid keys in defaults are autostop_minutes, confirm, idle_minutes, infra, max_launch_attempts."),
+    ("defaults:\n  idel_minutes: 5\n", "Unknown key 'defaults.idel_minutes' in {f}; valid keys in defaults are autostop_minutes, autostop_minutes_priced, confirm, idle_minutes, infra, max_launch_attempts."),
     ("local:\n  interpreter: x\n", "Unknown key 'local.interpreter' in {f}; valid keys in local are python."),
     ("defaults:\n  idle_minutes: -5\n", "defaults.idle_minutes in {f} must be a positive number of minutes such as 60, not -5."),
     ("defaults:\n  idle_minutes: soon\n", "defaults.idle_minutes in {f} must be a positive number of minutes such as 60, not 'soon'."),

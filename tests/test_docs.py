@@ -65,6 +65,6 @@ def test_example_notebooks_render_with_their_outputs(html: Path) -> None:
 
 @pytest.mark.slow
 def test_every_page_is_built(html: Path) -> None:
-    for page in ("index", "getting-started", "lab-panel", "benchmarks", "infra/local",
+    for page in ("index", "getting-started", "lab-panel", "budgets", "benchmarks", "infra/local",
                  "infra/ssh", "infra/slurm", "infra/clouds", "infra/kubernetes"):  # fmt: skip
         assert (html / f"{page}.html").is_file(), page

@@ -79,5 +79,5 @@ def test_cli_runs_subcommands_and_reports_bad_ones_in_one_sentence(tmp_path) -> 
     assert bad.returncode == 1
     assert (
         bad.stderr.strip()
-        == "jupyter-sky: Unknown %sky subcommand 'bogus'; choose one of status, stop, down, check, gpus, plan, jobs, attach."
+        == "jupyter-sky: Unknown %sky subcommand 'bogus'; choose one of status, stop, down, check, gpus, plan, jobs, attach, cost."
     )

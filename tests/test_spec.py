@@ -119,7 +119,7 @@ BAD_LINES = [
     ("--pick 0", "--pick must be a row number of the placement table such as 2, not '0'."),
     ("--pick", "--pick needs a value, such as --pick 2."),
     ("--output-gb -1", "--output-gb must be a number of GB of 0 or more, such as 5, not '-1'."),
-    ("--max-cost 10", "--max-cost is not available yet: spending limits arrive with budgets."),
+    ("--max-cost 0", "--max-cost must be a positive number of dollars such as 5, not '0'."),
     (
         "--infra slurm/lab --qos 'a b'",
         "--qos must be a Slurm name such as gpu (letters, digits, _, ., -), not 'a b'.",
@@ -134,12 +134,9 @@ def test_bad_line_message(line: str, message: str) -> None:
     assert str(err.value) == message
 
 
-@pytest.mark.parametrize("flag", sorted(RESERVED))
-def test_every_reserved_flag_is_parsed_then_refused(flag: str) -> None:
-    with pytest.raises(SpecError) as err:
-        parse_line(f"--gpus T4 {flag}")
-    assert str(err.value) == RESERVED[flag]
-    assert str(err.value).startswith(f"{flag} is not available yet: ")
+def test_no_flag_is_reserved_any_more_and_max_cost_parses() -> None:
+    assert RESERVED == {}  # --max-cost, the last one, arrived with budgets
+    assert parse_line("--gpus T4 --max-cost 2.5").max_cost == 2.5
 
 
 def test_argparse_never_writes_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
@@ -339,7 +336,7 @@ def test_apply_flags_builds_ipython_help() -> None:
     help_text = decorated.__doc__ or ""
     for names, _ in FLAGS:
         assert names[-1] in help_text
-    assert "not available yet:" in help_text and "--max-cost" in help_text
+    assert "not available yet" not in help_text and "--max-cost" in help_text
     assert help_text.index("--infra") < help_text.index("--gpus") < help_text.index("--autostop")
     assert decorated.parser.parse_args(["--gpus", "A100:1"]).gpus == "A100:1"  # type: ignore[attr-defined]
 

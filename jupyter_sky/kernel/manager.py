@@ -50,6 +50,7 @@ class Manager:
         self.session_id = uuid.uuid4().hex[:8]
         self.live: dict[str, LiveCluster] = {}
         self.shell: Any = None  # the notebook's IPython shell, for widgets and late output
+        self.noticed: set[str] = set()  # clusters whose stopping on their own was said
 
     def default_name(self) -> str:
         """The cluster a cell without ``--name`` uses: one per notebook kernel."""

@@ -1,4 +1,4 @@
-"""``%sky <subcommand>``: status, stop, down, check, gpus, plan; jobs and attach (detached cells:
+"""``%sky <subcommand>``: status, stop, down, check, gpus, plan, cost; jobs and attach (detached cells:
 ``%sky jobs`` lists them, ``%sky attach JOB`` brings one back into the current cell)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 from jupyter_sky.errors import SkyError, SpecError
 from jupyter_sky.textual import duration, table
 
-SUBCOMMANDS = ("status", "stop", "down", "check", "gpus", "plan", "jobs", "attach")
+SUBCOMMANDS = ("status", "stop", "down", "check", "gpus", "plan", "jobs", "attach", "cost")
 
 
 def run_subcommand(line: str, mgr: Any) -> None:
@@ -30,6 +30,12 @@ def run_subcommand(line: str, mgr: Any) -> None:
             f"Unknown %sky subcommand '{command}'; choose one of {', '.join(SUBCOMMANDS)}."
         )
     globals()[f"_{command}"](rest, mgr)
+
+
+def _cost(rest: list[str], mgr: Any) -> None:
+    from jupyter_sky.cost import parse_args, report
+
+    print(report(mgr.store, parse_args(rest)))
 
 
 def _status(rest: list[str], mgr: Any) -> None:

@@ -3,6 +3,7 @@ magic only parses and dispatches; the cell's flow is :mod:`jupyter_sky.pipeline.
 
 from __future__ import annotations
 
+import atexit
 import threading
 from typing import Any
 
@@ -11,6 +12,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from jupyter_sky.spec import task as spec
 
 _manager: Any = None
+_exit_hooked = False
 
 
 def manager() -> Any:
@@ -25,9 +27,19 @@ def manager() -> Any:
 
 def register(ipython: Any) -> None:
     ipython.register_magics(SkyMagics(ipython))
+    global _exit_hooked
+    if not _exit_hooked:  # at kernel shutdown, log what is left running (no prompt)
+        _exit_hooked = True
+        atexit.register(_log_left_running)
     # The first cell on a new cluster plans before it launches: load the price catalog and
     # the planner now, in the background, so that cell does not wait ~0.1 s for them.
     threading.Thread(target=_warm_up, name="jupyter-sky-warm-up", daemon=True).start()
+
+
+def _log_left_running() -> None:
+    from jupyter_sky.notebook.leaving import log_left_running
+
+    log_left_running(_manager)
 
 
 def _warm_up() -> None:

@@ -6,6 +6,7 @@ before a kernel is started.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,9 +19,11 @@ if TYPE_CHECKING:
     from jupyter_sky.config_sections import Config
     from jupyter_sky.infra.base import AnyInfra
     from jupyter_sky.kernel.cluster import LiveCluster
+    from jupyter_sky.kernel.execute import Outcome
     from jupyter_sky.kernel.manager import Manager
     from jupyter_sky.optimizer.model import Placement
     from jupyter_sky.pipeline.plan import Choose, PlanView
+    from jupyter_sky.pipeline.spend import Budget
     from jupyter_sky.spec.task import Task
     from jupyter_sky.variables.transfer import CellNames, PushPlan
 
@@ -75,6 +78,7 @@ def _submit_detached(cell: Cell) -> None:
 
 
 def _run_attached(cell: Cell) -> None:
+    from jupyter_sky.pipeline import spend
     from jupyter_sky.pipeline.status import say
     from jupyter_sky.spec.runs import run_file_task, run_setup  # task-file setup and run
     from jupyter_sky.variables import transfer
@@ -83,23 +87,28 @@ def _run_attached(cell: Cell) -> None:
     task, mgr = cell.task, cell.mgr
     name = task.cluster or (f"task-{task.task_name}" if task.task_name else mgr.default_name())
     names = transfer.analyse(cell.source)
+    say(spend.stopped_notices(mgr, name))
     synced = mgr.synced_for(name)
     plan = _push_plan(cell, names, synced)
     where = _where(cell, name)
     if where.infra is None:
         return
+    budget = spend.before_launch(cell, name, where)
+    task, autostop_notes = spend.priced_autostop(cell, where)
     widget = where.widget
     greyed = widget.mark_failed if widget is not None else None
     attached = mgr.attach(name, where.infra, task, cell.config, where.rows, greyed)
     live = attached.cluster
+    if attached.created:
+        spend.remember_autostop(mgr, name, task)
     if live.synced is not synced and synced:
         plan = _push_plan(cell, names, live.synced)
-    notes = attached.notes + version_notes(live.info, plan)
+    notes = attached.notes + autostop_notes + version_notes(live.info, plan)
     run_setup(cell.shell, live, task, attached.created)
     say(notes + plan.notes + list(task.notes))
     if run_file_task(cell.shell, live, task):
         return
-    _execute(cell, live, names, plan, where.widget)
+    _execute(cell, live, names, plan, where.widget, budget)
 
 
 def _push_plan(cell: Cell, names: CellNames, synced: dict[str, str]) -> PushPlan:
@@ -186,10 +195,12 @@ def _execute(
     names: CellNames,
     plan: PushPlan,
     widget: PlanView | None,
+    budget: Budget,
 ) -> None:
     from jupyter_sky.kernel.execute import DoubleInterrupt, KernelDied, run_cell
     from jupyter_sky.kernel.relay import CellRelay, remote_error
     from jupyter_sky.kernel.shield import no_interrupts
+    from jupyter_sky.pipeline import spend
     from jupyter_sky.pipeline.status import SpendMeter, say, show_status_line, status_ticker
     from jupyter_sky.variables import pull
     from jupyter_sky.variables.prepare import prepare_message
@@ -200,15 +211,24 @@ def _execute(
         live.synced[item["name"]] = item["digest"]
     relay = CellRelay(cell.shell, live.bridge, show_status_line(live))
     cell_hash = hashlib.sha256(cell.source.encode()).hexdigest()[:16]
-    run_id = mgr.store.start_run(live.name, cell_hash, live.infra.kind, {"where": live.where()})
-    status = "died"
+    price = _price(mgr, live)
+    prepare = spend.with_target_limit(prepare, budget, live, price)
+    run_id = mgr.store.start_run(
+        live.name, cell_hash, live.infra.kind, {"where": live.where()},
+        notebook=os.environ.get("JPY_SESSION_NAME", ""), cell=_label(cell.source),
+        nodes=task.num_nodes, price=price,
+    )  # fmt: skip
+    status, reason = "died", ""
     try:
-        meter = SpendMeter(widget, live, _price(mgr, live)) if widget is not None else None
+        meter = SpendMeter(widget, live, price) if widget is not None else None
         tick = meter or status_ticker(live, relay.status)
-        outcome = run_cell(live, cell.source, relay, prepare, plan.frames, tick)
+        watch = spend.guard(budget, live, price, tick)
+        outcome = run_cell(live, cell.source, relay, prepare, plan.frames, watch or tick)
         if meter is not None:
             meter.done(outcome.status)
         status = outcome.status
+        if watch is not None and watch.reached(_interrupted(outcome)):
+            status, reason = "interrupted", spend.at_limit(mgr, live, watch)
     except DoubleInterrupt:
         status = "interrupted"
         with no_interrupts():  # a third Ctrl-C must not cut the restart in half
@@ -225,11 +245,26 @@ def _execute(
             "its variables are lost, and the next %%sky cell starts a fresh kernel."
         ) from None
     finally:
-        mgr.store.end_run(run_id, status, 0.0)
+        mgr.store.end_run(run_id, status, reason=reason)
         mgr.store.touch(live.name)
     say(pull.apply(outcome.pulled, cell.shell.user_ns, live.synced, set(names.rebinds)))
+    if reason:  # what the cell assigned before the limit came home first
+        if widget is not None:
+            widget.status = reason
+        raise spend.BudgetError(reason)
     if outcome.error is not None:
         raise remote_error(outcome.error, live.where())
+
+
+def _interrupted(outcome: Outcome) -> str:
+    """The outcome's status, ``interrupted`` also when the target itself sent the SIGINT."""
+    ename = (outcome.error or {}).get("ename")
+    return "interrupted" if ename == "KeyboardInterrupt" else outcome.status
+
+
+def _label(source: str) -> str:
+    """The first non-empty line of the cell body: what ``%sky cost --by`` rows call it."""
+    return next((line.strip() for line in source.splitlines() if line.strip()), "")
 
 
 def _price(mgr: Manager, live: LiveCluster) -> float:

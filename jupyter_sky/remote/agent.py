@@ -47,6 +47,7 @@ class Agent:
         self.executing = False
         self.last_client = self.last_cell = time.monotonic()
         self.numbering: Any = None  # see remote/numbering.py; on for ssh and slurm kernels
+        self.budget: Any = None  # the running cell's BudgetWatch (remote/budget_watch.py)
 
     # ---- wiring ------------------------------------------------------------------
     def install(self, kernel: Any) -> None:
@@ -143,11 +144,19 @@ class Agent:
         data = (parent.get("metadata") or {}).get("jupyter_sky")
         if data:
             self._prepare(data, list(parent.get("buffers") or []))
+        self.budget = None
+        if data and data.get("budget"):
+            from jupyter_sky.remote.budget_watch import BudgetWatch
+
+            self.budget = BudgetWatch(data["budget"], lambda: self.executing)
+            self.budget.begin()
 
     # ---- after the cell -------------------------------------------------------------
     def _post_run(self, *args: Any) -> None:
         self.executing = False
         self.last_cell = time.monotonic()
+        if self.budget is not None:
+            self.budget.after_cell(_exit)
         pending, self.pending = self.pending, None
         if pending is None or self.comm is None or pending.get("no_pull"):
             return
@@ -225,8 +234,12 @@ class Agent:
             return ""
         if now - self.last_client > self.idle_s:
             return f"idle watchdog: no notebook client for {self.idle_s / 60:g} minutes"
-        if self.autostop_s is not None and now - self.last_cell > self.autostop_s:
-            return f"autostop: no cell for {self.autostop_s / 60:g} minutes"
+        # Idle for autostop: no cell running and no notebook attached (its lease) for N minutes.
+        idle_since = max(self.last_cell, self.last_client)
+        if self.autostop_s is not None and now - idle_since > self.autostop_s:
+            return (
+                f"autostop: no cell and no notebook attached for {self.autostop_s / 60:g} minutes"
+            )
         return ""
 
 

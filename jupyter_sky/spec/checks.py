@@ -120,4 +120,5 @@ CHECKS: dict[str, Callable[[Any, str], Any]] = {
     "pull": _names,
     "exclude": _names,
     "autostop": _number("a positive number of minutes such as 30"),
+    "max_cost": _number("a positive number of dollars such as 5"),
 }

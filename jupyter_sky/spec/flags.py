@@ -32,6 +32,7 @@ FLAGS: list[tuple[tuple[str, ...], dict]] = [
     _row("--env", action="append", metavar="KEY=VALUE", help="Remote environment variable."),
     _row("--workdir", metavar="DIR", help="Directory to sync to the remote machine."),
     _row("--autostop", metavar="MIN", help="Stop the cluster after this many idle minutes."),
+    _row("--max-cost", metavar="USD", help="Interrupt the cell (and stop the cluster) at this spend."),
     _row("-f", "--file", metavar="TASK_YAML", help="SkyPilot-style task YAML; flags win over it."),
     _row("--time", metavar="HOURS", help="Runtime estimate (1.5, 90m, 2h): ranks by total cost."),
     _row("--output-gb", metavar="GB", help="GB the cell brings home, priced as egress."),
@@ -54,16 +55,14 @@ FLAGS: list[tuple[tuple[str, ...], dict]] = [
     _row("--after", metavar="A,B", help="Tasks whose outputs this task reads (pipeline edges)."),
 ]
 
-RESERVED: dict[str, str] = {
-    "--max-cost": "--max-cost is not available yet: spending limits arrive with budgets.",
-}
+RESERVED: dict[str, str] = {}  # flag -> "FLAG is not available yet: ..." (parsed, refused)
 _RESERVED_SWITCHES: tuple[str, ...] = ()
 _EXAMPLES = {"--infra": "aws/us-east-1", "--name": "train", "--gpus": "A100:1", "--cpus": "4+",
              "--memory": "16+", "--instance-type": "p3.2xlarge", "--max-price": "2.5",
              "--push": "df,model", "--pull": "result", "--exclude": "secret", "--env": "KEY=VALUE",
              "--workdir": "./src", "--autostop": "30", "--file": "task.yaml", "--time": "2h",
              "--output-gb": "5", "--pick": "2", "--task": "train", "--after": "prep",
-             "--num-nodes": "2"}  # fmt: skip
+             "--num-nodes": "2", "--max-cost": "5"}  # fmt: skip
 
 
 def infra_rows() -> list[tuple[tuple[str, ...], dict]]:
@@ -116,8 +115,9 @@ def apply_flags(func: F) -> F:
     decorators: list[Callable[[Any], Any]] = [ma.argument(*n, **kw) for n, kw in FLAGS]
     decorators.append(ma.argument_group("infra flags"))
     decorators += [ma.argument(*n, **kw) for n, kw in infra_rows()]
-    decorators.append(ma.argument_group("not available yet"))
-    decorators += [ma.argument(*n, **kw) for n, kw in _reserved_rows()]
+    if RESERVED:
+        decorators.append(ma.argument_group("not available yet"))
+        decorators += [ma.argument(*n, **kw) for n, kw in _reserved_rows()]
     for decorate in reversed(decorators):  # IPython applies them in source order
         func = decorate(func)
     return ma.magic_arguments()(func)

@@ -192,6 +192,7 @@ class Task:
     envs: dict[str, str] = field(default_factory=dict)
     workdir: str | None = None
     autostop_minutes: float | None = None
+    max_cost: float | None = None  # --max-cost: dollars this cell may spend
     setup: str | None = None
     run: str = ""
     hours: float | None = None  # runtime estimate for the plan (--time)
@@ -271,6 +272,7 @@ def task_from_args(
         envs=parts.envs,
         workdir=_workdir(merged.get("workdir"), cwd, workdir_label, planning),
         autostop_minutes=autostop,
+        max_cost=getattr(args, "max_cost", None),
         setup=file.get("setup"),
         run=cell,
         hours=args.time,

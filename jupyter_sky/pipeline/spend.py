@@ -1,0 +1,142 @@
+"""Budgets in a cell's pipeline: refuse a plan over budget before launch, watch the cell's
+spend while it runs (and send the limit to the target with the cell), and at the limit stop the
+cluster where the infra can stop it. The rules themselves are :mod:`jupyter_sky.budget`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from jupyter_sky.errors import SkyError
+
+if TYPE_CHECKING:
+    from jupyter_sky.budget import Guard, Limit
+    from jupyter_sky.kernel.cluster import LiveCluster
+    from jupyter_sky.kernel.manager import Manager
+    from jupyter_sky.pipeline.cell import Cell, Where
+    from jupyter_sky.spec.task import Task
+
+
+class BudgetError(SkyError):
+    """A cell refused, or stopped, by a budget."""
+
+
+@dataclass
+class Budget:
+    """The limits of one cell (empty: none applies, or the infra has no price)."""
+
+    limits: list[Limit] = field(default_factory=list)
+
+
+def before_launch(cell: Cell, name: str, where: Where) -> Budget:
+    """The cell's limits; a plan whose estimate does not fit is refused here, in one sentence."""
+    from jupyter_sky.budget import limits, refusal, unpriced_note
+    from jupyter_sky.pipeline.status import say
+
+    found = limits(cell.mgr.store, name, cell.config.budget, cell.task.max_cost)
+    if not found or where.infra is None:
+        return Budget()
+    price, priced = _planned_price(cell.mgr, name, where)
+    note = unpriced_note(where.infra.kind, found, priced)
+    if note:
+        say([note])
+    why = refusal(price, cell.task.hours, found)
+    if why:
+        if where.widget is not None:
+            where.widget.status = why
+        raise BudgetError(why)
+    return Budget(found if priced else [])
+
+
+def _planned_price(mgr: Manager, name: str, where: Where) -> tuple[float, bool]:
+    """$/h of the chosen row (a new cluster) or of the running cluster, and whether priced."""
+    if where.rows:
+        row = where.rows[0]
+        return float(row.price_per_hour or 0.0), bool(row.priced and row.price_per_hour)
+    record = mgr.store.get_cluster(name)
+    price = float(record.cost_per_hour) if record is not None else 0.0
+    return price, price > 0
+
+
+def guard(
+    budget: Budget, live: LiveCluster, price: float, tick: Callable[[], None] | None
+) -> Guard | None:
+    """The once-a-second check that interrupts the cell at the limit (None: no limit)."""
+    from jupyter_sky.budget import Guard, tightest
+
+    limit = tightest(budget.limits)
+    if limit is None or price <= 0:
+        return None
+    return Guard(price, limit, lambda: live.infra.interrupt(live.handle), tick)
+
+
+def with_target_limit(
+    prepare: dict[str, Any] | None, budget: Budget, live: LiveCluster, price: float
+) -> dict[str, Any] | None:
+    """The cell's prepare message carrying the limit the target enforces on its own."""
+    from jupyter_sky.budget import target_limit
+    from jupyter_sky.infra.base import Restartable
+
+    limit = target_limit(price, budget.limits, stop=isinstance(live.infra, Restartable))
+    if limit is None:
+        return prepare
+    base = prepare or {
+        "op": "prepare", "ack": live.ack(), "client": live.client_id, "push": [], "check": [],
+        "writes": [], "force": [], "no_pull": True, "env": {}, "cwd": None,
+    }  # fmt: skip
+    return {**base, "budget": limit}
+
+
+def at_limit(mgr: Manager, live: LiveCluster, watch: Guard) -> str:
+    """Stop the cluster where the infra can (else its kernel stays idle); the sentence."""
+    from jupyter_sky.infra.base import Restartable
+    from jupyter_sky.kernel.shield import no_interrupts
+
+    stopped = isinstance(live.infra, Restartable)
+    if stopped:
+        with no_interrupts():
+            mgr.stop(live.name)
+    return watch.sentence(live.name, stopped, live.infra.kind)
+
+
+# ---- default autostop for priced infras ------------------------------------------------
+def priced_autostop(cell: Cell, where: Where) -> tuple[Task, list[str]]:
+    """A new priced cluster with no ``--autostop`` (nor ``defaults.autostop_minutes``) gets
+    ``defaults.autostop_minutes_priced``, so a forgotten GPU stops; the note says so."""
+    import dataclasses
+
+    task = cell.task
+    if task.autostop_minutes is not None or not where.rows:
+        return task, []
+    row = where.rows[0]
+    if not (row.priced and row.price_per_hour):
+        return task, []
+    minutes = cell.config.defaults.autostop_minutes_priced
+    note = (
+        f"autostop after {minutes:g} idle minutes (no cell running, no notebook attached): "
+        f"{row.infra} is priced at ${row.price_per_hour:.2f}/h; --autostop MIN sets another"
+    )
+    return dataclasses.replace(task, autostop_minutes=minutes), [note]
+
+
+def remember_autostop(mgr: Manager, name: str, task: Task) -> None:
+    """Keep the cluster's autostop in its record, for the note at kernel shutdown."""
+    record = mgr.store.get_cluster(name)
+    if record is not None and record.placement.get("autostop_minutes") != task.autostop_minutes:
+        record.placement["autostop_minutes"] = task.autostop_minutes
+        mgr.store.put_cluster(record)
+
+
+def stopped_notices(mgr: Manager, current: str) -> list[str]:
+    """One notice per cluster of this notebook that stopped on its own (autostop, idle
+    watchdog, budget on the target) since the last cell; ``current`` says it itself."""
+    notes = []
+    mgr.noticed.discard(current)  # this cell says its own; a relaunch may stop again later
+    for name, live in list(mgr.live.items()):
+        if name == current or name in mgr.noticed or live.is_alive():
+            continue
+        mgr.noticed.add(name)
+        why = live.infra.exit_reason(live.handle) or "its kernel ended"
+        notes.append(f"cluster '{name}' of this notebook was stopped ({why})")
+    return notes

@@ -1,0 +1,157 @@
+"""Budgets on a priced ``local`` infra (a ``prices:`` entry in the config; 1 vCPU at $3600/h,
+so one dollar a second): ``--max-cost`` and the ``budget:`` section refuse a plan whose estimate
+does not fit before anything launches, interrupt a running cell at the limit with what was
+spent, keep what the cell assigned, and leave local's kernel idle (local cannot stop and keep a
+cluster). An unpriced live infra never trips a budget and says so once."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jupyter_sky.state import Store
+from tests.nbdriver import Notebook
+
+PRICED = "prices:\n  local:\n    cpu: 3600\n    memory: 0\n"
+LOCAL = "--cpus 1+ --infra local"
+# Runs about 30 s unless something stops it; `steps` counts how far it got.
+LONG_CELL = "import time\nsteps = 0\nfor _ in range(300):\n    time.sleep(0.1)\n    steps += 1"
+
+
+def _notebook(tmp: Path, config: str) -> tuple[Notebook, Path]:
+    home, cwd = tmp / "home", tmp / "nb"
+    home.mkdir()
+    cwd.mkdir()
+    (cwd / "jupyter_sky.yaml").write_text(config)
+    nb = Notebook({**os.environ, "JUPYTER_SKY_HOME": str(home)}, str(cwd))
+    assert nb.run("%load_ext jupyter_sky").status == "ok"
+    return nb, home
+
+
+@pytest.fixture(scope="module")
+def priced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Notebook, Path]]:
+    nb, home = _notebook(tmp_path_factory.mktemp("budget"), PRICED)
+    yield nb, home
+    nb.shutdown()
+
+
+def test_estimate_over_max_cost_is_refused_before_launch(priced: tuple[Notebook, Path]) -> None:
+    nb, home = priced
+    res = nb.run(f"%%sky --name refused {LOCAL} --time 2h --max-cost 5\nx = 1")
+    assert res.status == "error"
+    assert (
+        "Refused before launch: the estimate $7200.00 ($3600.00/h for 2 h) exceeds --max-cost "
+        "$5.00 ($0.00 spent, $5.00 left); raise the limit, shorten --time or choose a cheaper "
+        "placement." in res.error_text
+    )
+    store = Store(home)
+    assert store.get_cluster("refused") is None and store.runs("refused") == []
+
+
+def test_cell_is_interrupted_at_max_cost_and_keeps_its_kernel(
+    priced: tuple[Notebook, Path],
+) -> None:
+    nb, home = priced
+    res = nb.run(f"%%sky --name capped {LOCAL} --max-cost 3\n{LONG_CELL}", timeout=60)
+    assert res.status == "error"
+    assert "Budget reached: this cell spent $3." in res.error_text
+    assert "reaching --max-cost $3.00 ($0.00 spent before it); the cell was interrupted" in res.error_text
+    assert "the kernel of cluster 'capped' is left idle (the local infra cannot stop and keep it)" in res.error_text
+    assert res.elapsed < 15
+    steps = int(nb.value("steps"))  # what it assigned before the limit came home
+    assert 15 <= steps < 100
+    run = Store(home).runs("capped")[-1]
+    assert run["status"] == "interrupted" and run["reason"].startswith("Budget reached")
+    assert 3.0 <= run["cost"] < 8.0
+    again = nb.run("%%sky --name capped\nsteps + 1")  # same kernel, idle, state intact
+    assert again.status == "ok", again.error_text
+    assert str(steps + 1) in again.of_type("execute_result")[0].text
+
+
+def test_budget_section_counts_spend_records_and_refuses_when_used_up(
+    tmp_path: Path,
+) -> None:
+    nb, home = _notebook(tmp_path, PRICED + "budget:\n  per_day: 2\n")
+    try:
+        res = nb.run(f"%%sky --name daily {LOCAL}\n{LONG_CELL}", timeout=60)
+        assert res.status == "error" and "reaching budget.per_day $2.00" in res.error_text
+        refused = nb.run(f"%%sky --name other {LOCAL}\nx = 1")
+        assert refused.status == "error"
+        assert "Refused before launch: budget.per_day $2.00 ($2." in refused.error_text
+        assert "is used up; raise it in the config (or --max-cost) or wait for the next day." in refused.error_text
+        assert Store(home).get_cluster("other") is None
+        report = nb.run("%sky cost --by day").stdout
+        assert float(report.splitlines()[1].split("$")[1]) >= 2.0
+    finally:
+        nb.shutdown()
+
+
+def test_unpriced_live_infra_never_trips_a_budget_and_says_so_once(tmp_path: Path) -> None:
+    nb, home = _notebook(tmp_path, "defaults:\n  idle_minutes: 5\n")
+    try:
+        first = nb.run(f"%%sky --name free {LOCAL} --max-cost 0.01 --time 5h\nimport time\ntime.sleep(1.5)")
+        assert first.status == "ok", first.error_text
+        note = "[sky] local has no price, so no budget applies to it (a prices: entry in the config prices it)"
+        assert note in first.stderr
+        second = nb.run("%%sky --name free --max-cost 0.01\nimport time\ntime.sleep(1.5)")
+        assert second.status == "ok" and note not in second.stderr
+        assert [r["cost"] for r in Store(home).runs("free")] == [0.0, 0.0]
+    finally:
+        nb.shutdown()
+
+
+def test_target_enforces_the_limit_with_the_notebook_gone(tmp_path: Path) -> None:
+    """The laptop closes mid-cell (the notebook kernel is killed): the remote kernel, told the
+    limit and $/h with the cell, interrupts the cell itself at the limit and stays idle."""
+    from tests.conftest import kill_kernels_under
+
+    nb, home = _notebook(tmp_path, PRICED)
+    progress = tmp_path / "progress"
+    cell = (
+        f"import os, time\nopen({str(progress)!r}, 'w').write(f'{{os.getpid()}} 0')\n"
+        f"for i in range(300):\n    time.sleep(0.1)\n"
+        f"    open({str(progress)!r}, 'w').write(f'{{os.getpid()}} {{i}}')"
+    )
+    try:
+        assert nb.run(f"%%sky --name away {LOCAL}\nx = 1").status == "ok"  # warm kernel
+        nb.send(f"%%sky --name away --max-cost 2\n{cell}")
+        deadline = time.monotonic() + 30
+        while not progress.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        nb.kc.stop_channels()
+        nb.km.shutdown_kernel(now=True)  # no notebook any more: only the target can stop it
+        time.sleep(6)
+        pid, first = (int(v) for v in progress.read_text().split())
+        time.sleep(2)
+        assert int(progress.read_text().split()[1]) == first < 50  # interrupted at ~$2 (~2 s, ~20 steps)
+        os.kill(pid, 0)  # local cannot stop and keep a cluster: its kernel stays, idle
+    finally:
+        kill_kernels_under(home)
+
+
+def test_limits_count_the_spend_records_per_cluster_day_and_total(tmp_path: Path) -> None:
+    from jupyter_sky.budget import limits, refusal, tightest
+    from jupyter_sky.config_sections import BudgetConfig
+
+    store = Store(tmp_path)
+    for cluster, cost in (("a", 4.0), ("a", 1.0), ("b", 2.5)):
+        store.end_run(store.start_run(cluster, "h", "aws", {}, price=1.0), "ok", cost)
+    found = limits(store, "a", BudgetConfig(per_cluster=6, per_day=10, total=8.0), 3.0)
+    assert [(lim.name, lim.spent, lim.left) for lim in found] == [
+        ("--max-cost", 0.0, 3.0),
+        ("budget.per_cluster", 5.0, 1.0),
+        ("budget.per_day", 7.5, 2.5),
+        ("budget.total", 7.5, 0.5),
+    ]
+    assert tightest(found).name == "budget.total"  # type: ignore[union-attr]
+    assert refusal(0.0, 100.0, found) is None  # unpriced: never refused
+    assert refusal(0.2, 2.0, found) is None  # $0.40 fits in every limit
+    assert refusal(0.3, 2.0, found) == (
+        "Refused before launch: the estimate $0.60 ($0.30/h for 2 h) exceeds budget.total $8.00 "
+        "($7.50 spent, $0.50 left); raise the limit, shorten --time or choose a cheaper placement."
+    )
+    assert limits(store, "a", BudgetConfig(), None) == []
