@@ -136,7 +136,7 @@ def test_autostop_ends_idle_kernel_and_next_cell_says_so(fresh_nb: Notebook) -> 
     pid = int(res.stdout.split()[-1])
     _wait_for(lambda: not _pid_alive(pid), timeout=60)
     res = nb.run("%%sky --name auto\nprint('back')")
-    assert "autostop" in res.stderr and "remote state was lost" in res.stderr
+    assert "autostop" in res.stderr and "remote state was lost" in res.stderr, (res.status, res.error_text, res.stderr)
 
 
 def test_sky_stop_on_local_says_to_use_down_and_keeps_the_kernel(fresh_nb: Notebook) -> None:
