@@ -2,7 +2,7 @@
 state on the cluster, and ``%sky jobs``.
 
 The ``detached_jobs`` table lives in the same ``state.db`` as clusters and runs (made by
-:mod:`jupyter_sky.state`'s migrations), so every notebook kernel of the user — after a
+:mod:`jupyter_sky.state.schema`'s migrations), so every notebook kernel of the user — after a
 restart, tomorrow — sees the same jobs. A job's final state (``DONE``, ``ERROR``, or Slurm's ``CANCELLED``, ``TIMEOUT``
 ...) is stored once known, so listing old jobs asks the cluster nothing.
 """

@@ -9,211 +9,29 @@ and a writer work in parallel, but it needs shared memory that network filesyste
 from __future__ import annotations
 
 import json
-import os
-import re
 import sqlite3
 import sys
 import threading
 import time
-from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from jupyter_sky.config import ensure_sky_home, sky_home
-from jupyter_sky.errors import ConfigError, SkyError
+from jupyter_sky.errors import ConfigError
+from jupyter_sky.state.journal import MOUNTS_FILE, journal_mode_for
+from jupyter_sky.state.schema import (
+    CLUSTER_COLUMNS,
+    CLUSTER_STATES,
+    JOB_COLUMNS,
+    PANEL,
+    RUN_STATUSES,
+    ClusterRecord,
+    DetachedJob,
+    migrate,
+)
 
 DB_FILE = "state.db"
-MOUNTS_FILE = Path("/proc/mounts")
 BUSY_TIMEOUT_MS = 30_000
-NETWORK_FILESYSTEMS = frozenset(
-    {
-        "nfs", "nfs4", "lustre", "gpfs", "cifs", "smb3", "smbfs", "fuse.sshfs", "beegfs", "ceph",
-        "fuse.ceph", "cephfs", "glusterfs", "fuse.glusterfs", "9p", "afs", "panfs", "wekafs",
-        "orangefs", "pvfs2", "fuse.s3fs", "fuse.gcsfuse", "fuse.juicefs", "fuse.rclone", "davfs",
-    }
-)  # fmt: skip
-CLUSTER_STATES = ("INIT", "UP", "STOPPED", "DOWN")  # STOPPED: a cloud VM kept with its disk
-RUN_STATUSES = ("ok", "error", "interrupted", "died")
-
-# MIGRATIONS[i] takes the schema from user_version i to i + 1; only ever append.
-MIGRATIONS: list[tuple[str, ...]] = [
-    (
-        """CREATE TABLE clusters (
-            name TEXT PRIMARY KEY,
-            infra TEXT NOT NULL,
-            state TEXT NOT NULL,
-            created_at REAL NOT NULL,
-            last_used_at REAL NOT NULL,
-            cells_run INTEGER NOT NULL DEFAULT 0,
-            cost_per_hour REAL NOT NULL DEFAULT 0,
-            owner TEXT NOT NULL DEFAULT '',
-            placement TEXT NOT NULL DEFAULT '{}',
-            handle TEXT NOT NULL DEFAULT '{}'
-        )""",
-        """CREATE TABLE runs (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            cluster TEXT NOT NULL,
-            cell_hash TEXT NOT NULL,
-            infra TEXT NOT NULL,
-            placement TEXT NOT NULL DEFAULT '{}',
-            started_at REAL NOT NULL,
-            ended_at REAL,
-            status TEXT NOT NULL DEFAULT 'running',
-            cost REAL NOT NULL DEFAULT 0
-        )""",
-        "CREATE INDEX runs_by_cluster ON runs (cluster)",
-    ),
-    (  # who ended a cluster and when (the lab panel's Down); which notebook cell a run was
-        "ALTER TABLE clusters ADD COLUMN ended_by TEXT NOT NULL DEFAULT ''",
-        "ALTER TABLE clusters ADD COLUMN ended_at REAL",
-        "ALTER TABLE runs ADD COLUMN notebook TEXT NOT NULL DEFAULT ''",
-        "ALTER TABLE runs ADD COLUMN cell TEXT NOT NULL DEFAULT ''",
-    ),
-    (  # detached cells of any infra that runs them (its job id in ``job``); IF NOT EXISTS:
-        # earlier versions made this table on first use, without the infra column
-        """CREATE TABLE IF NOT EXISTS detached_jobs (
-            id TEXT PRIMARY KEY,
-            job TEXT NOT NULL,
-            cluster TEXT NOT NULL,
-            dir TEXT NOT NULL,
-            name TEXT NOT NULL,
-            pulls TEXT NOT NULL DEFAULT '[]',
-            submitted_at REAL NOT NULL,
-            first_line TEXT NOT NULL DEFAULT '',
-            state TEXT NOT NULL DEFAULT 'SUBMITTED',
-            elapsed REAL
-        )""",
-        "ALTER TABLE detached_jobs ADD COLUMN infra TEXT NOT NULL DEFAULT 'slurm'",
-    ),
-    (  # spend records: a run's nodes and $/h of all of them (cost = price x elapsed) and why
-        # it stopped ('' or a budget sentence)
-        "ALTER TABLE runs ADD COLUMN nodes INTEGER NOT NULL DEFAULT 1",
-        "ALTER TABLE runs ADD COLUMN price REAL NOT NULL DEFAULT 0",
-        "ALTER TABLE runs ADD COLUMN reason TEXT NOT NULL DEFAULT ''",
-    ),
-]
-CLUSTER_COLUMNS = (
-    "name", "infra", "state", "created_at", "last_used_at", "cells_run", "cost_per_hour", "owner",
-    "placement", "handle", "ended_by", "ended_at",
-)  # fmt: skip
-PANEL = "panel"  # ended_by of a cluster ended with Down in the JupyterLab panel
-
-
-@dataclass
-class ClusterRecord:
-    """One cluster as the store knows it; ``placement`` and ``handle`` are infra-specific JSON."""
-
-    name: str
-    infra: str
-    state: str  # 'INIT' | 'UP' | 'DOWN'
-    created_at: float = field(default_factory=time.time)
-    last_used_at: float = field(default_factory=time.time)
-    cells_run: int = 0
-    cost_per_hour: float = 0.0
-    owner: str = ""  # notebook session id
-    placement: dict[str, Any] = field(default_factory=dict)
-    handle: dict[str, Any] = field(default_factory=dict)
-    ended_by: str = ""  # '' or who ended it: 'panel' for the lab panel's Down
-    ended_at: float | None = None
-
-
-@dataclass
-class DetachedJob:
-    """A detached cell: our id, the infra's job id, where its files are, what comes home."""
-
-    id: str
-    job: str
-    cluster: str
-    dir: str
-    name: str
-    pulls: list[str] = field(default_factory=list)  # names the cell rebinds
-    submitted_at: float = field(default_factory=time.time)
-    first_line: str = ""
-    state: str = "SUBMITTED"
-    elapsed: float | None = None
-    infra: str = "slurm"
-
-    @property
-    def final(self) -> bool:
-        """Ended: the store keeps ``SUBMITTED`` until the infra settles the final state."""
-        return self.state not in ("SUBMITTED", "PENDING", "RUNNING")
-
-
-JOB_COLUMNS = tuple(f.name for f in fields(DetachedJob))
-
-
-def filesystem_type(path: Path, mounts_text: str) -> str | None:
-    """Return the filesystem type of ``path`` from ``/proc/mounts``-style text.
-
-    Parameters
-    ----------
-    path : Path
-        A file or directory; symlinks are resolved.
-    mounts_text : str
-        Lines of ``device mount_point fstype options ...``.
-
-    Returns
-    -------
-    str or None
-        The type of the longest mount point containing ``path`` (the last such line wins, as a
-        later mount hides an earlier one), or None if no line matches.
-    """
-    target = os.path.realpath(path)
-    best, best_type = "", None
-    for line in mounts_text.splitlines():
-        parts = line.split()
-        if len(parts) < 3:
-            continue
-        mount = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), parts[1])
-        inside = target == mount or target.startswith(mount.rstrip("/") + "/")
-        if inside and len(mount) >= len(best):
-            best, best_type = mount, parts[2]
-    return best_type
-
-
-def journal_mode_for(directory: Path, mounts_file: Path = MOUNTS_FILE) -> str:
-    """Pick ``WAL`` for a local directory and ``DELETE`` for one on a network filesystem.
-
-    Parameters
-    ----------
-    directory : Path
-        Where the database lives.
-    mounts_file : Path
-        The mount table to read; tests pass a fake one.
-
-    Returns
-    -------
-    str
-        ``"WAL"`` or ``"DELETE"``; ``"WAL"`` when the mount table cannot be read.
-    """
-    try:
-        text = mounts_file.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return "WAL"
-    fstype = filesystem_type(directory, text)
-    return "DELETE" if fstype in NETWORK_FILESYSTEMS else "WAL"
-
-
-def _migrate(conn: sqlite3.Connection, path: Path) -> None:
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version > len(MIGRATIONS):
-        raise SkyError(
-            f"The state database {path} has schema {version}, newer than this jupyter-sky "
-            f"understands ({len(MIGRATIONS)}); upgrade jupyter-sky."
-        )
-    if version == len(MIGRATIONS):
-        return
-    conn.execute("BEGIN IMMEDIATE")  # take the write lock first: two kernels may start together
-    try:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        for number in range(version, len(MIGRATIONS)):
-            for sql in MIGRATIONS[number]:
-                conn.execute(sql)
-            conn.execute(f"PRAGMA user_version = {number + 1}")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 def _record(row: sqlite3.Row) -> ClusterRecord:
@@ -272,7 +90,7 @@ class Store:
         self.journal_mode = conn.execute(f"PRAGMA journal_mode = {mode}").fetchone()[0].upper()
         if self.journal_mode == "WAL":
             conn.execute("PRAGMA synchronous = NORMAL")  # durable enough in WAL, much faster
-        _migrate(conn, self.path)
+        migrate(conn, self.path)
         return conn
 
     def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> int | None:
@@ -403,7 +221,6 @@ class Store:
         where, params = ("WHERE cluster = ?", (cluster,)) if cluster is not None else ("", ())
         rows = self._query(f"SELECT * FROM runs {where} ORDER BY id", params)
         return [{**dict(row), "placement": json.loads(row["placement"])} for row in rows]
-
 
     # ---- detached jobs ------------------------------------------------------------------
     def put_job(self, job: DetachedJob) -> None:
