@@ -12,6 +12,7 @@ from __future__ import annotations
 import subprocess
 import urllib.request
 from pathlib import Path
+from typing import TypeVar
 
 from jupyter_sky.config import sky_home
 from jupyter_sky.errors import InfraError, SpecError
@@ -62,3 +63,25 @@ def _disk_size(value: str, label: str) -> str:
 #: ``--disk-size GB``: the boot disk of a cloud VM; every VM infra declares this same flag.
 DISK_SIZE = InfraFlag("--disk-size", "disk_size", "Cloud VMs: boot disk size in GB (default: the infra's disk_size).",
                       "200", _disk_size)  # fmt: skip
+
+
+def cloud_user() -> str:
+    """This user's name as a GCP label or an Azure tag value may hold it (lower case, [a-z0-9_-])."""
+    import getpass
+    import re
+
+    return re.sub(r"[^a-z0-9_-]", "-", getpass.getuser().lower()) or "user"
+
+
+S = TypeVar("S")
+
+
+def section_here(section: type[S]) -> S:
+    """``section`` of the config files of this directory; its defaults when they cannot be read
+    (the command that reads them says why)."""
+    from jupyter_sky.config import load_config
+
+    try:
+        return load_config(Path.cwd()).of(section)
+    except Exception:  # noqa: BLE001 - an unreadable config is said by the command that reads it
+        return section()

@@ -38,11 +38,11 @@ class Scope:
 
     @classmethod
     def parse(cls, infra: str | None) -> Scope:
-        """Split ``aws/us-east-1[/zone]`` (a trailing part that names nothing is dropped)."""
+        """Split ``aws/us-east-1[/zone]``, already normalised by the spec (aliases resolved; a
+        trailing part that names nothing is dropped)."""
         if not infra:
             return cls()
         kind, _, rest = infra.strip().lower().partition("/")
-        kind = "k8s" if kind == "kubernetes" else kind
         region, _, zone = rest.partition("/")
         return cls(
             None if kind in ("", "*") else kind, None if region in ("", "*") else region, zone or None

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from jupyter_sky.infra.aws import launch, provision
-from jupyter_sky.remote import aws_selfstop
+from jupyter_sky.infra.aws import selfstop as aws_selfstop
 
 from .conftest import AwsLab
 

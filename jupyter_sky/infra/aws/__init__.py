@@ -32,7 +32,6 @@ from jupyter_sky.infra.base import (
     CapacityError,
     ClusterStatus,
     Handle,
-    Infra,
     InfraFlag,
     InfraPath,
     Launch,
@@ -42,23 +41,18 @@ from jupyter_sky.infra.base import (
     State,
 )
 from jupyter_sky.infra.vm_access import DISK_SIZE
+from jupyter_sky.infra.vm_kernel import VmHandle, VmOverSsh, selfstop_script, wait_ssh
 
 if TYPE_CHECKING:
     from jupyter_sky.infra.aws.launch import Launched, Placement
-    from jupyter_sky.infra.ssh import SshHandle, SshInfra
-    from jupyter_sky.transport.ssh import SshConnection
+    from jupyter_sky.infra.ssh import SshHandle
 
 REGION = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d")
 ZONE = re.compile(rf"{REGION.pattern}[a-z]")
-Notify = Callable[[str], None]
-
-
-def _print(line: str) -> None:
-    print(line, flush=True)
 
 
 @dataclass
-class AwsHandle(Handle):
+class AwsHandle(VmHandle):
     """An EC2 instance of one cluster and the kernel on it (``ssh``: the ssh infra's handle)."""
 
     cluster: str
@@ -80,7 +74,7 @@ class AwsHandle(Handle):
         return f"aws-{self.instance_id}"
 
 
-class AwsInfra(Infra[AwsHandle]):
+class AwsInfra(VmOverSsh[AwsHandle]):
     """EC2 instances, one per cluster; priced from the catalog, launched through failover.
 
     Parameters
@@ -101,10 +95,6 @@ class AwsInfra(Infra[AwsHandle]):
         InfraFlag("--image-id", "image_id", "AWS: the AMI to boot (default: the class's image).",
                   "ami-0abc1234", image_id_flag),
     )  # fmt: skip
-
-    def __init__(self, notify: Notify | None = None) -> None:
-        self.notify = notify or _print
-        self._ssh: dict[tuple[str, str], SshInfra] = {}
 
     # ---- what it is --------------------------------------------------------------------
     @classmethod
@@ -163,7 +153,7 @@ class AwsInfra(Infra[AwsHandle]):
             got = launch.attempt(request.cluster, place, cfg.ssh_timeout, request.cancelled)
         handle = _handle(request.cluster, got, place)
         try:
-            return self._start_kernel(handle, request, cfg)
+            return self._start_kernel(handle, request)
         except BaseException:
             with contextlib.suppress(Exception):  # the kernel's error matters; status lists leftovers
                 self._release(handle)
@@ -193,23 +183,11 @@ class AwsInfra(Infra[AwsHandle]):
             use_internal_ips=cfg.use_internal_ips,
         )  # fmt: skip
 
-    def _start_kernel(self, handle: AwsHandle, request: Launch, cfg: AwsConfig) -> AwsHandle:
-        from jupyter_sky.infra.aws import ec2
-
-        ssh = self._ssh_infra(handle, request.notify)
-        kernel = ssh.launch_on(handle.ssh_name, request, ssh.settings())
-        handle = dataclasses.replace(handle, ssh=kernel.to_json())
-        script = ec2.selfstop_script(kernel.pid, kernel.cluster_dir, kernel.python, handle.instance_id,
-                                     handle.region, handle.spot, cfg.autostop_env, cfg.autostop_shutdown)  # fmt: skip
-        res = self._conn(handle).run(script, timeout=30)
-        if res.rc != 0:
-            raise InfraError(f"the self-stop watcher did not start on {handle.instance_id} ({res.last_line()}).")
-        return handle
-
-    def restart(self, handle: AwsHandle, request: Launch) -> AwsHandle:
-        with contextlib.suppress(InfraError):
-            self._ssh_infra(handle).down(self._kernel(handle))
-        return self._start_kernel(handle, request, request.config.of(AwsConfig))
+    def _watcher(self, handle: AwsHandle, kernel: SshHandle, request: Launch) -> str:
+        cfg = request.config.of(AwsConfig)
+        args = ["--instance-id", handle.instance_id, "--region", handle.region] + (["--terminate"] if handle.spot else [])
+        return selfstop_script(kernel, "jupyter_sky.infra.aws.selfstop", args, cfg.autostop_env,
+                               with_reason=True, shutdown=cfg.autostop_shutdown)  # fmt: skip
 
     def stop(self, handle: AwsHandle) -> None:
         from jupyter_sky.infra.aws import ec2, provision
@@ -234,20 +212,10 @@ class AwsInfra(Infra[AwsHandle]):
             deadline = time.monotonic() + cfg.ssh_timeout
             running = provision.wait_state(client, handle.instance_id, "running", cfg.ssh_timeout, request.cancelled)
             address = str(running["PrivateIpAddress"] if cfg.use_internal_ips else running.get("PublicIpAddress") or "")
-            launch.wait_ssh(address, deadline, request.cancelled)
+            wait_ssh(address, deadline, request.cancelled, f"%sky down {handle.cluster} ends the instance")
             launch.pin_from_console(client, handle.instance_id, address, Path(handle.known_hosts))
         moved = dataclasses.replace(handle, address=address, ssh={})
-        return self._start_kernel(moved, request, cfg)
-
-    def down(self, handle: AwsHandle) -> None:
-        self._end_kernel(handle)
-        self._release(handle)
-
-    def _end_kernel(self, handle: AwsHandle) -> None:
-        if handle.ssh:
-            with contextlib.suppress(InfraError, OSError):
-                self._ssh_infra(handle).down(self._kernel(handle))
-        self._ssh.pop((handle.instance_id, handle.address), None)
+        return self._start_kernel(moved, request)
 
     def _release(self, handle: AwsHandle) -> None:
         from jupyter_sky.infra.aws import ec2, provision
@@ -256,47 +224,6 @@ class AwsInfra(Infra[AwsHandle]):
         with ec2.aws_calls(self.where(handle)):
             owner = Owner(handle.cluster, handle.user, socket.gethostname())
             provision.down_cluster(provision.client(handle.region), owner)
-
-    # ---- the kernel, through the ssh infra ------------------------------------------------------
-    def _ssh_infra(self, handle: AwsHandle, notify: Notify | None = None) -> SshInfra:
-        from jupyter_sky.infra.ssh import SshInfra
-        from jupyter_sky.transport.hosts import SshSettings
-
-        key = (handle.instance_id, handle.address)
-        if key not in self._ssh:
-            host = {"hostname": handle.address, "user": handle.login, "identity_file": handle.key, "port": 22}
-            settings = SshSettings(hosts={handle.ssh_name: host}, known_hosts=handle.known_hosts)
-            self._ssh[key] = SshInfra(settings=settings, notify=notify or self.notify)
-        elif notify is not None:
-            self._ssh[key].notify = notify
-        return self._ssh[key]
-
-    def _kernel(self, handle: AwsHandle) -> SshHandle:
-        from jupyter_sky.infra.ssh import SshHandle
-
-        if not handle.ssh:
-            raise InfraError(f"no kernel was started on {self.where(handle)}.")
-        return SshHandle.from_json(handle.ssh)
-
-    def _conn(self, handle: AwsHandle) -> SshConnection:
-        from jupyter_sky.transport.hosts import resolve
-        from jupyter_sky.transport.ssh import connection
-
-        ssh = self._ssh_infra(handle)
-        settings = ssh.settings()
-        return connection(resolve(handle.ssh_name, settings), settings, ssh.notify)
-
-    def connection_info(self, handle: AwsHandle) -> dict[str, Any]:
-        return self._ssh_infra(handle).connection_info(self._kernel(handle))
-
-    def is_alive(self, handle: AwsHandle) -> bool:
-        try:
-            return self._ssh_infra(handle).is_alive(self._kernel(handle))
-        except InfraError:
-            return False
-
-    def interrupt(self, handle: AwsHandle) -> None:
-        self._ssh_infra(handle).interrupt(self._kernel(handle))
 
     # ---- what became of it -------------------------------------------------------------------
     def status(self, handle: AwsHandle) -> ClusterStatus:
@@ -326,9 +253,7 @@ class AwsInfra(Infra[AwsHandle]):
         except Exception:  # noqa: BLE001 - a reason is best effort
             inst = None
         why = _stopped_reason(inst)
-        if why or not handle.ssh:
-            return why
-        return self._ssh_infra(handle).exit_reason(self._kernel(handle))
+        return why or super().exit_reason(handle)
 
     def where(self, handle: AwsHandle) -> str:
         return f"aws/{handle.zone} {handle.instance_id} ({handle.instance_type})"

@@ -5,26 +5,26 @@ seam's errors (boto3 imported lazily, inside functions).
   ``QuotaError`` / ``CredentialError`` with the scope failover obeys, or one plain sentence.
 - :func:`zones` lists the zones of a region where an instance type is offered and a subnet
   to launch into exists (cached per process).
-- :func:`selfstop_script` is the watcher started on the VM next to the kernel: when the
-  kernel ends on its own (idle or autostop watchdog), the VM stops or terminates itself.
+
+The watcher that stops the VM once its kernel ended on its own is
+:func:`jupyter_sky.infra.vm_kernel.selfstop_script` running :mod:`.selfstop`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shlex
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from functools import lru_cache
 
 from jupyter_sky.errors import InfraError
 from jupyter_sky.infra.aws import provision
 from jupyter_sky.infra.aws.errors import Verdict, classify_client_error
 from jupyter_sky.infra.aws.launch import AttemptFailed
+from jupyter_sky.infra.aws.selfstop import TAG_STOPPED  # the VM's own stop call tags why
 from jupyter_sky.infra.base import CapacityError, CredentialError, QuotaError
-from jupyter_sky.remote.aws_selfstop import TAG_STOPPED  # the VM's own stop call tags why
 
-__all__ = ["TAG_STOPPED", "aws_calls", "seam_error", "selfstop_script", "zone_name", "zones"]
+__all__ = ["TAG_STOPPED", "aws_calls", "seam_error", "zone_name", "zones"]
 
 
 def seam_error(verdict: Verdict) -> InfraError:
@@ -118,29 +118,3 @@ def public_cidr() -> str:
 def default_region() -> str:
     """The region boto3 would use when none is named (``AWS_REGION``, ``AWS_DEFAULT_REGION``)."""
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-
-
-_SELFSTOP = r"""
-P={pid}; F={exit_file}
-while kill -0 "$P" 2>/dev/null; do sleep {poll}; done
-[ -s "$F" ] || exit 0
-R=$(head -c 200 "$F" | tr -d '\n')
-env {env} {python} -m jupyter_sky.remote.aws_selfstop --instance-id {iid} --region {region} {terminate} \
-    --reason "$R" >> {log} 2>&1 || {fallback}
-"""
-
-
-def selfstop_script(pid: int, cluster_dir: str, python: str, instance_id: str, region: str,
-                    terminate: bool, env: Mapping[str, str], shutdown: bool) -> str:  # fmt: skip
-    """A detached shell watcher: once kernel ``pid`` ended with a reason in its exit file (the
-    idle or autostop watchdog wrote it), the VM stops (terminates, for spot) itself through
-    the EC2 API, or with ``shutdown`` (instance-initiated behaviour) when that call fails."""
-    q = shlex.quote
-    poll = max(0.2, min(5.0, float(os.environ.get("JUPYTER_SKY_WATCHDOG_INTERVAL", "10")) / 2))
-    body = _SELFSTOP.format(
-        pid=int(pid), exit_file=q(f"{cluster_dir}/exit.txt"), poll=f"{poll:g}", python=q(python),
-        env=" ".join(q(f"{k}={v}") for k, v in env.items()), iid=q(instance_id),
-        region=q(region), terminate="--terminate" if terminate else "", log=q(f"{cluster_dir}/selfstop.log"),
-        fallback="sudo -n shutdown -h now" if shutdown else "exit 1",
-    )  # fmt: skip
-    return f"S=$(command -v setsid || true); nohup $S sh -c {q(body)} > /dev/null 2>&1 < /dev/null &"

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from jupyter_sky.errors import InfraError
 from jupyter_sky.infra.aws import provision
 from jupyter_sky.infra.aws.errors import Verdict, classify_client_error
 from jupyter_sky.infra.aws.identity import LOGIN_USER, Owner, user_data, user_key
+from jupyter_sky.infra.vm_kernel import wait_ssh
 
 BEGIN, END = "-----BEGIN SSH HOST KEY KEYS-----", "-----END SSH HOST KEY KEYS-----"
 
@@ -125,25 +125,11 @@ def _reach(ec2: provision.Ec2, owner: Owner, instance: dict[str, Any], place: Pl
     address = str(running["PrivateIpAddress"] if place.use_internal_ips else running.get("PublicIpAddress") or "")
     if not address:
         raise InfraError(f"instance {iid} has no {'private' if place.use_internal_ips else 'public'} address.")
-    wait_ssh(address, deadline, cancelled)
+    wait_ssh(address, deadline, cancelled, "the instance is terminated")
     known_hosts = sky_home() / "aws_known_hosts"
     pinned = pin_from_console(ec2, iid, address, known_hosts)
     key, _ = user_key(owner.user)
     return Launched(place.region, place.zone, iid, address, LOGIN_USER, str(key), str(known_hosts), pinned)
-
-
-def wait_ssh(address: str, deadline: float, cancelled: Callable[[], bool]) -> None:
-    """Wait until ``address:22`` accepts a connection; InfraError once ``deadline`` passes."""
-    while True:
-        try:
-            with socket.create_connection((address, 22), timeout=2):
-                return
-        except OSError as exc:
-            if cancelled():
-                raise KeyboardInterrupt from None
-            if time.monotonic() > deadline:
-                raise InfraError(f"SSH on {address} never came up ({exc.strerror or exc}); the instance is terminated.") from None
-            time.sleep(0.2)
 
 
 def pin_from_console(ec2: provision.Ec2, instance_id: str, address: str, known_hosts: Path) -> bool:

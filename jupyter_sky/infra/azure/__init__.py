@@ -14,37 +14,36 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import getpass
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from jupyter_sky.config import sky_home
 from jupyter_sky.errors import InfraError, SpecError
 from jupyter_sky.infra.azure.config import AzureConfig
 from jupyter_sky.infra.base import (
     ClusterStatus,
     CredentialError,
     Handle,
-    Infra,
     InfraFlag,
     InfraPath,
     Launch,
     Orphan,
     State,
 )
-from jupyter_sky.infra.vm_access import DISK_SIZE
+from jupyter_sky.infra.vm_access import DISK_SIZE, cloud_user, section_here
+from jupyter_sky.infra.vm_kernel import VmHandle, VmOverSsh, selfstop_script, wait_ssh
 
 if TYPE_CHECKING:
     from jupyter_sky.infra.azure import provision as ap
-    from jupyter_sky.infra.ssh import SshHandle, SshInfra
-    from jupyter_sky.transport.ssh import SshConnection
+    from jupyter_sky.infra.ssh import SshHandle
 
 REGION = re.compile(r"[a-z]+[a-z0-9]*")
 
 
 @dataclass
-class AzureHandle(Handle):
+class AzureHandle(VmHandle):
     """An Azure VM of one cluster and the kernel on it (``ssh``: the ssh infra's handle)."""
 
     cluster: str
@@ -79,7 +78,7 @@ class AzureHandle(Handle):
                 f"/providers/Microsoft.Compute/virtualMachines/{self.name}")  # fmt: skip
 
 
-class AzureInfra(Infra[AzureHandle]):
+class AzureInfra(VmOverSsh[AzureHandle]):
     """Azure VMs, one per cluster; priced from the catalog, launched through failover."""
 
     kind: ClassVar[str] = "azure"
@@ -90,9 +89,6 @@ class AzureInfra(Infra[AzureHandle]):
     path_shape: ClassVar[str] = "azure[/<region>]"
     sdk_modules: ClassVar[tuple[str, ...]] = ("azure.mgmt.compute", "azure.identity")
     flags: ClassVar[tuple[InfraFlag, ...]] = (DISK_SIZE,)
-
-    def __init__(self) -> None:
-        self._ssh: dict[tuple[str, str], SshInfra] = {}
 
     # ---- what it is --------------------------------------------------------------------
     @classmethod
@@ -135,41 +131,28 @@ class AzureInfra(Infra[AzureHandle]):
         _check_size(offering.region, offering.instance_type)
         spot = offering.spot or request.task.resources.spot
         place = ap.AzurePlacement(offering.region, offering.instance_type, bool(offering.accelerator), spot)
-        key, public = user_key("azure", _user())
-        spec = ap.AzureVmSpec(request.cluster, _user(), cfg.ssh_user, public, cfg.ssh_cidr or _public_cidr(),
+        key, public = user_key("azure", cloud_user())
+        spec = ap.AzureVmSpec(request.cluster, cloud_user(), cfg.ssh_user, public, cfg.ssh_cidr or _public_cidr(),
                               cfg.resource_group, int(request.task.infra_options.get("disk_size") or cfg.disk_size),
                               _image(cfg.image))  # fmt: skip
         request.notify(f"azure: starting {place.where}{' (spot)' if spot else ''}")
         with al.azure_calls(place.where):
             got = al.attempt(al.api(sub, cfg), place, spec, cfg.ssh_timeout, request.cancelled)
-        known = _home() / "azure_known_hosts"
+        known = sky_home() / "azure_known_hosts"
         forget_host(known, got.address)  # a new VM: trust on first use, pinned from then on
         vm = got.vm
-        handle = AzureHandle(request.cluster, _user(), sub, vm.resource_group, vm.name, vm.location, vm.vm_id,
+        handle = AzureHandle(request.cluster, cloud_user(), sub, vm.resource_group, vm.name, vm.location, vm.vm_id,
                              offering.instance_type, got.address, cfg.ssh_user, str(key), str(known), vm.own_group, spot)  # fmt: skip
         try:
-            return self._start_kernel(handle, request, cfg)
+            return self._start_kernel(handle, request)
         except BaseException:
             with contextlib.suppress(Exception):  # the kernel's error matters; status lists leftovers
                 self._release(handle)
             raise
 
-    def _start_kernel(self, handle: AzureHandle, request: Launch, cfg: AzureConfig) -> AzureHandle:
-        from jupyter_sky.infra.azure import launch as al
-
-        ssh = self._ssh_infra(handle, request.notify)
-        kernel = ssh.launch_on(handle.ssh_name, request, ssh.settings())
-        handle = dataclasses.replace(handle, ssh=kernel.to_json())
-        script = al.selfstop_script(kernel.pid, kernel.cluster_dir, kernel.python, handle.arm_path, cfg.autostop_env)
-        res = self._conn(handle).run(script, timeout=30)
-        if res.rc != 0:
-            raise InfraError(f"the self-stop watcher did not start on {handle.name} ({res.last_line()}).")
-        return handle
-
-    def restart(self, handle: AzureHandle, request: Launch) -> AzureHandle:
-        with contextlib.suppress(InfraError):
-            self._ssh_infra(handle).down(self._kernel(handle))
-        return self._start_kernel(handle, request, request.config.of(AzureConfig))
+    def _watcher(self, handle: AzureHandle, kernel: SshHandle, request: Launch) -> str:
+        env = request.config.of(AzureConfig).autostop_env
+        return selfstop_script(kernel, "jupyter_sky.infra.azure.selfstop", ["--vm", handle.arm_path], env)
 
     def stop(self, handle: AzureHandle) -> None:
         """Deallocate the VM: its disk and address are kept, compute billing stops."""
@@ -194,20 +177,10 @@ class AzureInfra(Infra[AzureHandle]):
         request.notify(f"azure: starting the stopped {self.where(handle)}")
         with al.azure_calls(self.where(handle)):
             ap.power(self._api(handle), handle.resource_group, handle.name, on=True)
-        al.wait_ssh(handle.address, time.monotonic() + cfg.ssh_timeout, request.cancelled)
+        wait_ssh(handle.address, time.monotonic() + cfg.ssh_timeout, request.cancelled, f"%sky down {handle.cluster} ends the VM")
         forget_host(Path(handle.known_hosts), handle.address)  # as AWS and GCP do after a start
-        self._ssh.pop((handle.vm_id, handle.address), None)
-        return self._start_kernel(dataclasses.replace(handle, ssh={}), request, cfg)
-
-    def down(self, handle: AzureHandle) -> None:
-        self._end_kernel(handle)
-        self._release(handle)
-
-    def _end_kernel(self, handle: AzureHandle) -> None:
-        if handle.ssh:
-            with contextlib.suppress(InfraError, OSError):
-                self._ssh_infra(handle).down(self._kernel(handle))
-        self._ssh.pop((handle.vm_id, handle.address), None)
+        self._ssh.pop((handle.ssh_name, handle.address), None)
+        return self._start_kernel(dataclasses.replace(handle, ssh={}), request)
 
     def _release(self, handle: AzureHandle) -> None:
         from jupyter_sky.infra.azure import launch as al
@@ -220,47 +193,6 @@ class AzureInfra(Infra[AzureHandle]):
         from jupyter_sky.infra.azure import launch as al
 
         return al.api(handle.subscription, _config())
-
-    # ---- the kernel, through the ssh infra ------------------------------------------------------
-    def _ssh_infra(self, handle: AzureHandle, notify: Any = None) -> SshInfra:
-        from jupyter_sky.infra.ssh import SshInfra
-        from jupyter_sky.transport.hosts import SshSettings
-
-        key = (handle.vm_id, handle.address)
-        if key not in self._ssh:
-            host = {"hostname": handle.address, "user": handle.login, "identity_file": handle.key, "port": 22}
-            settings = SshSettings(hosts={handle.ssh_name: host}, known_hosts=handle.known_hosts)
-            self._ssh[key] = SshInfra(settings=settings, notify=notify or _print)
-        elif notify is not None:
-            self._ssh[key].notify = notify
-        return self._ssh[key]
-
-    def _kernel(self, handle: AzureHandle) -> SshHandle:
-        from jupyter_sky.infra.ssh import SshHandle
-
-        if not handle.ssh:
-            raise InfraError(f"no kernel was started on {self.where(handle)}.")
-        return SshHandle.from_json(handle.ssh)
-
-    def _conn(self, handle: AzureHandle) -> SshConnection:
-        from jupyter_sky.transport.hosts import resolve
-        from jupyter_sky.transport.ssh import connection
-
-        ssh = self._ssh_infra(handle)
-        settings = ssh.settings()
-        return connection(resolve(handle.ssh_name, settings), settings, ssh.notify)
-
-    def connection_info(self, handle: AzureHandle) -> dict[str, Any]:
-        return self._ssh_infra(handle).connection_info(self._kernel(handle))
-
-    def is_alive(self, handle: AzureHandle) -> bool:
-        try:
-            return self._ssh_infra(handle).is_alive(self._kernel(handle))
-        except InfraError:
-            return False
-
-    def interrupt(self, handle: AzureHandle) -> None:
-        self._ssh_infra(handle).interrupt(self._kernel(handle))
 
     # ---- what became of it -------------------------------------------------------------------
     def status(self, handle: AzureHandle) -> ClusterStatus:
@@ -279,14 +211,6 @@ class AzureInfra(Infra[AzureHandle]):
             return ClusterStatus(State.UP)
         return ClusterStatus(State.GONE, f"the VM {handle.name} is {state} but its kernel is not running.")
 
-    def exit_reason(self, handle: AzureHandle) -> str:
-        if not handle.ssh:
-            return ""
-        try:
-            return self._ssh_infra(handle).exit_reason(self._kernel(handle))
-        except InfraError:
-            return ""
-
     def where(self, handle: AzureHandle) -> str:
         return f"azure/{handle.location} {handle.name} ({handle.vm_size})"
 
@@ -301,7 +225,7 @@ class AzureInfra(Infra[AzureHandle]):
         if not sub:
             return []
         with al.azure_calls("azure (every region)"):
-            rows = ap.orphans(al.api(sub, cfg), _user())
+            rows = ap.orphans(al.api(sub, cfg), cloud_user())
 
         def downer(resource_id: str, location: str) -> Any:
             group = resource_id.split("/")[4]
@@ -312,27 +236,8 @@ class AzureInfra(Infra[AzureHandle]):
                 for cluster, location, rid in rows]  # fmt: skip
 
 
-def _print(line: str) -> None:
-    print(line, flush=True)
-
-
-def _user() -> str:
-    return re.sub(r"[^a-z0-9_-]", "-", getpass.getuser().lower()) or "user"
-
-
-def _home() -> Path:
-    from jupyter_sky.config import sky_home
-
-    return sky_home()
-
-
 def _config() -> AzureConfig:
-    from jupyter_sky.config import load_config
-
-    try:
-        return load_config(Path.cwd()).of(AzureConfig)
-    except Exception:  # noqa: BLE001 - an unreadable config is said by the command that reads it
-        return AzureConfig()
+    return section_here(AzureConfig)
 
 
 def _public_cidr() -> str:

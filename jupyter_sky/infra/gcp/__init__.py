@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import getpass
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from jupyter_sky.config import sky_home
 from jupyter_sky.errors import InfraError, SpecError
 from jupyter_sky.infra.base import (
     ClusterStatus,
     CredentialError,
     Handle,
-    Infra,
     InfraFlag,
     InfraPath,
     Launch,
@@ -33,19 +32,19 @@ from jupyter_sky.infra.base import (
     State,
 )
 from jupyter_sky.infra.gcp.config import GcpConfig
-from jupyter_sky.infra.vm_access import DISK_SIZE
+from jupyter_sky.infra.vm_access import DISK_SIZE, cloud_user, section_here
+from jupyter_sky.infra.vm_kernel import VmHandle, VmOverSsh, selfstop_script, wait_ssh
 
 if TYPE_CHECKING:
     from jupyter_sky.infra.gcp import provision as gp
-    from jupyter_sky.infra.ssh import SshHandle, SshInfra
-    from jupyter_sky.transport.ssh import SshConnection
+    from jupyter_sky.infra.ssh import SshHandle
 
 REGION = re.compile(r"[a-z]+-[a-z]+\d+")
 ZONE = re.compile(rf"{REGION.pattern}-[a-z]")
 
 
 @dataclass
-class GcpHandle(Handle):
+class GcpHandle(VmHandle):
     """A Compute Engine VM of one cluster and the kernel on it (``ssh``: the ssh infra's handle)."""
 
     cluster: str
@@ -67,7 +66,7 @@ class GcpHandle(Handle):
         return f"gcp-{self.instance_id}"
 
 
-class GcpInfra(Infra[GcpHandle]):
+class GcpInfra(VmOverSsh[GcpHandle]):
     """Compute Engine VMs, one per cluster; priced from the catalog, launched through failover."""
 
     kind: ClassVar[str] = "gcp"
@@ -78,9 +77,6 @@ class GcpInfra(Infra[GcpHandle]):
     path_shape: ClassVar[str] = "gcp[/<region>[/<zone>]]"
     sdk_modules: ClassVar[tuple[str, ...]] = ("google.cloud.compute_v1",)
     flags: ClassVar[tuple[InfraFlag, ...]] = (DISK_SIZE,)
-
-    def __init__(self) -> None:
-        self._ssh: dict[tuple[str, str], SshInfra] = {}
 
     # ---- what it is --------------------------------------------------------------------
     @classmethod
@@ -139,42 +135,28 @@ class GcpInfra(Infra[GcpHandle]):
         spot = offering.spot or request.task.resources.spot
         place = gp.GcpPlacement(name, zone, offering.instance_type, offering.accelerator,
                                 int(offering.accelerator_count), spot)  # fmt: skip
-        key, public = user_key("gcp", _user())
-        spec = gp.GcpVmSpec(request.cluster, _user(), cfg.ssh_user, public, cfg.ssh_cidr or _public_cidr(),
+        key, public = user_key("gcp", cloud_user())
+        spec = gp.GcpVmSpec(request.cluster, cloud_user(), cfg.ssh_user, public, cfg.ssh_cidr or _public_cidr(),
                             int(request.task.infra_options.get("disk_size") or cfg.disk_size))  # fmt: skip
         request.notify(f"gcp: starting {place.where}{' (spot)' if spot else ''}")
         with gl.gcp_calls(place.where):
             got = gl.attempt(gl.api(name, cfg.api_endpoint), place, spec, cfg.use_internal_ips,
                              cfg.ssh_timeout, request.cancelled)  # fmt: skip
-        known = _home() / "gcp_known_hosts"
+        known = sky_home() / "gcp_known_hosts"
         forget_host(known, got.address)  # a new VM: trust on first use, pinned from then on
-        handle = GcpHandle(request.cluster, _user(), name, zone, got.vm.name, got.vm.instance_id,
+        handle = GcpHandle(request.cluster, cloud_user(), name, zone, got.vm.name, got.vm.instance_id,
                            offering.instance_type, got.address, cfg.ssh_user, str(key), str(known), spot)  # fmt: skip
         try:
-            return self._start_kernel(handle, request, cfg)
+            return self._start_kernel(handle, request)
         except BaseException:
             with contextlib.suppress(Exception):  # the kernel's error matters; status lists leftovers
                 self._release(handle)
             raise
 
-    def _start_kernel(self, handle: GcpHandle, request: Launch, cfg: GcpConfig) -> GcpHandle:
-        from jupyter_sky.infra.gcp import launch as gl
-        from jupyter_sky.infra.gcp import provision as gp
-
-        ssh = self._ssh_infra(handle, request.notify)
-        kernel = ssh.launch_on(handle.ssh_name, request, ssh.settings())
-        handle = dataclasses.replace(handle, ssh=kernel.to_json())
-        vm = gp.GcpVm(handle.project, handle.zone, handle.name, handle.instance_id, handle.address, handle.address, handle.name)
-        script = gl.selfstop_script(kernel.pid, kernel.cluster_dir, kernel.python, vm, cfg.autostop_env)
-        res = self._conn(handle).run(script, timeout=30)
-        if res.rc != 0:
-            raise InfraError(f"the self-stop watcher did not start on {handle.name} ({res.last_line()}).")
-        return handle
-
-    def restart(self, handle: GcpHandle, request: Launch) -> GcpHandle:
-        with contextlib.suppress(InfraError):
-            self._ssh_infra(handle).down(self._kernel(handle))
-        return self._start_kernel(handle, request, request.config.of(GcpConfig))
+    def _watcher(self, handle: GcpHandle, kernel: SshHandle, request: Launch) -> str:
+        args = ["--project", handle.project, "--zone", handle.zone, "--instance", handle.name]
+        env = request.config.of(GcpConfig).autostop_env
+        return selfstop_script(kernel, "jupyter_sky.infra.gcp.selfstop", args, env)
 
     def stop(self, handle: GcpHandle) -> None:
         from jupyter_sky.infra.gcp import launch as gl
@@ -202,20 +184,10 @@ class GcpInfra(Infra[GcpHandle]):
             nic = api.instances.get(project=handle.project, zone=handle.zone, instance=handle.name).network_interfaces[0]
         public = nic.access_configs[0].nat_i_p if nic.access_configs else ""
         address = str(nic.network_i_p if cfg.use_internal_ips else public or nic.network_i_p)
-        gl.wait_ssh(address, time.monotonic() + cfg.ssh_timeout, request.cancelled)
+        wait_ssh(address, time.monotonic() + cfg.ssh_timeout, request.cancelled, f"%sky down {handle.cluster} ends the VM")
         forget_host(Path(handle.known_hosts), address)
         moved = dataclasses.replace(handle, address=address, ssh={})
-        return self._start_kernel(moved, request, cfg)
-
-    def down(self, handle: GcpHandle) -> None:
-        self._end_kernel(handle)
-        self._release(handle)
-
-    def _end_kernel(self, handle: GcpHandle) -> None:
-        if handle.ssh:
-            with contextlib.suppress(InfraError, OSError):
-                self._ssh_infra(handle).down(self._kernel(handle))
-        self._ssh.pop((handle.instance_id, handle.address), None)
+        return self._start_kernel(moved, request)
 
     def _release(self, handle: GcpHandle) -> None:
         from jupyter_sky.infra.gcp import launch as gl
@@ -228,47 +200,6 @@ class GcpInfra(Infra[GcpHandle]):
         from jupyter_sky.infra.gcp import launch as gl
 
         return gl.api(handle.project, _config().api_endpoint)
-
-    # ---- the kernel, through the ssh infra ------------------------------------------------------
-    def _ssh_infra(self, handle: GcpHandle, notify: Any = None) -> SshInfra:
-        from jupyter_sky.infra.ssh import SshInfra
-        from jupyter_sky.transport.hosts import SshSettings
-
-        key = (handle.instance_id, handle.address)
-        if key not in self._ssh:
-            host = {"hostname": handle.address, "user": handle.login, "identity_file": handle.key, "port": 22}
-            settings = SshSettings(hosts={handle.ssh_name: host}, known_hosts=handle.known_hosts)
-            self._ssh[key] = SshInfra(settings=settings, notify=notify or _print)
-        elif notify is not None:
-            self._ssh[key].notify = notify
-        return self._ssh[key]
-
-    def _kernel(self, handle: GcpHandle) -> SshHandle:
-        from jupyter_sky.infra.ssh import SshHandle
-
-        if not handle.ssh:
-            raise InfraError(f"no kernel was started on {self.where(handle)}.")
-        return SshHandle.from_json(handle.ssh)
-
-    def _conn(self, handle: GcpHandle) -> SshConnection:
-        from jupyter_sky.transport.hosts import resolve
-        from jupyter_sky.transport.ssh import connection
-
-        ssh = self._ssh_infra(handle)
-        settings = ssh.settings()
-        return connection(resolve(handle.ssh_name, settings), settings, ssh.notify)
-
-    def connection_info(self, handle: GcpHandle) -> dict[str, Any]:
-        return self._ssh_infra(handle).connection_info(self._kernel(handle))
-
-    def is_alive(self, handle: GcpHandle) -> bool:
-        try:
-            return self._ssh_infra(handle).is_alive(self._kernel(handle))
-        except InfraError:
-            return False
-
-    def interrupt(self, handle: GcpHandle) -> None:
-        self._ssh_infra(handle).interrupt(self._kernel(handle))
 
     # ---- what became of it -------------------------------------------------------------------
     def status(self, handle: GcpHandle) -> ClusterStatus:
@@ -287,14 +218,6 @@ class GcpInfra(Infra[GcpHandle]):
             return ClusterStatus(State.UP)
         return ClusterStatus(State.GONE, f"the VM {handle.name} runs but its kernel is not running.")
 
-    def exit_reason(self, handle: GcpHandle) -> str:
-        if not handle.ssh:
-            return ""
-        try:
-            return self._ssh_infra(handle).exit_reason(self._kernel(handle))
-        except InfraError:
-            return ""
-
     def where(self, handle: GcpHandle) -> str:
         return f"gcp/{handle.zone} {handle.name} ({handle.machine_type})"
 
@@ -310,7 +233,7 @@ class GcpInfra(Infra[GcpHandle]):
             return []
         with gl.gcp_calls("gcp (every zone)"):
             api = gl.api(name, cfg.api_endpoint)
-            rows = gp.orphans(api, _user())
+            rows = gp.orphans(api, cloud_user())
 
         def downer(zone: str, cluster: str) -> Any:
             return lambda: gp.remove(gl.api(name, cfg.api_endpoint), zone, gp.resource_name(cluster))
@@ -319,27 +242,8 @@ class GcpInfra(Infra[GcpHandle]):
                 for cluster, zone, state in rows]  # fmt: skip
 
 
-def _print(line: str) -> None:
-    print(line, flush=True)
-
-
-def _user() -> str:
-    return re.sub(r"[^a-z0-9_-]", "-", getpass.getuser().lower()) or "user"
-
-
-def _home() -> Path:
-    from jupyter_sky.config import sky_home
-
-    return sky_home()
-
-
 def _config() -> GcpConfig:
-    from jupyter_sky.config import load_config
-
-    try:
-        return load_config(Path.cwd()).of(GcpConfig)
-    except Exception:  # noqa: BLE001 - an unreadable config is said by the command that reads it
-        return GcpConfig()
+    return section_here(GcpConfig)
 
 
 def _public_cidr() -> str:

@@ -10,16 +10,15 @@ cloud. Throttling is retried in place.
 from __future__ import annotations
 
 import contextlib
-import os
-import shlex
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from jupyter_sky.errors import InfraError
 from jupyter_sky.infra.base import CapacityError, CredentialError, QuotaError
 from jupyter_sky.infra.gcp import provision as gp
 from jupyter_sky.infra.verdict import Verdict
+from jupyter_sky.infra.vm_kernel import wait_ssh
 
 SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
 
@@ -86,47 +85,9 @@ def attempt(client: gp.GcpApi, place: gp.GcpPlacement, spec: gp.GcpVmSpec, inter
             time.sleep(0.2 * 2**n)
     address = vm.private_ip if internal else vm.public_ip
     try:
-        wait_ssh(address, time.monotonic() + ssh_timeout, cancelled)
+        wait_ssh(address, time.monotonic() + ssh_timeout, cancelled, "the VM is deleted")
     except BaseException:
         with contextlib.suppress(Exception):  # the wait's error matters; status lists leftovers
             gp.remove(client, vm.zone, vm.name)
         raise
     return Reached(vm, address)
-
-
-def wait_ssh(address: str, deadline: float, cancelled: Callable[[], bool]) -> None:
-    """Wait until ``address:22`` accepts a connection; InfraError once ``deadline`` passes."""
-    import socket
-
-    while True:
-        try:
-            with socket.create_connection((address, 22), timeout=2):
-                return
-        except OSError as exc:
-            if cancelled():
-                raise KeyboardInterrupt from None
-            if time.monotonic() > deadline:
-                raise InfraError(f"SSH on {address} never came up ({exc.strerror or exc}); the VM is deleted.") from None
-            time.sleep(0.2)
-
-
-_SELFSTOP = r"""
-P={pid}; F={exit_file}
-while kill -0 "$P" 2>/dev/null; do sleep {poll}; done
-[ -s "$F" ] || exit 0
-env {env} {python} -m jupyter_sky.remote.gcp_selfstop --project {project} --zone {zone} \
-    --instance {name} >> {log} 2>&1 || sudo -n shutdown -h now
-"""
-
-
-def selfstop_script(pid: int, cluster_dir: str, python: str, vm: gp.GcpVm, env: Mapping[str, str]) -> str:
-    """A detached watcher: once kernel ``pid`` ended with a reason (the idle or autostop
-    watchdog wrote one), the VM stops itself through the API, else by ``shutdown``."""
-    q = shlex.quote
-    poll = max(0.2, min(5.0, float(os.environ.get("JUPYTER_SKY_WATCHDOG_INTERVAL", "10")) / 2))
-    body = _SELFSTOP.format(
-        pid=int(pid), exit_file=q(f"{cluster_dir}/exit.txt"), poll=f"{poll:g}", python=q(python),
-        env=" ".join(q(f"{k}={v}") for k, v in env.items()), project=q(vm.project), zone=q(vm.zone),
-        name=q(vm.name), log=q(f"{cluster_dir}/selfstop.log"),
-    )  # fmt: skip
-    return f"S=$(command -v setsid || true); nohup $S sh -c {q(body)} > /dev/null 2>&1 < /dev/null &"

@@ -4,7 +4,7 @@ output; ``%sky attach JOB`` brings it back into the current cell (in any kernel,
 Submitting is one SSH round trip after the checks: the cell, the prepare message a normal
 cell carries and the pushed values (the same bytes a normal cell sends) go as one file on
 the command's stdin into ``~/.jupyter_sky/detached/<id>/`` (0700; files 0600), and the same
-command ``sbatch``-es ``python -m jupyter_sky.remote.detached <dir>`` (see that module for
+command ``sbatch``-es ``python -m jupyter_sky.infra.slurm.runner <dir>`` (see that module for
 what the job records). Attaching replays ``output.jsonl`` through the relay a normal cell
 uses, follows it while the job runs (one round trip per poll: verdict, new lines, queue
 state), then applies the pulled variables with :mod:`jupyter_sky.variables.pull`.
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from jupyter_sky.infra.slurm import SlurmInfra
 
 POLL_SECONDS = 0.2
-RUNNER = "jupyter_sky.remote.detached"
+RUNNER = "jupyter_sky.infra.slurm.runner"
 
 
 # ---- submit -----------------------------------------------------------------------------
@@ -88,7 +88,7 @@ def _checked_target(infra: SlurmInfra, task: Any) -> tuple[str, str, str]:
 
 def _payload(task: Any, cell: str, names: Any, plan: Any, where: dict[str, str]) -> bytes:
     """``push.bin``: the cell, its prepare message and the pushed frames."""
-    from jupyter_sky.remote.detached import pack_frames
+    from jupyter_sky.infra.slurm.runner import pack_frames
     from jupyter_sky.variables.prepare import prepare_message
 
     # The runner's own client id replaces this empty one; nothing was relayed yet (ack 0).
@@ -179,8 +179,8 @@ def attach(infra: SlurmInfra, ref: str, mgr: Any, shell: Any = None) -> None:
 
 def _finish(conn: Any, job: Job, done: dict[str, Any], relay: Any, shell: Any) -> None:
     """Apply the pulled variables, then end as the cell ended."""
+    from jupyter_sky.infra.slurm.runner import PULLED_FILE, read_pulled
     from jupyter_sky.kernel.relay import remote_error
-    from jupyter_sky.remote.detached import PULLED_FILE, read_pulled
     from jupyter_sky.variables import pull
 
     where = f"slurm/{job.cluster} detached job {job.job}"
@@ -233,7 +233,7 @@ class _Follower:
 
     def poll(self) -> tuple[dict[str, Any] | None, str]:
         """Show the new lines; returns (``done.json`` or None, squeue state or "")."""
-        from jupyter_sky.remote.detached import DONE_FILE, OUTPUT_FILE, read_line
+        from jupyter_sky.infra.slurm.runner import DONE_FILE, OUTPUT_FILE, read_line
 
         d = shlex.quote(self.job.dir)
         # The verdict is read first: once it exists, the output is complete.

@@ -8,7 +8,7 @@ Credentials: ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``/``AWS_SESSION_TOKEN
 else the instance's own role from the instance metadata service (IMDSv2).  Endpoint:
 ``AWS_ENDPOINT_URL_EC2`` or ``AWS_ENDPOINT_URL`` when set (as boto3), else the region's.
 
-    python -m jupyter_sky.remote.aws_selfstop --instance-id i-0abc --region us-east-1 [--terminate]
+    python -m jupyter_sky.infra.aws.selfstop --instance-id i-0abc --region us-east-1 [--terminate]
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def credentials() -> tuple[str, str, str]:
 
     def get(path: str) -> str:
         req = urllib.request.Request(f"{IMDS}/meta-data/{path}", headers=head)
-        return urllib.request.urlopen(req, timeout=2).read().decode()
+        return str(urllib.request.urlopen(req, timeout=2).read().decode())
 
     role = get("iam/security-credentials/").split()[0]
     doc = json.loads(get(f"iam/security-credentials/{role}"))
@@ -82,7 +82,7 @@ def call(region: str, params: dict[str, str], creds: tuple[str, str, str]) -> st
     """One EC2 query-API call; return EC2's answer (raises on an HTTP error)."""
     body = urllib.parse.urlencode({**params, "Version": VERSION})
     req = signed_request(endpoint(region), region, body, creds, dt.datetime.now(dt.timezone.utc))
-    return urllib.request.urlopen(req, timeout=30).read().decode()
+    return str(urllib.request.urlopen(req, timeout=30).read().decode())
 
 
 def stop_self(instance_id: str, region: str, terminate: bool = False, reason: str = "") -> str:

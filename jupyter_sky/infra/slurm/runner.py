@@ -1,6 +1,6 @@
 """The runner of a detached cell (``%%sky --detach``), inside its Slurm batch job.
 
-Usage: ``python -m jupyter_sky.remote.detached DIR``. ``DIR`` holds ``push.bin`` (the cell,
+Usage: ``python -m jupyter_sky.infra.slurm.runner DIR``. ``DIR`` holds ``push.bin`` (the cell,
 the prepare message a normal cell carries, and the pushed values as frames; see
 :func:`pack_frames`). The runner starts a kernel on this node the way the ``local`` infra
 does, runs the cell in it exactly as a normal ``%%sky`` cell runs, and records:
@@ -137,7 +137,7 @@ class Runner:
 
     def start_kernel(self, header: dict[str, Any]) -> None:
         """Start the kernel in a thread (it boots while the caller imports the rest)."""
-        from jupyter_sky.config import Config
+        from jupyter_sky.config_sections import Config
         from jupyter_sky.infra.base import Launch
         from jupyter_sky.infra.local import LocalInfra
 

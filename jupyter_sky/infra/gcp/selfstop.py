@@ -7,7 +7,7 @@ with a bearer token of the VM's own service account from the metadata server, or
 ``JUPYTER_SKY_GCP_TOKEN`` when set. Endpoint: ``JUPYTER_SKY_GCP_ENDPOINT`` when set, else
 Compute Engine's.
 
-    python -m jupyter_sky.remote.gcp_selfstop --project P --zone Z --instance NAME
+    python -m jupyter_sky.infra.gcp.selfstop --project P --zone Z --instance NAME
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def stop_self(project: str, zone: str, instance: str) -> str:
     url = f"{base}/compute/v1/projects/{project}/zones/{zone}/instances/{instance}/stop"
     req = urllib.request.Request(url, data=b"", method="POST",
                                  headers={"Authorization": f"Bearer {token()}"})  # fmt: skip
-    return urllib.request.urlopen(req, timeout=30).read().decode()
+    return str(urllib.request.urlopen(req, timeout=30).read().decode())
 
 
 def main(argv: list[str]) -> int:

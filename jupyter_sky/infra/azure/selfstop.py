@@ -9,7 +9,7 @@ VM's own managed identity from the instance metadata service
 or ``JUPYTER_SKY_AZURE_TOKEN`` when set. Endpoint: ``JUPYTER_SKY_AZURE_ENDPOINT`` when set,
 else Resource Manager's; ``JUPYTER_SKY_AZURE_CA`` names a CA file to trust.
 
-    python -m jupyter_sky.remote.azure_selfstop --vm /subscriptions/S/resourceGroups/G/providers/Microsoft.Compute/virtualMachines/N
+    python -m jupyter_sky.infra.azure.selfstop --vm /subscriptions/S/resourceGroups/G/providers/Microsoft.Compute/virtualMachines/N
 """
 
 from __future__ import annotations
