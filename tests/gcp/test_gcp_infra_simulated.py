@@ -9,15 +9,13 @@ is created.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fakes.base import FaultRule
-from fakes.gcp_lab import GcpLab, running_lab
+from fakes.gcp_lab import GcpLab
 
 from jupyter_sky.config import load_config
 from jupyter_sky.errors import InfraError, SpecError
@@ -29,36 +27,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from nbdriver import Notebook  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GcpLab]:
-    yield from running_lab(tmp_path_factory.mktemp("gcp-lab"))
-
-
-@pytest.fixture
-def home(lab: GcpLab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh JUPYTER_SKY_HOME whose own config is the lab's ``gcp:`` section."""
-    home = tmp_path / "home"
-    home.mkdir(mode=0o700)
-    (home / "config.yaml").write_text(lab.config())
-    for name, value in {"JUPYTER_SKY_HOME": str(home), "GOOGLE_APPLICATION_CREDENTIALS": str(lab.adc),
-                        "JUPYTER_SKY_WATCHDOG_INTERVAL": "0.5", "NO_GCE_CHECK": "true"}.items():  # fmt: skip
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("GOOGLE_CLOUD_PROJECT", raising=False)
-    monkeypatch.chdir(tmp_path)
-    lab.fake.faults.clear()
-    yield home
-    lab.fake.faults.clear()
-    assert lab.leftovers() == [], "a test left resources on the simulated GCP"
-
-
-@pytest.fixture
-def notebook(home: Path, tmp_path: Path) -> Iterator[Notebook]:
-    nb = Notebook(dict(os.environ), str(tmp_path))
-    assert nb.run("%load_ext jupyter_sky").status == "ok"
-    yield nb
-    nb.shutdown()
 
 
 def _request(name: str, tmp_path: Path, zone: str, machine: str = "n1-standard-2", flags: str = "") -> Launch:

@@ -10,12 +10,11 @@ Compute Engine; each running VM a network-namespace host with a real sshd).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fakes import gcp_world
-from fakes.gcp_lab import PROJECT, GcpLab, running_lab
+from fakes.gcp_lab import PROJECT, GcpLab
 
 from jupyter_sky.config import load_config
 from jupyter_sky.errors import InfraError
@@ -25,27 +24,6 @@ from jupyter_sky.infra.gcp import provision as gp
 from jupyter_sky.spec.task import parse_line, task_from_args
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GcpLab]:
-    yield from running_lab(tmp_path_factory.mktemp("gcp-lab"))
-
-
-@pytest.fixture
-def home(lab: GcpLab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A fresh JUPYTER_SKY_HOME whose own config is the lab's ``gcp:`` section."""
-    home = tmp_path / "home"
-    home.mkdir(mode=0o700)
-    (home / "config.yaml").write_text(lab.config())
-    for name, value in {"JUPYTER_SKY_HOME": str(home), "GOOGLE_APPLICATION_CREDENTIALS": str(lab.adc),
-                        "NO_GCE_CHECK": "true"}.items():  # fmt: skip
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("GOOGLE_CLOUD_PROJECT", raising=False)
-    monkeypatch.chdir(tmp_path)
-    lab.fake.faults.clear()
-    yield home
-    assert lab.leftovers() == [], "a test left resources on the simulated GCP"
 
 
 def request(name: str, tmp_path: Path, zone: str, spot: bool = False) -> Launch:
