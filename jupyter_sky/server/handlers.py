@@ -61,7 +61,9 @@ class ClustersHandler(SkyHandler):
         rows = []
         for rec in records:
             where = sky.where(rec.infra, rec.handle) if rec.handle else rec.infra
-            rows.append(views.cluster_view(rec, where, now))
+            view = views.cluster_view(rec, where, now)
+            view["can_stop"] = rec.state == "UP" and sky.can_stop(rec.infra, rec.handle)
+            rows.append(view)
         self.reply({"clusters": rows, "now": now})
 
     def _current(self) -> list[Any]:
@@ -95,7 +97,8 @@ class RunsHandler(SkyHandler):
 
 
 class ClusterActionHandler(SkyHandler):
-    """POST ``stop`` (interrupt the running cell, keep the kernel) or ``down`` (end it)."""
+    """POST ``interrupt`` (the running cell; the kernel stays), ``stop`` (the cluster, its disk
+    kept, as ``%sky stop``) or ``down`` (end it, as ``%sky down``)."""
 
     @web.authenticated
     @authorized
@@ -107,19 +110,26 @@ class ClusterActionHandler(SkyHandler):
         if rec.state == "DOWN":
             self.refuse(409, f"Cluster '{name}' is already down.")
             return
+        if rec.state == "STOPPED" and action != "down":
+            self.refuse(409, f"Cluster '{name}' is stopped; its next cell starts it again.")
+            return
         try:
-            if action == "stop":
-                await self.blocking(sky.interrupt, rec.infra, rec.handle)
-                message = f"interrupted the cell running on cluster '{name}'"
-            else:
-                await self.blocking(sky.down, rec.infra, rec.handle)
-                await self.blocking(self.store.end_cluster, name, PANEL)
-                ClustersHandler._checked.pop(name, None)
-                message = f"cluster '{name}' is down"
+            message = await self._act(name, action, rec.infra, rec.handle)
         except sky.SkyError as exc:
-            self.refuse(400, str(exc))
+            self.refuse(409 if action == "stop" else 400, str(exc))
             return
         self.reply({"cluster": name, "action": action, "message": message})
+
+    async def _act(self, name: str, action: str, kind: str, handle: dict[str, Any]) -> str:
+        if action == "interrupt":
+            await self.blocking(sky.interrupt, kind, handle)
+            return f"interrupted the cell running on cluster '{name}'"
+        if action == "stop":
+            return str(await self.blocking(sky.stop, self.store, name))
+        await self.blocking(sky.down, kind, handle)
+        await self.blocking(self.store.end_cluster, name, PANEL)
+        ClustersHandler._checked.pop(name, None)
+        return f"cluster '{name}' is down"
 
 
 class JobsHandler(SkyHandler):
@@ -180,7 +190,7 @@ NAME = r"([^/]+)"
 ROUTES: list[tuple[str, type[SkyHandler]]] = [
     (r"clusters", ClustersHandler),
     (rf"clusters/{NAME}/runs", RunsHandler),
-    (rf"clusters/{NAME}/(stop|down)", ClusterActionHandler),
+    (rf"clusters/{NAME}/(interrupt|stop|down)", ClusterActionHandler),
     (r"jobs", JobsHandler),
     (rf"jobs/{NAME}/cancel", JobCancelHandler),
     (r"spend", SpendHandler),

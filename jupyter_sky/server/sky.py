@@ -12,7 +12,7 @@ from jupyter_sky.errors import SkyError
 from jupyter_sky.state import DetachedJob, Store
 
 __all__ = ["SkyError", "Store", "cancel_job", "detached_jobs", "down", "gpu_rows", "interrupt"]
-__all__ += ["ended_state", "is_alive", "where"]
+__all__ += ["can_stop", "ended_state", "is_alive", "stop", "where"]
 
 
 def _infra(kind: str) -> Any:
@@ -55,6 +55,24 @@ def down(kind: str, handle: dict[str, Any]) -> None:
     """End the cluster's kernel and release what it holds (the same call ``%sky down`` makes)."""
     if handle:
         _typed(kind, handle, 'down')
+
+
+def stop(store: Store, name: str) -> str:
+    """Stop the cluster and keep its disk (the same call ``%sky stop`` makes); a sentence."""
+    from jupyter_sky.kernel.manager import Manager
+
+    return Manager(store).stop(name)
+
+
+def can_stop(kind: str, handle: dict[str, Any]) -> bool:
+    """Whether the cluster can be stopped and kept (a cloud VM that is not spot)."""
+    from jupyter_sky.infra.base import Restartable
+
+    try:
+        infra = _infra(kind)
+    except SkyError:
+        return False
+    return isinstance(infra, Restartable) and not bool(handle.get("spot"))
 
 
 def interrupt(kind: str, handle: dict[str, Any]) -> None:

@@ -18,6 +18,7 @@ export interface Cluster {
   cost: number;
   ended_by: string;
   ended_at: number | null;
+  can_stop?: boolean;
 }
 
 export interface Job {

@@ -19,6 +19,23 @@ import {
 
 export const POLL_MS = 1000;
 
+type Action = 'interrupt' | 'stop' | 'down';
+
+const ACTIONS: Record<Action, (name: string) => { label: string; body: string }> = {
+  interrupt: name => ({
+    label: 'Interrupt',
+    body: `Interrupt the cell running on cluster '${name}'? The kernel and its variables stay.`
+  }),
+  stop: name => ({
+    label: 'Stop',
+    body: `Stop cluster '${name}'? Its disk is kept and billing for compute stops; its remote variables are lost, and its next cell starts it again.`
+  }),
+  down: name => ({
+    label: 'Down',
+    body: `End cluster '${name}'? Its kernel stops and its remote variables are lost.`
+  })
+};
+
 function el<K extends keyof HTMLElementTagNameMap>(
   tag: K,
   className = '',
@@ -159,22 +176,27 @@ export class SkyPanel extends Widget {
     if (c.state === 'DOWN') {
       return box;
     }
-    const stop = el('button', 'jp-mod-styled jp-SkyPanel-stop', 'Stop');
-    stop.title = 'Interrupt the running cell (the kernel and its variables stay)';
-    stop.onclick = () => void this.act(c.name, 'stop');
+    if (c.state === 'UP') {
+      const interrupt = el('button', 'jp-mod-styled jp-SkyPanel-interrupt', 'Interrupt');
+      interrupt.title = 'Interrupt the running cell (the kernel and its variables stay)';
+      interrupt.onclick = () => void this.act(c.name, 'interrupt');
+      box.append(interrupt);
+    }
+    if (c.can_stop) {
+      const stop = el('button', 'jp-mod-styled jp-SkyPanel-stop', 'Stop');
+      stop.title = 'Stop the cluster and keep its disk (as %sky stop); its next cell starts it again';
+      stop.onclick = () => void this.act(c.name, 'stop');
+      box.append(stop);
+    }
     const down = el('button', 'jp-mod-styled jp-mod-warn jp-SkyPanel-down', 'Down');
     down.title = 'End the cluster (its kernel and remote variables are gone)';
     down.onclick = () => void this.act(c.name, 'down');
-    box.append(stop, down);
+    box.append(down);
     return box;
   }
 
-  private async act(name: string, action: 'stop' | 'down'): Promise<void> {
-    const body =
-      action === 'down'
-        ? `End cluster '${name}'? Its kernel stops and its remote variables are lost.`
-        : `Interrupt the cell running on cluster '${name}'? The kernel and its variables stay.`;
-    const label = action === 'down' ? 'Down' : 'Stop';
+  private async act(name: string, action: Action): Promise<void> {
+    const { label, body } = ACTIONS[action](name);
     const result = await showDialog({
       title: `${label} cluster ${name}`,
       body,

@@ -107,7 +107,7 @@ async def test_request_from_another_origin_is_refused(jp_fetch: Any, jp_http_por
 
 
 @pytest.mark.slow
-async def test_panel_sees_stops_and_ends_a_real_local_cluster(
+async def test_panel_sees_interrupts_and_ends_a_real_local_cluster(
     jp_fetch: Any, nb: Notebook, session_home: Path, tmp_path: Path
 ) -> None:
     pid = remote_pid(nb, "panel-srv")
@@ -117,6 +117,10 @@ async def test_panel_sees_stops_and_ends_a_real_local_cluster(
     assert f"pid {pid}" in row["where"] and row["cost"] == 0.0 and row["idle_s"] >= 0
     runs = (await _json(jp_fetch, "clusters", "panel-srv", "runs"))["runs"]
     assert runs and runs[0]["status"] == "ok" and runs[0]["duration_s"] > 0
+    assert row["can_stop"] is False  # local cannot keep a stopped cluster: no Stop button
+    err = await _refused(jp_fetch, *("clusters", "panel-srv", "stop"), method="POST", body=b"")
+    assert err.code == 409
+    assert b"cannot stop cluster 'panel-srv' and keep it; %sky down panel-srv ends it." in err.response.body
 
     marker = tmp_path / "looping"
     msg_id = nb.send(
@@ -126,11 +130,11 @@ async def test_panel_sees_stops_and_ends_a_real_local_cluster(
     deadline = time.monotonic() + 30
     while not marker.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
-    stopped = await _json(jp_fetch, "clusters", "panel-srv", "stop", method="POST", body=b"")
+    stopped = await _json(jp_fetch, "clusters", "panel-srv", "interrupt", method="POST", body=b"")
     assert stopped["message"] == "interrupted the cell running on cluster 'panel-srv'"
     res = nb.collect(msg_id, timeout=20)
     assert res.status == "error" and res.error["ename"] == "KeyboardInterrupt"
-    assert remote_pid(nb, "panel-srv") == pid  # Stop keeps the kernel
+    assert remote_pid(nb, "panel-srv") == pid  # Interrupt keeps the kernel
 
     down = await _json(jp_fetch, "clusters", "panel-srv", "down", method="POST", body=b"")
     assert down["message"] == "cluster 'panel-srv' is down"
