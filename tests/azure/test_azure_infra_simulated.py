@@ -176,12 +176,12 @@ def test_a_spot_vm_is_spot_with_delete_and_its_eviction_is_a_preemption(lab: Azu
 def test_orphans_are_found_by_tag_and_ended(lab: AzureLab, home: Path) -> None:
     from fakes.azure_fixtures import SUBSCRIPTION, StaticCredential
 
-    from jupyter_sky.infra.azure import _user
     from jupyter_sky.infra.azure import provision as ap
+    from jupyter_sky.infra.vm_access import cloud_user
 
     api = ap.AzureApi(SUBSCRIPTION, credential=StaticCredential(), base_url=lab.fake.url,
                       connection_verify=lab.fake.ca_pem, polling_interval=0)  # fmt: skip
-    spec = ap.AzureVmSpec("lost", _user(), "sky", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIlost x", "10.0.0.0/8")
+    spec = ap.AzureVmSpec("lost", cloud_user(), "sky", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIlost x", "10.0.0.0/8")
     ap.provision(api, ap.AzurePlacement("eastus", "Standard_D2s_v5"), spec)  # a kernel killed mid-launch
     found = [o for o in AzureInfra().orphans() if o.cluster == "lost"]
     assert [(o.kind, o.where) for o in found] == [("azure", "azure/eastus jsky-lost")]

@@ -9,8 +9,10 @@ turned into a capacity error that failover moves past, and an image that cannot 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import yaml
 from kubernetes import client, config
 
 from jupyter_sky.config_sections import Config
@@ -65,6 +67,38 @@ def test_paths_parse_context_and_namespace() -> None:
         KubernetesInfra.parse_path("ctx/Team_A")
     with pytest.raises(SpecError, match="must be k8s"):
         KubernetesInfra.parse_path("a/b/c")
+
+
+EKS_CONTEXT = "arn:aws:eks:us-east-1:123456789012:cluster/team-gpu"
+
+
+def _eks_kubeconfig(source: Path, target: Path) -> Path:
+    """``source`` with its one context renamed the way EKS names contexts (an ARN with '/')."""
+    data = yaml.safe_load(source.read_text())
+    data["contexts"][0]["name"] = data["current-context"] = EKS_CONTEXT
+    target.write_text(yaml.safe_dump(data))
+    return target
+
+
+def test_an_eks_context_name_with_a_slash_parses_by_the_kubeconfig(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plain = {"contexts": [{"name": "ctx", "context": {"cluster": "c"}}], "current-context": "ctx"}
+    (tmp_path / "plain").write_text(yaml.safe_dump(plain))
+    monkeypatch.setenv("KUBECONFIG", str(_eks_kubeconfig(tmp_path / "plain", tmp_path / "eks")))
+    path = KubernetesInfra.parse_path(f"{EKS_CONTEXT}/team-a")
+    assert (path.target, path.detail) == (EKS_CONTEXT, "team-a")
+    assert KubernetesInfra.parse_path(EKS_CONTEXT).detail is None
+    with pytest.raises(SpecError, match="must be k8s"):
+        KubernetesInfra.parse_path("a/b/c")  # no context of the kubeconfig explains the '/'
+
+
+def test_simulated_containers_an_eks_named_context_offers_its_nodes(
+    k8s: K8sEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(_eks_kubeconfig(k8s.user_kubeconfig, tmp_path / "eks")))
+    offers = KubernetesInfra().offerings(Resources(infra=f"k8s/{EKS_CONTEXT}/{NS}", cpus=1))
+    assert offers and {o.region for o in offers} == {EKS_CONTEXT}
 
 
 def test_simulated_containers_check_per_context(infra: KubernetesInfra) -> None:

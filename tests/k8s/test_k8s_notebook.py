@@ -75,3 +75,32 @@ def test_simulated_containers_cell_runs_in_a_pod_and_its_variable_comes_home(
     down = notebook.run("%sky down kc", timeout=60)
     assert down.status == "ok", down.error_text
     assert labelled(k8s, "kc") == []
+
+
+def test_simulated_containers_num_nodes_makes_named_pods_with_the_slurm_variables(
+    k8s: K8sEngine, notebook: Notebook
+) -> None:
+    """``--num-nodes 2``: the kernel's pod and one more, named by a headless Service; each
+    pod is told MASTER_ADDR, WORLD_SIZE and its NODE_RANK as Slurm's nodes are (only the
+    kernel's pod holds the kernel's key); down leaves nothing."""
+    res = notebook.run(
+        "%%sky --infra k8s/skyk8s --num-nodes 2 --name kn\nimport os\n"
+        "print(os.environ['WORLD_SIZE'], os.environ['NODE_RANK'], os.environ['MASTER_ADDR'], os.environ['HOSTNAME'])",
+        timeout=180,
+    )
+    assert res.status == "ok", (res.error_text, res.stderr)
+    world, rank, master, host = res.stdout.split()
+    assert (world, rank, master) == ("2", "0", f"{host}.{host}"), res.stdout
+    assert "and 1 more node pod" in res.stderr, res.stderr
+    found = labelled(k8s, "kn")
+    assert sorted(p for p in found if not p.startswith("secret/")) == [f"pod/{host}", f"pod/{host}-1", f"svc/{host}"]
+    api = config.new_client_from_config(str(k8s.admin_kubeconfig))
+    worker = client.CoreV1Api(api).read_namespaced_pod(f"{host}-1", USER_NAMESPACE)
+    api.close()
+    env = {e.name: e.value for e in worker.spec.containers[0].env}
+    assert (worker.status.phase, env["NODE_RANK"], env["MASTER_ADDR"]) == ("Running", "1", f"{host}.{host}")
+    assert "JUPYTER_SKY_KERNEL_KEY" not in env  # only the kernel's pod holds its key
+    assert (worker.spec.hostname, worker.spec.subdomain) == (f"{host}-1", host)
+    down = notebook.run("%sky down kn", timeout=60)
+    assert down.status == "ok", down.error_text
+    assert labelled(k8s, "kn") == []

@@ -43,9 +43,10 @@ if TYPE_CHECKING:
     from jupyter_sky.infra.kubernetes.nodes import NodeRoom
     from jupyter_sky.spec.task import Resources
 
-CONTEXT = re.compile(r"[A-Za-z0-9._:@-]+")
+CONTEXT = re.compile(r"[A-Za-z0-9._:@/-]+")  # EKS names contexts by ARN: ...:cluster/<name>
 NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 PROBE_TTL = 30.0
+MAX_NODES = 64
 
 
 @dataclass
@@ -59,6 +60,7 @@ class K8sHandle(Handle):
     secret: str
     node: str = ""
     image: str = ""
+    nodes: int = 1  # pods of the cluster (--num-nodes): the kernel's first
 
 
 class KubernetesInfra(Infra[K8sHandle]):
@@ -73,6 +75,10 @@ class KubernetesInfra(Infra[K8sHandle]):
     aliases: ClassVar[tuple[str, ...]] = ("kubernetes",)
     sdk_modules: ClassVar[tuple[str, ...]] = ("kubernetes",)
 
+    def max_nodes(self) -> int:
+        """Pods one cluster may span (``--num-nodes``): the kernel's and the others'."""
+        return MAX_NODES
+
     def __init__(self, settings: KubernetesConfig | None = None) -> None:
         self._settings = settings  # used when no config file sets a k8s:/kubernetes: section
         self._clients: dict[str, ApiClient] = {}
@@ -83,17 +89,16 @@ class KubernetesInfra(Infra[K8sHandle]):
     # ---- what it is --------------------------------------------------------------------
     @classmethod
     def parse_path(cls, rest: str) -> InfraPath:
-        parts = rest.split("/") if rest else []
-        if not parts:
+        if not rest:
             return InfraPath("k8s")
         shape = "k8s, k8s/<context> or k8s/<context>/<namespace>"
-        if len(parts) > 2 or not CONTEXT.fullmatch(parts[0]):
+        context, namespace = _split_context(rest)
+        if not CONTEXT.fullmatch(context):
             raise SpecError(f"must be {shape}, not 'k8s/{rest}'.")
-        if len(parts) == 2 and not NAMESPACE.fullmatch(parts[1]):
-            raise SpecError(f"names namespace {parts[1]!r}, which is not a valid namespace name "
+        if namespace is not None and not NAMESPACE.fullmatch(namespace):
+            raise SpecError(f"names namespace {namespace!r}, which is not a valid namespace name "
                             "(lower-case letters, digits and '-').")  # fmt: skip
-        detail = parts[1] if len(parts) == 2 else None
-        return InfraPath(f"k8s/{rest}", region=parts[0], target=parts[0], detail=detail)
+        return InfraPath(f"k8s/{rest}", region=context, target=context, detail=namespace)
 
     @classmethod
     def credentials(cls) -> str:
@@ -308,7 +313,8 @@ class KubernetesInfra(Infra[K8sHandle]):
         return kernel.reason if kernel is not None else ""
 
     def where(self, handle: K8sHandle) -> str:
-        return f"k8s/{handle.context}/{handle.namespace} pod {handle.pod}"
+        more = f" (+{handle.nodes - 1} node pods)" if handle.nodes > 1 else ""
+        return f"k8s/{handle.context}/{handle.namespace} pod {handle.pod}{more}"
 
     def orphans(self) -> list[Orphan]:
         """Every pod of this user (by label) in the contexts that answer."""
@@ -336,3 +342,22 @@ def _path(infra: str | None) -> InfraPath:
 
 def new_key() -> str:
     return secrets.token_hex(32)
+
+
+def _split_context(rest: str) -> tuple[str, str | None]:
+    """``<context>[/<namespace>]``: a context of the kubeconfig may hold '/' (EKS names its
+    contexts ``arn:aws:eks:<region>:<account>:cluster/<name>``), so the known names are matched
+    first, longest first; else the first '/' ends the context."""
+    try:
+        names = [ctx.name for ctx in read_contexts().contexts]
+    except InfraError:  # an unreadable kubeconfig is said by %sky check and at launch
+        names = []
+    for name in sorted(names, key=len, reverse=True):
+        if rest == name:
+            return name, None
+        if rest.startswith(name + "/"):
+            return name, rest[len(name) + 1 :]
+    context, _, namespace = rest.partition("/")
+    if "/" in namespace:  # no known context explains the extra '/': the shape check says so
+        return "", None
+    return context, namespace or None

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from jupyter_sky.errors import InfraError
 from jupyter_sky.infra.base import CredentialError, LaunchError, QuotaError
-from jupyter_sky.infra.kubernetes.pods import PodPlan, pod_body, secret_body, selector
+from jupyter_sky.infra.kubernetes.pods import PodPlan, pod_body, secret_body, selector, service_body
 
 if TYPE_CHECKING:
     from kubernetes.client import CoreV1Api
@@ -45,11 +45,15 @@ def _reason(exc: object) -> str:
     return str(getattr(exc, "reason", "") or exc)
 
 
-def create(core: CoreV1Api, namespace: str, plan: PodPlan, key: str) -> None:
-    """The Secret with the kernel's key, then the pod that reads it."""
+def create(core: CoreV1Api, namespace: str, plan: PodPlan, key: str, workers: list[PodPlan]) -> None:
+    """The Secret with the kernel's key, the pod that reads it, and for several nodes the
+    headless Service and the other nodes' pods."""
     # The client sends a plain mapping as the body unchanged (its stubs want the model).
     core.create_namespaced_secret(namespace, secret_body(plan, key))  # type: ignore[arg-type]
-    core.create_namespaced_pod(namespace, pod_body(plan))  # type: ignore[arg-type]
+    if plan.subdomain:
+        core.create_namespaced_service(namespace, service_body(plan))  # type: ignore[arg-type]
+    for pod in (plan, *workers):
+        core.create_namespaced_pod(namespace, pod_body(pod))  # type: ignore[arg-type]
 
 
 def read_key(core: CoreV1Api, namespace: str, secret: str) -> str:

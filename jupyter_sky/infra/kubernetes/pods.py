@@ -1,4 +1,6 @@
-"""What a cluster is made of on Kubernetes: a Secret with the kernel's key and a pod.
+"""What a cluster is made of on Kubernetes: a Secret with the kernel's key and a pod — with
+``--num-nodes N``, N pods (the kernel on the first, the others ready for the cell's own
+distributed processes) and a headless Service that names them.
 
 Everything carries the labels ``jupyter-sky/cluster`` and ``jupyter-sky/user``, so down and
 the orphan search find it by label. The kernel listens on the pod's own 127.0.0.1 at fixed
@@ -28,6 +30,10 @@ GPU_TOLERATIONS = [
     {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
     {"key": "amd.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
 ]
+
+RDZV_PORT = 29500  # MASTER_PORT: where torch.distributed and its kin meet
+# A worker pod waits for the cell's own processes (torchrun, ssh-less launchers, ...).
+WORKER = "import signal; signal.pause()"
 
 # Writes the connection file (fixed ports, key from the Secret) and becomes the kernel.
 START = f"""
@@ -81,6 +87,8 @@ class PodPlan:
     node_selector: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     args: tuple[str, ...] = ()
+    worker: bool = False  # a node of a multi-node cluster other than the kernel's
+    subdomain: str = ""  # the headless Service that names the cluster's pods (several nodes)
 
     @property
     def labels(self) -> dict[str, str]:
@@ -107,12 +115,13 @@ def _resources(plan: PodPlan) -> dict[str, dict[str, str]]:
 
 def pod_body(plan: PodPlan) -> dict[str, object]:
     env: list[dict[str, object]] = [{"name": k, "value": v} for k, v in plan.env.items()]
-    env.append({"name": KEY_ENV,
-                "valueFrom": {"secretKeyRef": {"name": plan.secret, "key": "key"}}})  # fmt: skip
+    if not plan.worker:  # only the kernel's pod holds the kernel's key
+        env.append({"name": KEY_ENV,
+                    "valueFrom": {"secretKeyRef": {"name": plan.secret, "key": "key"}}})  # fmt: skip
     container = {
         "name": "kernel",
         "image": plan.image,
-        "command": ["python3", "-c", START, *plan.args],
+        "command": ["python3", "-c", WORKER] if plan.worker else ["python3", "-c", START, *plan.args],
         "env": env,
         "resources": _resources(plan),
         "ports": [{"containerPort": p, "name": n.split("_")[0]} for n, p in PORTS.items()],
@@ -127,6 +136,25 @@ def pod_body(plan: PodPlan) -> dict[str, object]:
         spec["tolerations"] = GPU_TOLERATIONS
     if plan.node_selector:
         spec["nodeSelector"] = plan.node_selector
+    if plan.subdomain:  # <pod>.<service> resolves to the pod inside the cluster
+        spec["hostname"], spec["subdomain"] = plan.name, plan.subdomain
     meta = {"name": plan.name, "labels": plan.labels,
             "annotations": {ANNOTATION_CLUSTER: plan.cluster}}  # fmt: skip
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
+
+
+def service_body(plan: PodPlan) -> dict[str, object]:
+    """The headless Service that gives each pod of a multi-node cluster a DNS name."""
+    meta = {"name": plan.subdomain, "labels": plan.labels,
+            "annotations": {ANNOTATION_CLUSTER: plan.cluster}}  # fmt: skip
+    spec = {"clusterIP": "None", "selector": plan.labels, "publishNotReadyAddresses": True,
+            "ports": [{"name": "rdzv", "port": RDZV_PORT}]}  # fmt: skip
+    return {"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": spec}
+
+
+def nodes_env(names: list[str], service: str, rank: int) -> dict[str, str]:
+    """What a pod of a multi-node cluster is told, as Slurm's nodes are: the first pod is
+    ``MASTER_ADDR``, ``WORLD_SIZE``/``NNODES`` the pods, ``NODE_RANK`` its own place."""
+    hosts = [f"{name}.{service}" for name in names]
+    return {"MASTER_ADDR": hosts[0], "MASTER_PORT": str(RDZV_PORT), "WORLD_SIZE": str(len(hosts)),
+            "NNODES": str(len(hosts)), "NODE_RANK": str(rank), "JUPYTER_SKY_NODES": ",".join(hosts)}  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import secrets
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ from jupyter_sky.infra.kubernetes.pods import (
     LABEL_USER,
     PodPlan,
     dns_name,
+    nodes_env,
     user_label,
 )
 from jupyter_sky.infra.kubernetes.sizing import node_for
@@ -31,7 +33,9 @@ if TYPE_CHECKING:
     from jupyter_sky.infra.kubernetes.nodes import NodeRoom
 
 
-def plan_for(request: Launch, cfg: KubernetesConfig, room: NodeRoom) -> PodPlan:
+def plan_for(request: Launch, cfg: KubernetesConfig, room: NodeRoom) -> tuple[PodPlan, list[PodPlan]]:
+    """The kernel's pod, and with ``--num-nodes N`` the N - 1 other nodes' pods (same size
+    and GPU type, any node that fits) named by one headless Service."""
     res = request.task.resources
     gpus = res.accelerator_count or (1 if res.accelerator else 0)
     name = dns_name(f"sky-{request.cluster}")[:50].rstrip("-") + "-" + uuid.uuid4().hex[:6]
@@ -39,12 +43,22 @@ def plan_for(request: Launch, cfg: KubernetesConfig, room: NodeRoom) -> PodPlan:
     if gpus and room.gpu_label:
         selector[room.gpu_label[0]] = room.gpu_label[1]
     options = request.task.infra_options
-    return PodPlan(
+    plan = PodPlan(
         name=name, cluster=request.cluster, image=options.get("image") or cfg.image_for(gpus),
         secret=name, cpus=res.cpus, memory_gb=res.memory_gb, gpus=gpus,
         gpu_resource=room.gpu_resource, node_selector=selector,
         env=kernel_env(request, "k8s"), args=tuple(kernel_args(request)),
     )  # fmt: skip
+    nodes = max(1, request.task.num_nodes)
+    if nodes == 1:
+        return plan, []
+    names = [name] + [f"{name}-{rank}" for rank in range(1, nodes)]
+    anywhere = {k: v for k, v in selector.items() if k != "kubernetes.io/hostname"}
+    plan = dataclasses.replace(plan, subdomain=name, env={**plan.env, **nodes_env(names, name, 0)})
+    workers = [dataclasses.replace(plan, name=names[rank], worker=True, node_selector=anywhere, args=(),
+                                   env={**plan.env, **nodes_env(names, name, rank)})
+               for rank in range(1, nodes)]  # fmt: skip
+    return plan, workers
 
 
 def start(
@@ -61,15 +75,17 @@ def start(
     from jupyter_sky.infra.kubernetes import K8sHandle
 
     where = f"k8s/{context}/{namespace}"
-    plan = plan_for(request, cfg, node_for(request.task.resources, rooms, node, context))
+    plan, workers = plan_for(request, cfg, node_for(request.task.resources, rooms, node, context))
     key = secrets.token_hex(32)
-    request.notify(f"k8s: creating pod {plan.name} in {where} on node "
+    more = f" and {len(workers)} more node pod{'s' if len(workers) > 1 else ''}" if workers else ""
+    request.notify(f"k8s: creating pod {plan.name}{more} in {where} on node "
                    f"{plan.node_selector.get('kubernetes.io/hostname', 'any')}")  # fmt: skip
     try:
         with api_errors(where):
-            create(core, namespace, plan, key)
-            wait_running(core, plan.name, namespace, cfg.pending_timeout, request.notify,
-                         request.cancelled)  # fmt: skip
+            create(core, namespace, plan, key, workers)
+            for pod in (plan, *workers):
+                wait_running(core, pod.name, namespace, cfg.pending_timeout, request.notify,
+                             request.cancelled)  # fmt: skip
         kernel = PodKernel(core.api_client, plan.name, namespace, key)
 
         def still_running() -> None:
@@ -87,7 +103,7 @@ def start(
             remove(core, namespace, plan.labels)
         raise
     handle = K8sHandle(request.cluster, context, namespace, plan.name, plan.secret,
-                       plan.node_selector.get("kubernetes.io/hostname", ""), plan.image)  # fmt: skip
+                       plan.node_selector.get("kubernetes.io/hostname", ""), plan.image, 1 + len(workers))  # fmt: skip
     return handle, kernel
 
 
