@@ -63,7 +63,8 @@ print(json.dumps({
 """
 
 
-def _probe_source() -> str:
+def probe_source() -> str:
+    """The probe's Python source: standard library only (the SSH and pod bootstraps run it)."""
     head = "import hashlib\nfrom pathlib import Path\n"
     head += f"NEEDED = {NEEDED!r}\nREMOTE_DIR = {REMOTE_DIR!r}\n"
     # The digest code is shared, not copied, so both sides always agree.
@@ -72,7 +73,7 @@ def _probe_source() -> str:
 
 def probe(conn: SshConnection, spec: HostSpec) -> dict[str, Any]:
     """Facts about the host's Python (one round trip), see :data:`PROBE`."""
-    res = conn.run(f"{shlex.quote(spec.python)} -", stdin=_probe_source().encode(), timeout=60)
+    res = conn.run(f"{shlex.quote(spec.python)} -", stdin=probe_source().encode(), timeout=60)
     if res.rc == 127 or "not found" in res.err and res.rc != 0:
         raise InfraError(
             f"The Python '{spec.python}' configured for SSH host '{spec.name}' is not there; "

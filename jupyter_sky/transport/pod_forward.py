@@ -37,6 +37,9 @@ class PodStream:
     def recv(self, size: int) -> bytes:
         return self._sock.recv(size)
 
+    def settimeout(self, seconds: float | None) -> None:
+        self._sock.settimeout(seconds)
+
     def sendall(self, data: bytes) -> None:
         self._sock.sendall(data)
 

@@ -20,9 +20,10 @@ from test_contract import (  # the contract's own tests, collected here with the
     test_launch_connect_run_and_down,
     test_restart_replaces_the_kernel_in_place,
 )
+from vm_contract import ModuleVm
 
-from jupyter_sky.infra.aws import AwsHandle, AwsInfra
-from jupyter_sky.infra.base import Launch, State
+from jupyter_sky.infra.aws import AwsInfra
+from jupyter_sky.infra.base import Handle, Infra, Launch
 
 from .conftest import AwsLab
 from .infra_helpers import nothing_left, request_for
@@ -54,23 +55,15 @@ def infra() -> AwsInfra:
 
 
 @pytest.fixture(scope="module")
-def vm(lab: AwsLab, infra: AwsInfra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
+def vm(lab: AwsLab, infra: AwsInfra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleVm]:
     """The module's current VM: tests that end it (down, restart then down) get a new one."""
-    current: dict[str, object] = {"request": request_for(lab, "contract-aws", tmp_path_factory.mktemp("contract"))}
+    current = ModuleVm(infra, request_for(lab, "contract-aws", tmp_path_factory.mktemp("contract")))
     yield current
-    if "handle" in current:
-        infra.down(current["handle"])  # type: ignore[arg-type]
+    current.end()
 
 
 @pytest.fixture
-def launched(infra: AwsInfra, vm: dict[str, object]) -> Iterator[tuple[AwsInfra, AwsHandle, Launch]]:
+def launched(vm: ModuleVm) -> tuple[Infra, Handle, Launch]:
     """A running kernel on the module's VM (as the contract's fixture gives a fresh launch)."""
-    request = vm["request"]
-    assert isinstance(request, Launch)
-    handle = vm.get("handle")
-    if not isinstance(handle, AwsHandle) or infra.status(handle).state is State.GONE:
-        handle = infra.launch(request)  # the first test, or the previous one ended the VM
-    elif not infra.is_alive(handle):
-        handle = infra.restart(handle, request)
-    vm["handle"] = handle
-    yield infra, handle, request
+    return vm.launched()
+

@@ -20,10 +20,11 @@ from test_contract import (  # the contract's own tests, collected here with the
     test_launch_connect_run_and_down,
     test_restart_replaces_the_kernel_in_place,
 )
+from vm_contract import ModuleVm
 
 from jupyter_sky.config import load_config
-from jupyter_sky.infra.base import Launch, Offering, State
-from jupyter_sky.infra.gcp import GcpHandle, GcpInfra
+from jupyter_sky.infra.base import Handle, Infra, Launch, Offering
+from jupyter_sky.infra.gcp import GcpInfra
 from jupyter_sky.spec.task import parse_line, task_from_args
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
@@ -55,25 +56,17 @@ def infra(lab: GcpLab) -> GcpInfra:
 
 
 @pytest.fixture(scope="module")
-def vm(lab: GcpLab, infra: GcpInfra) -> Iterator[dict[str, object]]:
+def vm(lab: GcpLab, infra: GcpInfra) -> Iterator[ModuleVm]:
     """The module's current VM: tests that end it (down, restart then down) get a new one."""
     task = task_from_args(parse_line("--name contract-gcp"), "pass", Path.cwd())
     offering = Offering("gcp", "us-central1", "n1-standard-2", 2, 7.5, zone="us-central1-f", price_per_hour=0.1, priced=True)
-    current: dict[str, object] = {"request": Launch("contract-gcp", task, load_config(Path.cwd()), offering=offering)}
+    current = ModuleVm(infra, Launch("contract-gcp", task, load_config(Path.cwd()), offering=offering))
     yield current
-    if "handle" in current:
-        infra.down(current["handle"])  # type: ignore[arg-type]
+    current.end()
 
 
 @pytest.fixture
-def launched(infra: GcpInfra, vm: dict[str, object]) -> Iterator[tuple[GcpInfra, GcpHandle, Launch]]:
+def launched(vm: ModuleVm) -> tuple[Infra, Handle, Launch]:
     """A running kernel on the module's VM (as the contract's fixture gives a fresh launch)."""
-    request = vm["request"]
-    assert isinstance(request, Launch)
-    handle = vm.get("handle")
-    if not isinstance(handle, GcpHandle) or infra.status(handle).state is State.GONE:
-        handle = infra.launch(request)  # the first test, or the previous one ended the VM
-    elif not infra.is_alive(handle):
-        handle = infra.restart(handle, request)
-    vm["handle"] = handle
-    yield infra, handle, request
+    return vm.launched()
+

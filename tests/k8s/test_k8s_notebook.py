@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client, config
 
-from .conftest import IMAGE_KERNEL, K8sEngine
+from .conftest import IMAGE_BARE, IMAGE_KERNEL, K8sEngine
 from .engine import USER_NAMESPACE
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -104,3 +104,29 @@ def test_simulated_containers_num_nodes_makes_named_pods_with_the_slurm_variable
     down = notebook.run("%sky down kn", timeout=60)
     assert down.status == "ok", down.error_text
     assert labelled(k8s, "kn") == []
+
+
+def test_simulated_containers_a_bare_image_gets_the_kernel_from_wheels_sent_over_the_api(
+    k8s: K8sEngine, tmp_path: Path
+) -> None:
+    """An image whose Python has neither ipykernel nor cloudpickle nor jupyter-sky (a bare
+    venv): the pod's bootstrap describes its Python through the API server's port-forward,
+    this notebook sends the wheels it lacks, the pod installs them in a directory of its own
+    and becomes the kernel; nothing is installed in the image; down leaves nothing."""
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    (home / "config.yaml").write_text(f"k8s:\n  image: {IMAGE_BARE}\n  pending_timeout: 20\n  ready_timeout: 120\n")
+    env = dict(os.environ, KUBECONFIG=str(k8s.user_kubeconfig), JUPYTER_SKY_HOME=str(home))
+    nb = Notebook(env, str(tmp_path))
+    try:
+        assert nb.run("%load_ext jupyter_sky").status == "ok"
+        res = nb.run("%%sky --infra k8s/skyk8s --name kb\nimport ipykernel, sys\nprint(ipykernel.__file__)\nx = 6 * 7",
+                     timeout=300)  # fmt: skip
+        assert res.status == "ok", (res.error_text, res.stderr)
+        assert "the image lacks ipykernel" in res.stderr and " wheels (" in res.stderr, res.stderr
+        assert "/jupyter-sky-" in res.stdout and "/site/ipykernel/" in res.stdout, res.stdout
+        assert nb.value("x") == "42"
+        assert nb.run("%sky down kb", timeout=60).status == "ok"
+        assert labelled(k8s, "kb") == []
+    finally:
+        nb.shutdown()

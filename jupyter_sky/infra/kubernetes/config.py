@@ -8,10 +8,13 @@ kubernetes:
   pending_timeout: 60          # seconds a Pending pod may wait before it counts as no capacity
   ready_timeout: 120           # seconds from Running to the kernel answering
   namespace: null              # default: the context's namespace, else "default"
+  bootstrap: true              # an image without ipykernel/jupyter-sky gets wheels from here
 ```
 
-The image must have Python with jupyter-sky and ipykernel in it (the test engine's image is
-the test venv); bootstrapping a bare image from wheels sent over the API is not done yet.
+The image needs Python 3.10 or newer. What it lacks of the kernel's packages (ipykernel,
+cloudpickle, this notebook's jupyter-sky) is sent from here as wheels over the API server's
+port-forward and installed in the pod (see bootstrap.py); ``bootstrap: false`` requires an
+image that has them.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from jupyter_sky.config_sections import bad, optional_text
+from jupyter_sky.config_sections import bad, boolean, optional_text
 from jupyter_sky.infra.base import checked
 
 
@@ -46,6 +49,7 @@ class KubernetesConfig:
     pending_timeout: float = field(default=60.0, metadata=checked(_seconds))
     ready_timeout: float = field(default=120.0, metadata=checked(_seconds))
     namespace: str | None = field(default=None, metadata=checked(optional_text))
+    bootstrap: bool = field(default=True, metadata=checked(boolean))
 
     def image_for(self, gpus: int) -> str:
         """The configured image, else the GPU or CPU default."""

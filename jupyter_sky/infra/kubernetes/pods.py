@@ -88,6 +88,7 @@ class PodPlan:
     env: dict[str, str] = field(default_factory=dict)
     args: tuple[str, ...] = ()
     worker: bool = False  # a node of a multi-node cluster other than the kernel's
+    boot: bool = False  # the kernel's packages may come from this notebook (bootstrap.py)
     subdomain: str = ""  # the headless Service that names the cluster's pods (several nodes)
 
     @property
@@ -113,6 +114,26 @@ def _resources(plan: PodPlan) -> dict[str, dict[str, str]]:
     return {"requests": requests, "limits": limits} if limits else {"requests": requests}
 
 
+def _command(plan: PodPlan) -> list[str]:
+    if plan.worker:
+        return ["python3", "-c", WORKER]
+    if plan.boot:
+        from jupyter_sky.infra.kubernetes.bootstrap import boot_source
+
+        return ["python3", "-c", boot_source(START), *plan.args]
+    return ["python3", "-c", START, *plan.args]
+
+
+def _ports(plan: PodPlan) -> dict[str, int]:
+    if plan.worker:
+        return {}
+    if plan.boot:
+        from jupyter_sky.infra.kubernetes.bootstrap import BOOT_PORT
+
+        return {**PORTS, "boot_port": BOOT_PORT}
+    return dict(PORTS)
+
+
 def pod_body(plan: PodPlan) -> dict[str, object]:
     env: list[dict[str, object]] = [{"name": k, "value": v} for k, v in plan.env.items()]
     if not plan.worker:  # only the kernel's pod holds the kernel's key
@@ -121,10 +142,10 @@ def pod_body(plan: PodPlan) -> dict[str, object]:
     container = {
         "name": "kernel",
         "image": plan.image,
-        "command": ["python3", "-c", WORKER] if plan.worker else ["python3", "-c", START, *plan.args],
+        "command": _command(plan),
         "env": env,
         "resources": _resources(plan),
-        "ports": [{"containerPort": p, "name": n.split("_")[0]} for n, p in PORTS.items()],
+        "ports": [{"containerPort": p, "name": n.split("_")[0]} for n, p in _ports(plan).items()],
     }
     spec: dict[str, object] = {
         "restartPolicy": "Never",

@@ -9,6 +9,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from jupyter_sky.infra.base import LaunchError
+from jupyter_sky.infra.kubernetes.bootstrap import bootstrap
 from jupyter_sky.infra.kubernetes.kernel import PodKernel
 from jupyter_sky.infra.kubernetes.objects import api_errors, create, remove
 from jupyter_sky.infra.kubernetes.pods import (
@@ -47,7 +48,7 @@ def plan_for(request: Launch, cfg: KubernetesConfig, room: NodeRoom) -> tuple[Po
         name=name, cluster=request.cluster, image=options.get("image") or cfg.image_for(gpus),
         secret=name, cpus=res.cpus, memory_gb=res.memory_gb, gpus=gpus,
         gpu_resource=room.gpu_resource, node_selector=selector,
-        env=kernel_env(request, "k8s"), args=tuple(kernel_args(request)),
+        env=kernel_env(request, "k8s"), args=tuple(kernel_args(request)), boot=cfg.bootstrap,
     )  # fmt: skip
     nodes = max(1, request.task.num_nodes)
     if nodes == 1:
@@ -86,6 +87,8 @@ def start(
             for pod in (plan, *workers):
                 wait_running(core, pod.name, namespace, cfg.pending_timeout, request.notify,
                              request.cancelled)  # fmt: skip
+            if plan.boot:
+                bootstrap(core.api_client.configuration, plan.name, namespace, request.notify, cfg.ready_timeout)
         kernel = PodKernel(core.api_client, plan.name, namespace, key)
 
         def still_running() -> None:
