@@ -126,7 +126,7 @@ class Manager:
         record.last_used_at, record.ended_at = time.time(), None
         self.store.put_cluster(record)
         live = self._connect(record.name, infra, started, config)
-        note = f"started the stopped cluster '{record.name}' again (its disk was kept) — {LOST}"
+        note = f"started the stopped cluster '{record.name}' again ({infra.stop_keeps[1]}) — {LOST}"
         return Attached(live, created=True, notes=[note])
 
     def _launch(
@@ -285,7 +285,7 @@ class Manager:
             live.detach()
         infra.stop(handle)
         self.store.set_state(name, "STOPPED")
-        return f"cluster '{name}' is stopped (its disk is kept); the next cell on it starts it again"
+        return f"cluster '{name}' is stopped ({infra.stop_keeps[0]}); the next cell on it starts it again"
 
     def down_all(self) -> list[str]:
         return [self.down(r.name) for r in self.store.list_clusters() if r.state != "DOWN"]

@@ -130,3 +130,24 @@ def test_simulated_containers_a_bare_image_gets_the_kernel_from_wheels_sent_over
         assert labelled(k8s, "kb") == []
     finally:
         nb.shutdown()
+
+
+def test_simulated_containers_stop_deletes_the_pods_and_the_next_cell_starts_new_ones(
+    k8s: K8sEngine, notebook: Notebook
+) -> None:
+    """``%sky stop`` on k8s deletes the pods (nothing billable is kept; the Secret marks the
+    cluster stopped), ``%sky status`` says STOPPED, the next cell starts new pods and says its
+    remote state was lost; down leaves nothing."""
+    assert notebook.run("%%sky --infra k8s/skyk8s --name kst\nimport os\nprint(os.environ['HOSTNAME'])",
+                        timeout=180).status == "ok"  # fmt: skip
+    res = notebook.run("%sky stop kst", timeout=60)
+    assert "cluster 'kst' is stopped (its pods are deleted, nothing is billed)" in res.stdout, (res.stdout, res.error_text)
+    assert [p for p in labelled(k8s, "kst") if not p.startswith("secret/")] == []
+    status = notebook.run("%sky status", timeout=60).stdout
+    assert any(line.split()[:3] == ["kst", "k8s", "STOPPED"] for line in status.splitlines()), status
+    again = notebook.run("%%sky --name kst\nprint('again')", timeout=180)
+    assert again.status == "ok" and again.stdout.strip() == "again", (again.error_text, again.stderr)
+    assert "started the stopped cluster 'kst' again (in new pods) — remote state was lost" in again.stderr, again.stderr
+    assert len([p for p in labelled(k8s, "kst") if p.startswith("secret/")]) == 1  # the old one is gone
+    assert notebook.run("%sky down kst", timeout=60).status == "ok"
+    assert labelled(k8s, "kst") == []

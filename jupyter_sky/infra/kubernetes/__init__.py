@@ -34,7 +34,7 @@ from jupyter_sky.infra.base import (
     State,
 )
 from jupyter_sky.infra.kubernetes.config import KubernetesConfig
-from jupyter_sky.infra.kubernetes.contexts import credentials_problem, read_contexts
+from jupyter_sky.infra.kubernetes.contexts import credentials_problem, read_contexts, split_context
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient, CoreV1Api
@@ -74,6 +74,7 @@ class KubernetesInfra(Infra[K8sHandle]):
     path_shape: ClassVar[str] = "k8s[/<context>[/<namespace>]]"
     aliases: ClassVar[tuple[str, ...]] = ("kubernetes",)
     sdk_modules: ClassVar[tuple[str, ...]] = ("kubernetes",)
+    stop_keeps: ClassVar[tuple[str, str]] = ("its pods are deleted, nothing is billed", "in new pods")
 
     def max_nodes(self) -> int:
         """Pods one cluster may span (``--num-nodes``): the kernel's and the others'."""
@@ -92,7 +93,7 @@ class KubernetesInfra(Infra[K8sHandle]):
         if not rest:
             return InfraPath("k8s")
         shape = "k8s, k8s/<context> or k8s/<context>/<namespace>"
-        context, namespace = _split_context(rest)
+        context, namespace = split_context(rest)
         if not CONTEXT.fullmatch(context):
             raise SpecError(f"must be {shape}, not 'k8s/{rest}'.")
         if namespace is not None and not NAMESPACE.fullmatch(namespace):
@@ -300,13 +301,51 @@ class KubernetesInfra(Infra[K8sHandle]):
         with api_errors(f"k8s/{handle.context}/{handle.namespace}"):
             remove(self._core(handle.context), handle.namespace, cluster_labels(handle.cluster))
 
+    def stop(self, handle: K8sHandle) -> None:
+        """Delete the cluster's pods and Service (nothing billable is kept); its Secret stays
+        as the mark of a stopped cluster until it starts again or goes down."""
+        from jupyter_sky.infra.kubernetes.objects import api_errors, remove
+        from jupyter_sky.infra.kubernetes.pods import cluster_labels
+
+        kernel = self._kernels.pop(handle.pod, None)
+        if kernel is not None:
+            kernel.close()
+        with api_errors(f"k8s/{handle.context}/{handle.namespace}"):
+            remove(self._core(handle.context), handle.namespace, cluster_labels(handle.cluster), secrets=False)
+
+    def start(self, handle: K8sHandle, request: Launch) -> K8sHandle:
+        """New pods for a stopped cluster (a new kernel: nothing of the old one was kept)."""
+        from kubernetes.client.exceptions import ApiException
+
+        started = self.launch(request)
+        with contextlib.suppress(ApiException, InfraError):
+            self._core(handle.context).delete_namespaced_secret(handle.secret, handle.namespace)
+        return started
+
     def status(self, handle: K8sHandle) -> ClusterStatus:
         kernel = self._kernels.get(handle.pod)
         if self.is_alive(handle):
             return ClusterStatus(State.UP)
         reason = kernel.reason if kernel is not None else ""
-        state = State.PREEMPTED if "evicted" in reason or "preempted" in reason else State.GONE
-        return ClusterStatus(state, reason or "its kernel is not running")
+        if "evicted" in reason or "preempted" in reason:
+            return ClusterStatus(State.PREEMPTED, reason)
+        if self._stopped(handle):
+            return ClusterStatus(State.STOPPED, "its pods were deleted by %sky stop")
+        return ClusterStatus(State.GONE, reason or "its kernel is not running")
+
+    def _stopped(self, handle: K8sHandle) -> bool:
+        """No pod of the cluster is left but its Secret is: stopped, not gone."""
+        from jupyter_sky.infra.kubernetes.objects import api_errors
+        from jupyter_sky.infra.kubernetes.pods import cluster_labels, selector
+
+        core = self._core(handle.context)
+        sel = selector(cluster_labels(handle.cluster))
+        with api_errors(f"k8s/{handle.context}/{handle.namespace}"):
+            if core.list_namespaced_pod(handle.namespace, label_selector=sel).items:
+                return False
+            names = {s.metadata.name for s in core.list_namespaced_secret(handle.namespace, label_selector=sel).items
+                     if s.metadata is not None}  # fmt: skip
+        return handle.secret in names
 
     def exit_reason(self, handle: K8sHandle) -> str:
         kernel = self._kernels.get(handle.pod)
@@ -342,22 +381,3 @@ def _path(infra: str | None) -> InfraPath:
 
 def new_key() -> str:
     return secrets.token_hex(32)
-
-
-def _split_context(rest: str) -> tuple[str, str | None]:
-    """``<context>[/<namespace>]``: a context of the kubeconfig may hold '/' (EKS names its
-    contexts ``arn:aws:eks:<region>:<account>:cluster/<name>``), so the known names are matched
-    first, longest first; else the first '/' ends the context."""
-    try:
-        names = [ctx.name for ctx in read_contexts().contexts]
-    except InfraError:  # an unreadable kubeconfig is said by %sky check and at launch
-        names = []
-    for name in sorted(names, key=len, reverse=True):
-        if rest == name:
-            return name, None
-        if rest.startswith(name + "/"):
-            return name, rest[len(name) + 1 :]
-    context, _, namespace = rest.partition("/")
-    if "/" in namespace:  # no known context explains the extra '/': the shape check says so
-        return "", None
-    return context, namespace or None

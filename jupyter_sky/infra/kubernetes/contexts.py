@@ -122,3 +122,22 @@ def api_client(context: str) -> ApiClient:
         raise InfraError(f"Kubernetes context '{context}' cannot be used: {exc}.") from None
     configuration.retries = 1  # an unreachable API server costs one more try, not three
     return client.ApiClient(configuration)
+
+
+def split_context(rest: str) -> tuple[str, str | None]:
+    """``<context>[/<namespace>]``: a context of the kubeconfig may hold '/' (EKS names its
+    contexts ``arn:aws:eks:<region>:<account>:cluster/<name>``), so the known names are matched
+    first, longest first; else the first '/' ends the context."""
+    try:
+        names = [ctx.name for ctx in read_contexts().contexts]
+    except InfraError:  # an unreadable kubeconfig is said by %sky check and at launch
+        names = []
+    for name in sorted(names, key=len, reverse=True):
+        if rest == name:
+            return name, None
+        if rest.startswith(name + "/"):
+            return name, rest[len(name) + 1 :]
+    context, _, namespace = rest.partition("/")
+    if "/" in namespace:  # no known context explains the extra '/': the shape check says so
+        return "", None
+    return context, namespace or None

@@ -65,8 +65,11 @@ def read_key(core: CoreV1Api, namespace: str, secret: str) -> str:
     return base64.b64decode(data["key"]).decode()
 
 
-def remove(core: CoreV1Api, namespace: str, labels: dict[str, str], wait: float = 15.0) -> None:
-    """Delete the pods, services and secrets with ``labels``; wait (bounded) for the pods."""
+def remove(
+    core: CoreV1Api, namespace: str, labels: dict[str, str], wait: float = 15.0, secrets: bool = True
+) -> None:
+    """Delete the pods, services and (unless not ``secrets``) secrets with ``labels``; wait
+    (bounded) for the pods."""
     from kubernetes.client.exceptions import ApiException
 
     sel = selector(labels)
@@ -75,8 +78,9 @@ def remove(core: CoreV1Api, namespace: str, labels: dict[str, str], wait: float 
     for svc in core.list_namespaced_service(namespace, label_selector=sel).items:
         with contextlib.suppress(ApiException):
             core.delete_namespaced_service(str(svc.metadata.name if svc.metadata else ""), namespace)
-    with contextlib.suppress(ApiException):
-        core.delete_collection_namespaced_secret(namespace, label_selector=sel)
+    if secrets:
+        with contextlib.suppress(ApiException):
+            core.delete_collection_namespaced_secret(namespace, label_selector=sel)
     _until(lambda: not core.list_namespaced_pod(namespace, label_selector=sel).items, wait)
 
 
