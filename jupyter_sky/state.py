@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from jupyter_sky import state_recover
 from jupyter_sky.config import ensure_sky_home, sky_home
 from jupyter_sky.errors import ConfigError, SkyError
 
@@ -246,8 +247,11 @@ class Store:
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.RLock()  # the I/O threads of several kernels share this store
         self._warned = False  # a failed write is said once per store
+        self.inode = 0  # of the file the connection opened; see state_recover
 
     def _db(self) -> sqlite3.Connection:
+        if self._conn is not None and state_recover.replaced(self):
+            self.close()  # another kernel rebuilt a damaged database: use the new one
         if self._conn is None:
             self._conn = self._open()
         return self._conn
@@ -255,8 +259,10 @@ class Store:
     def _open(self) -> sqlite3.Connection:
         ensure_sky_home(self.home)
         try:
-            return self._connect()
+            return state_recover.opened(self, self._connect())
         except (sqlite3.Error, OSError) as exc:
+            if state_recover.damaged(exc):  # moved aside and rebuilt, running clusters kept
+                return state_recover.recover(self, exc)
             raise ConfigError(
                 f"The state database {self.path} cannot be used ({exc}); move it aside (an "
                 "empty one is made in its place) or fix what the reason names."
@@ -275,15 +281,27 @@ class Store:
         _migrate(conn, self.path)
         return conn
 
+    def _run(self, sql: str, params: tuple[Any, ...]) -> tuple[list[sqlite3.Row], int | None]:
+        """Run one statement: its rows and new row id. A database found damaged is rebuilt
+        (state_recover) and the statement run once more."""
+        with self._lock:  # fetch under the lock too: the connection is shared by threads
+            try:
+                cur = self._db().execute(sql, params)
+                return cur.fetchall(), cur.lastrowid
+            except sqlite3.DatabaseError as exc:
+                if not state_recover.damaged(exc):
+                    raise
+                self._conn = state_recover.recover(self, exc)
+                cur = self._conn.execute(sql, params)
+                return cur.fetchall(), cur.lastrowid
+
     def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> int | None:
         """Run one autocommitted statement and return the new row id, if any."""
-        with self._lock:
-            db = self._db()
-            try:
-                return db.execute(sql, params).lastrowid
-            except sqlite3.OperationalError as exc:  # disk full, read-only: cells go on
-                self._warn_once(exc)
-                return None
+        try:
+            return self._run(sql, params)[1]
+        except sqlite3.OperationalError as exc:  # disk full, read-only: cells go on
+            self._warn_once(exc)
+            return None
 
     def _warn_once(self, exc: Exception) -> None:
         if not self._warned:
@@ -295,8 +313,7 @@ class Store:
             )
 
     def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        with self._lock:  # fetch under the lock too: the connection is shared by threads
-            return self._db().execute(sql, params).fetchall()
+        return self._run(sql, params)[0]
 
     def close(self) -> None:
         """Close the connection; the next call opens a new one."""
@@ -314,6 +331,7 @@ class Store:
              rec.cells_run, rec.cost_per_hour, rec.owner, _json(rec.placement), _json(rec.handle),
              rec.ended_by, rec.ended_at),
         )  # fmt: skip
+        state_recover.journal_cluster(self, rec.name)
 
     def get_cluster(self, name: str) -> ClusterRecord | None:
         """Return the named cluster, or None."""
@@ -337,6 +355,7 @@ class Store:
             "UPDATE clusters SET state = ?, ended_at = COALESCE(ended_at, ?) WHERE name = ?",
             (state, ended, name),
         )
+        state_recover.journal_cluster(self, name)
 
     def end_cluster(self, name: str, by: str) -> None:
         """Mark the cluster DOWN, ended now by ``by`` (``PANEL`` for the lab panel's Down)."""
@@ -344,6 +363,7 @@ class Store:
             "UPDATE clusters SET state = 'DOWN', ended_by = ?, ended_at = ? WHERE name = ?",
             (by, time.time(), name),
         )
+        state_recover.journal_cluster(self, name)
 
     def touch(self, name: str, cells_delta: int = 1) -> None:
         """Mark the cluster used now and add ``cells_delta`` to its cell count, atomically."""
@@ -355,6 +375,7 @@ class Store:
     def remove_cluster(self, name: str) -> None:
         """Forget a cluster; its runs stay as history."""
         self._execute("DELETE FROM clusters WHERE name = ?", (name,))
+        state_recover.journal_cluster(self, name)
 
     def start_run(
         self,
@@ -380,6 +401,7 @@ class Store:
             (cluster, cell_hash, infra, _json(placement), time.time(), notebook, cell[:200],
              nodes, price),
         )  # fmt: skip
+        state_recover.journal_run(self, run_id)
         return run_id if run_id is not None else 0  # 0: not recorded (the write failed)
 
     def end_run(
@@ -397,6 +419,7 @@ class Store:
             "cost = COALESCE(?, price * MAX(0, ? - started_at) / 3600) WHERE id = ?",
             (now, status, reason, cost, now, run_id),
         )
+        state_recover.journal_run(self, run_id)
 
     def runs(self, cluster: str | None = None) -> list[dict]:
         """Return runs (all, or those of one cluster) as dicts, oldest first."""
