@@ -19,6 +19,7 @@ from jupyter_sky.errors import InfraError
 from jupyter_sky.infra import get_infra
 from jupyter_sky.infra.base import AnyInfra as Infra
 from jupyter_sky.infra.base import Handle, Launch, Restartable, State
+from jupyter_sky.kernel import launching
 from jupyter_sky.kernel.cluster import LiveCluster
 from jupyter_sky.kernel.shield import no_interrupts, stop_quietly
 from jupyter_sky.spec.task import Task
@@ -154,22 +155,23 @@ class Manager:
             placement=placement,
             handle={},
         )
-        self.store.put_cluster(record)
-        handle: Handle | None = None
-        try:
-            infra, handle, row, zone = self._start(name, infra, task, config, rows, row_failed)
-            if row is not None:  # where failover landed: its row, and the zone it launched in
-                record.infra, record.placement = infra.kind, {**row.record(), "zone": zone}
-                record.cost_per_hour = float(record.placement.get("price") or 0.0)
-            record.handle = handle.to_json()
-            live = self._connect(name, infra, handle, config)
-        except BaseException:  # Ctrl-C or a failure after the kernel started: stop it
-            with no_interrupts():
-                stop_quietly(infra, handle)
-                self.store.set_state(name, "DOWN")
-            raise
-        record.state = "UP"
-        self.store.put_cluster(record)
+        with launching.held(self.store.home, name):  # %sky status tells a launch that died
+            self.store.put_cluster(record)
+            handle: Handle | None = None
+            try:
+                infra, handle, row, zone = self._start(name, infra, task, config, rows, row_failed)
+                if row is not None:  # where failover landed: its row, and the zone it launched in
+                    record.infra, record.placement = infra.kind, {**row.record(), "zone": zone}
+                    record.cost_per_hour = float(record.placement.get("price") or 0.0)
+                record.handle = handle.to_json()
+                live = self._connect(name, infra, handle, config)
+            except BaseException:  # Ctrl-C or a failure after the kernel started: stop it
+                with no_interrupts():
+                    stop_quietly(infra, handle)
+                    self.store.set_state(name, "DOWN")
+                raise
+            record.state = "UP"
+            self.store.put_cluster(record)
         return Attached(live, created=True, notes=notes)
 
     def _start(
