@@ -22,6 +22,7 @@ from typing import Any
 from jupyter_sky import state_recover
 from jupyter_sky.config import ensure_sky_home, sky_home
 from jupyter_sky.errors import ConfigError, SkyError
+from jupyter_sky.state_pending import RUN_COLUMNS, PendingRuns
 
 DB_FILE = "state.db"
 MOUNTS_FILE = Path("/proc/mounts")
@@ -248,6 +249,7 @@ class Store:
         self._lock = threading.RLock()  # the I/O threads of several kernels share this store
         self._warned = False  # a failed write is said once per store
         self.inode = 0  # of the file the connection opened; see state_recover
+        self.pending = PendingRuns()  # runs a full disk kept out of the database
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is not None and state_recover.replaced(self):
@@ -395,14 +397,16 @@ class Store:
         ``cell`` a short label of the cell (its first line), ``price`` the $/h of the cluster
         (every node: the planner's row price counts them all).
         """
+        values = (cluster, cell_hash, infra, _json(placement), time.time(), notebook, cell[:200],
+                  nodes, price)  # fmt: skip
         run_id = self._execute(
-            "INSERT INTO runs (cluster, cell_hash, infra, placement, started_at, notebook, cell, "
-            "nodes, price) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (cluster, cell_hash, infra, _json(placement), time.time(), notebook, cell[:200],
-             nodes, price),
-        )  # fmt: skip
+            f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) VALUES ({', '.join('?' * len(values))})",
+            values,
+        )
+        if run_id is None:  # a full disk: held in memory, written once there is room
+            return self.pending.hold(values)
         state_recover.journal_run(self, run_id)
-        return run_id if run_id is not None else 0  # 0: not recorded (the write failed)
+        return run_id
 
     def end_run(
         self, run_id: int, status: str, cost: float | None = None, reason: str = ""
@@ -414,12 +418,16 @@ class Store:
         if status not in RUN_STATUSES:
             raise ValueError(f"run status must be one of {RUN_STATUSES}, not {status!r}")
         now = time.time()
-        self._execute(
-            "UPDATE runs SET ended_at = ?, status = ?, reason = ?, "
-            "cost = COALESCE(?, price * MAX(0, ? - started_at) / 3600) WHERE id = ?",
-            (now, status, reason, cost, now, run_id),
-        )
-        state_recover.journal_run(self, run_id)
+        if run_id < 0:  # held since its start could not be written
+            self.pending.end(run_id, status, reason, cost, now)
+        else:
+            self._execute(
+                "UPDATE runs SET ended_at = ?, status = ?, reason = ?, "
+                "cost = COALESCE(?, price * MAX(0, ? - started_at) / 3600) WHERE id = ?",
+                (now, status, reason, cost, now, run_id),
+            )
+            state_recover.journal_run(self, run_id)
+        self.pending.flush(self)
 
     def runs(self, cluster: str | None = None) -> list[dict]:
         """Return runs (all, or those of one cluster) as dicts, oldest first."""

@@ -97,23 +97,6 @@ def test_unusable_state_db_is_one_sentence(tmp_path: Path) -> None:
     )
 
 
-def test_full_state_db_warns_once_and_cells_go_on(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """SQLite's own "database or disk is full" (a page limit): a warning once, no exception."""
-    store = Store(tmp_path / "home")
-    store.list_clusters()
-    db = store._db()
-    pages = db.execute("PRAGMA page_count").fetchone()[0]
-    db.execute(f"PRAGMA max_page_count = {pages}")
-    for k in range(3):
-        run_id = store.start_run("c1", "x" * 4000 + str(k), "local", {"where": "y" * 4000})
-        store.end_run(run_id, "ok", 0.0)
-    err = capsys.readouterr().err
-    assert err.count("could not write the state database") == 1, err
-    assert "database or disk is full" in err
-
-
 NO_PARAMIKO = """
 import sys
 sys.modules["paramiko"] = None  # as if paramiko were not installed

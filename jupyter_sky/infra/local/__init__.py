@@ -237,8 +237,17 @@ def _last_line(log: Path) -> str:
     try:
         lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
     except OSError:
-        return "no log"
+        lines = []
+    if not lines and _free_bytes(log.parent) < 1 << 20:  # not even the log could be written
+        return f"the disk of {log.parent} is full"
     return lines[-1].strip() if lines else "no output"
+
+
+def _free_bytes(directory: Path) -> int:
+    try:
+        return shutil.disk_usage(directory).free
+    except OSError:
+        return 1 << 30  # cannot tell: not said to be full
 
 
 def _pid_runs(pid: int, marker: str) -> bool:
