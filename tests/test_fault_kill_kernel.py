@@ -13,7 +13,7 @@ from pathlib import Path
 
 from nbdriver import Notebook
 from test_cells import remote_pid
-from test_faults import _kernel_pids
+from test_fault_interrupt import _kernel_pids
 
 from jupyter_sky.state import Store
 

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from nbdriver import Notebook
-from test_faults import _kernel_pids
+from test_fault_interrupt import _kernel_pids
 
 from jupyter_sky.kernel import launching
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from nbdriver import Notebook
-from test_faults import _kernel_pids
+from test_fault_interrupt import _kernel_pids
 
 from jupyter_sky.state import ClusterRecord, Store
 
