@@ -43,7 +43,7 @@ def _inode(path: Path) -> int:
 def opened(store: Store, conn: sqlite3.Connection) -> sqlite3.Connection:
     """Note which file ``conn`` opened; refill it from the journal if it came up empty."""
     store.inode = _inode(store.path)
-    if _journal_clusters(store) and not conn.execute("SELECT 1 FROM clusters LIMIT 1").fetchall():
+    if not conn.execute("SELECT 1 FROM clusters LIMIT 1").fetchall() and _journal_clusters(store):
         restored = _restore(store, conn, None)
         _say(f"the state database {store.path} was empty; rebuilt {restored} from its journal.")
     return conn
