@@ -3,12 +3,14 @@
 Cells on a running cluster go on (one warning), the spend records of the cells run meanwhile
 are held and written once there is room again, and a launch that cannot write its files is
 one sentence naming the full disk, with the notebook's variables untouched. The disk is a
-real 4 MB tmpfs mounted as JUPYTER_SKY_HOME (needs root), filled with a file.
+real 4 MB tmpfs mounted as JUPYTER_SKY_HOME (needs root), filled with a file; on the lab's SSH
+host, a 1 MB tmpfs as the cluster's workdir there.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -16,7 +18,9 @@ from pathlib import Path
 
 import pytest
 from nbdriver import Notebook
+from slurm.conftest import SlurmLab, slurm_lab  # noqa: F401 - the lab fixture
 from test_fault_interrupt import _kernel_pids
+from test_ssh_infra import lab  # noqa: F401 - the lab's sshd
 
 from jupyter_sky.state import Store
 
@@ -94,3 +98,55 @@ def test_cells_and_launches_on_a_full_disk(small_home: Path, tmp_path: Path) -> 
     while _kernel_pids(marker) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _kernel_pids(marker) == []
+
+
+SSH_SETUP = (
+    "from jupyter_sky.infra import _loaded, register\n"
+    "from jupyter_sky.infra.ssh import SshInfra\n"
+    "register('jupyter_sky.infra.ssh:SshInfra')\n"
+    "_loaded['ssh'] = SshInfra({{'config_file': {config!r}, 'hosts': {{'lab': {{}}}}}})\n"
+    "mine = 5\n"
+)
+
+
+@pytest.mark.slurm
+@pytest.mark.timeout(120)
+def test_workdir_sent_to_a_full_ssh_host_disk(
+    lab: SlurmLab, fresh_nb: Notebook, tmp_path: Path  # noqa: F811
+) -> None:
+    """The host's workdir is a full 1 MB tmpfs: the cell is one sentence naming the full disk,
+    the host keeps its old copy of the file, the notebook's variables are untouched, and the
+    cell runs once the file fits again."""
+    from jupyter_sky.infra.ssh import _client_tag
+
+    remote = Path(f"/home/{lab.user}/.jupyter_sky/workdirs/sshfull-{_client_tag()}")
+    remote.mkdir(parents=True, exist_ok=True)
+    shutil.chown(remote, lab.user, lab.user)
+    uid = remote.stat().st_uid
+    mount = ["mount", "-t", "tmpfs", "-o", f"size=1m,uid={uid},gid={uid}", "tmpfs", str(remote)]
+    if subprocess.run(mount, capture_output=True).returncode != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    try:
+        work = tmp_path / "work"
+        work.mkdir()
+        (work / "data.txt").write_text("v1")
+        assert fresh_nb.run(SSH_SETUP.format(config=str(lab.ssh_config))).status == "ok"
+        cell = f"%%sky --infra ssh/lab --name sshfull --workdir {work}\nprint(open('data.txt').read())"
+        res = fresh_nb.run(cell)
+        assert res.status == "ok" and "v1" in res.stdout, res.error_text
+        (work / "data.txt").write_bytes(b"x" * 2_000_000)
+        res = fresh_nb.run(cell + "\nmine = 'clobbered'")
+        assert res.status == "error"
+        assert res.error_text.strip().splitlines()[-1].endswith(
+            "(its disk is full: " + str(remote) + " has no room left); the cell did not run, "
+            "and the host's files are as they were."
+        ), res.error_text
+        assert "Traceback" not in res.error_text and res.error_text.count("could not send") == 1
+        assert (remote / "data.txt").read_text() == "v1"
+        assert fresh_nb.value("mine") == "5"
+        (work / "data.txt").write_text("v2")
+        res = fresh_nb.run(cell)
+        assert res.status == "ok" and "v2" in res.stdout, res.error_text
+        assert "is down" in fresh_nb.run("%sky down sshfull").stdout
+    finally:
+        subprocess.run(["umount", "-l", str(remote)], check=False)
