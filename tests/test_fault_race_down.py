@@ -65,12 +65,13 @@ def test_down_while_the_other_notebook_runs_a_cell(
     _consistent(session_home, "raced")
 
 
-@pytest.mark.parametrize("delay", [0.0, 0.1, 0.3])
+@pytest.mark.parametrize("delay", [0.0, 0.15, 1.5])
 def test_down_while_the_other_notebook_launches(
     fresh_nb: Notebook, other: Notebook, session_home: Path, delay: float
 ) -> None:
     """Down lands before, during or after the launch: each side ends with a result or one
-    sentence, and the database agrees with the processes."""
+    sentence (during: the cluster is being launched, down again once it has started), and the
+    database agrees with the processes."""
     name = f"launchrace{int(delay * 100)}"
     msg_id = fresh_nb.send(f"%%sky --name {name}\nprint('ran')")
     time.sleep(delay)
@@ -80,4 +81,9 @@ def test_down_while_the_other_notebook_launches(
         assert side.status == "ok" or side.error_text.count("\n") <= 1, side.error_text
         assert "Traceback" not in side.error_text
     assert res.status == "error" or "ran" in res.stdout
+    if "is being launched by another notebook right now" in down.error_text:
+        assert res.status == "ok", res.error_text  # the launch went on
+        _consistent(session_home, name)
+        down = other.run(f"%sky down {name}")  # as the sentence says
+        assert down.status == "ok" and "is down" in down.stdout, down.error_text
     _consistent(session_home, name)

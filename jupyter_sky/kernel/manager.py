@@ -259,6 +259,11 @@ class Manager:
         record = self.store.get_cluster(name)
         if live is None and record is None:
             raise InfraError(f"There is no cluster named '{name}'; %sky status lists them.")
+        if live is None and _launching_elsewhere(self.store, record):  # no handle to end yet
+            raise InfraError(
+                f"Cluster '{name}' is being launched by another notebook right now; "
+                f"%sky down {name} again once its cell has started."
+            )
         if live is not None:
             live.detach()
         if live is not None:
@@ -296,6 +301,13 @@ class Manager:
         for live in list(self.live.values()):
             live.detach()
         self.live.clear()
+
+
+def _launching_elsewhere(store: Store, record: ClusterRecord | None) -> bool:
+    """Is the cluster still INIT, without a handle, and its launch under way?"""
+    if record is None or record.state != "INIT" or record.handle:
+        return False
+    return launching.under_way(store.home, record.name)
 
 
 def _state(infra: Infra, handle: Handle) -> State | None:
