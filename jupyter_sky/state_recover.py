@@ -17,6 +17,7 @@ import json
 import os
 import sqlite3
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -148,25 +149,33 @@ def _journal_runs(store: Store) -> list[dict[str, object]]:
     return list(latest.values())
 
 
+def _rows(store: Store, sql: str, key: object) -> list[dict[str, object]] | None:
+    """The rows, or None when the read fails (busy, I/O): the journal is then left as it was."""
+    try:
+        return [dict(row) for row in store._query(sql, (key,))]
+    except sqlite3.OperationalError:
+        return None
+
+
 def journal_cluster(store: Store, name: str) -> None:
     """Write the cluster's current row to the journal, or remove it when the row is gone."""
-    rows = store._query("SELECT * FROM clusters WHERE name = ?", (name,))
+    rows = _rows(store, "SELECT * FROM clusters WHERE name = ?", name)
     path = _journal(store) / "clusters" / f"{name}.json"
     with contextlib.suppress(OSError):  # a full disk: the database warning said it already
-        if not rows:
+        if rows == []:
             path.unlink(missing_ok=True)
-            return
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(dict(rows[0])))
-        os.replace(tmp, path)
+        elif rows:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            tmp = path.with_name(f"{name}.{os.getpid()}.{threading.get_ident()}.tmp")
+            tmp.write_text(json.dumps(rows[0]))
+            os.replace(tmp, path)
 
 
 def journal_run(store: Store, run_id: int | None) -> None:
     """Append the run's current row to ``runs.jsonl``."""
-    rows = store._query("SELECT * FROM runs WHERE id = ?", (run_id,)) if run_id else []
+    rows = _rows(store, "SELECT * FROM runs WHERE id = ?", run_id) if run_id else None
     if rows:
         with contextlib.suppress(OSError):
             _journal(store).mkdir(exist_ok=True, mode=0o700)
             with open(_journal(store) / RUNS_FILE, "a") as fh:
-                fh.write(json.dumps(dict(rows[0])) + "\n")
+                fh.write(json.dumps(rows[0]) + "\n")
