@@ -125,7 +125,11 @@ def test_ssh_kernel_killed_mid_cell(
     assert res.error["ename"] == "RemoteKernelDied", res.error_text
     assert res.error_text.count("died while running this cell") == 1, res.error_text
     assert "before the kill" in res.stdout
-    # --infra again: after a death the record's infra is not reused by name alone (known gap)
+    res = nb.run("%%sky --name sshkill\nprint('where?')")  # the host is not known by name alone
+    assert res.error_text.strip().splitlines()[-1] == (
+        "InfraError: Cluster 'sshkill' ran on ssh and its kernel is gone or out of reach; give "
+        "--infra ssh/… to start a fresh one there, or run %sky down sshkill first."
+    ), res.error_text
     res = nb.run("%%sky --infra ssh/lab --name sshkill\nimport os\nprint('PID', os.getpid())")
     assert res.status == "ok", res.error_text
     new_pid = int(res.stdout.split("PID")[-1].split()[0])

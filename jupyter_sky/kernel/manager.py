@@ -99,7 +99,7 @@ class Manager:
             return self._relaunch(live, task, config, self._lost_note(live))
         record = self.store.get_cluster(name)
         if record is not None and record.state in ("UP", "STOPPED") and record.handle:
-            _same_infra(record, infra, name)
+            _same_infra(record, infra, name, asked=task.resources.infra is not None)
             handle = infra.handle(record.handle)
             if record.state == "UP" and infra.is_alive(handle):
                 return self._adopt(record, infra, handle, config)
@@ -330,7 +330,12 @@ def can_start(infra: Infra, handle: Handle) -> bool:
     return _state(infra, handle) in (State.STOPPED, State.UP)
 
 
-def _same_infra(record: ClusterRecord, infra: Infra, name: str) -> None:
+def _same_infra(record: ClusterRecord, infra: Infra, name: str, asked: bool = True) -> None:
+    if record.infra != infra.kind and not asked:  # not reusable by name: its kernel has ended
+        raise InfraError(
+            f"Cluster '{name}' ran on {record.infra} and its kernel is gone or out of reach; give "
+            f"--infra {record.infra}/… to start a fresh one there, or run %sky down {name} first."
+        )
     if record.infra != infra.kind:
         raise InfraError(
             f"Cluster '{name}' runs on {record.infra}, but this cell asks for --infra {infra.kind}; "
