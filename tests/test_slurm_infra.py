@@ -477,7 +477,7 @@ def test_killing_the_login_hosts_ssh_session_mid_stream_loses_no_line(
 ) -> None:
     """The kernel is on a compute node, its ports tunnelled through the login host's sshd;
     that sshd session is SIGKILLed mid-stream: every line still arrives once, in order."""
-    from test_ssh_infra import stream_through_a_killed_session
+    from test_fault_drop_transport import stream_through_a_killed_session
 
     handle = infra.launch(_request("kill", tmp_path))
     try:

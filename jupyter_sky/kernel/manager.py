@@ -19,6 +19,7 @@ from jupyter_sky.errors import InfraError
 from jupyter_sky.infra import get_infra
 from jupyter_sky.infra.base import AnyInfra as Infra
 from jupyter_sky.infra.base import Handle, Launch, Restartable, State
+from jupyter_sky.kernel import launching
 from jupyter_sky.kernel.cluster import LiveCluster
 from jupyter_sky.kernel.shield import no_interrupts, stop_quietly
 from jupyter_sky.spec.task import Task
@@ -98,7 +99,7 @@ class Manager:
             return self._relaunch(live, task, config, self._lost_note(live))
         record = self.store.get_cluster(name)
         if record is not None and record.state in ("UP", "STOPPED") and record.handle:
-            _same_infra(record, infra, name)
+            _same_infra(record, infra, name, asked=task.resources.infra is not None)
             handle = infra.handle(record.handle)
             if record.state == "UP" and infra.is_alive(handle):
                 return self._adopt(record, infra, handle, config)
@@ -154,22 +155,23 @@ class Manager:
             placement=placement,
             handle={},
         )
-        self.store.put_cluster(record)
-        handle: Handle | None = None
-        try:
-            infra, handle, row, zone = self._start(name, infra, task, config, rows, row_failed)
-            if row is not None:  # where failover landed: its row, and the zone it launched in
-                record.infra, record.placement = infra.kind, {**row.record(), "zone": zone}
-                record.cost_per_hour = float(record.placement.get("price") or 0.0)
-            record.handle = handle.to_json()
-            live = self._connect(name, infra, handle, config)
-        except BaseException:  # Ctrl-C or a failure after the kernel started: stop it
-            with no_interrupts():
-                stop_quietly(infra, handle)
-                self.store.set_state(name, "DOWN")
-            raise
-        record.state = "UP"
-        self.store.put_cluster(record)
+        with launching.held(self.store.home, name):  # %sky status tells a launch that died
+            self.store.put_cluster(record)
+            handle: Handle | None = None
+            try:
+                infra, handle, row, zone = self._start(name, infra, task, config, rows, row_failed)
+                if row is not None:  # where failover landed: its row, and the zone it launched in
+                    record.infra, record.placement = infra.kind, {**row.record(), "zone": zone}
+                    record.cost_per_hour = float(record.placement.get("price") or 0.0)
+                record.handle = handle.to_json()
+                live = self._connect(name, infra, handle, config)
+            except BaseException:  # Ctrl-C or a failure after the kernel started: stop it
+                with no_interrupts():
+                    stop_quietly(infra, handle)
+                    self.store.set_state(name, "DOWN")
+                raise
+            record.state = "UP"
+            self.store.put_cluster(record)
         return Attached(live, created=True, notes=notes)
 
     def _start(
@@ -257,6 +259,11 @@ class Manager:
         record = self.store.get_cluster(name)
         if live is None and record is None:
             raise InfraError(f"There is no cluster named '{name}'; %sky status lists them.")
+        if live is None and _launching_elsewhere(self.store, record):  # no handle to end yet
+            raise InfraError(
+                f"Cluster '{name}' is being launched by another notebook right now; "
+                f"%sky down {name} again once its cell has started."
+            )
         if live is not None:
             live.detach()
         if live is not None:
@@ -296,6 +303,13 @@ class Manager:
         self.live.clear()
 
 
+def _launching_elsewhere(store: Store, record: ClusterRecord | None) -> bool:
+    """Is the cluster still INIT, without a handle, and its launch under way?"""
+    if record is None or record.state != "INIT" or record.handle:
+        return False
+    return launching.under_way(store.home, record.name)
+
+
 def _state(infra: Infra, handle: Handle) -> State | None:
     """A restartable infra's report on the cluster; None for other infras or no answer."""
     if not isinstance(infra, Restartable):
@@ -316,7 +330,12 @@ def can_start(infra: Infra, handle: Handle) -> bool:
     return _state(infra, handle) in (State.STOPPED, State.UP)
 
 
-def _same_infra(record: ClusterRecord, infra: Infra, name: str) -> None:
+def _same_infra(record: ClusterRecord, infra: Infra, name: str, asked: bool = True) -> None:
+    if record.infra != infra.kind and not asked:  # not reusable by name: its kernel has ended
+        raise InfraError(
+            f"Cluster '{name}' ran on {record.infra} and its kernel is gone or out of reach; give "
+            f"--infra {record.infra}/… to start a fresh one there, or run %sky down {name} first."
+        )
     if record.infra != infra.kind:
         raise InfraError(
             f"Cluster '{name}' runs on {record.infra}, but this cell asks for --infra {infra.kind}; "

@@ -63,14 +63,18 @@ def _status(rest: list[str], mgr: Any) -> None:
 def status_rows(mgr: Any) -> list[tuple[str, ...]]:
     """One row per known cluster; clusters whose kernel ended are shown as DOWN (STOPPED when a
     cloud VM stopped itself and kept its disk)."""
+    from jupyter_sky.kernel import launching
+
     now = time.time()
     rows: list[tuple[str, ...]] = []
     for rec in mgr.store.list_clusters():
         state = rec.state
         if state == "UP" and rec.handle:
             state = checked_state(rec.infra, rec.handle)
-            if state != "UP":
-                mgr.store.set_state(rec.name, state)
+        elif state == "INIT" and not launching.under_way(mgr.store.home, rec.name):
+            state = "DOWN"  # its notebook kernel died mid-launch
+        if state != rec.state:
+            mgr.store.set_state(rec.name, state)
         uptime = duration(now - rec.created_at) if state == "UP" else "-"
         idle = duration(now - rec.last_used_at) if state == "UP" else "-"
         ended = rec.ended_at if state in ("DOWN", "STOPPED") and rec.ended_at else now

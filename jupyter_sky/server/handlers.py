@@ -19,6 +19,7 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
+from jupyter_sky.kernel import launching
 from jupyter_sky.server import sky, views
 from jupyter_sky.state import PANEL
 
@@ -68,13 +69,18 @@ class ClustersHandler(SkyHandler):
 
     def _current(self) -> list[Any]:
         """The records, with UP clusters whose kernel has ended marked DOWN, or STOPPED when a
-        cloud VM stopped itself and kept its disk (as %sky status)."""
+        cloud VM stopped itself and kept its disk, and INIT ones no kernel still launches
+        marked DOWN (as %sky status)."""
         records = self.store.list_clusters()
         for rec in records:
             if rec.state == "UP" and rec.handle and not self._alive(rec):
                 rec.state = sky.ended_state(rec.infra, rec.handle)
-                self.store.set_state(rec.name, rec.state)
-                rec.ended_at = rec.ended_at or time.time()
+            elif rec.state == "INIT" and not launching.under_way(self.store.home, rec.name):
+                rec.state = "DOWN"  # its notebook kernel died mid-launch
+            else:
+                continue
+            self.store.set_state(rec.name, rec.state)
+            rec.ended_at = rec.ended_at or time.time()
         return records
 
     def _alive(self, rec: Any) -> bool:

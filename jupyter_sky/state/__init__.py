@@ -1,11 +1,13 @@
 """The state store: clusters, cell runs (spend records) and detached jobs in one SQLite file
 shared by every notebook kernel of a user.
 
-``schema`` holds the migrations and the record types, ``journal`` picks WAL or the rollback
-journal for the filesystem, ``store`` is the :class:`Store` that reads and writes them.
+``schema`` holds the migrations and the record types, ``journal_mode`` picks WAL or the rollback
+journal for the filesystem, ``store`` is the :class:`Store` that reads and writes them;
+``recover`` rebuilds a damaged database from its readable rows and the per-cluster journal
+beside it, ``pending`` holds the runs a full disk kept out of the database.
 """
 
-from jupyter_sky.state.journal import (
+from jupyter_sky.state.journal_mode import (
     MOUNTS_FILE,
     NETWORK_FILESYSTEMS,
     filesystem_type,

@@ -18,7 +18,9 @@ from typing import Any
 
 from jupyter_sky.config import ensure_sky_home, sky_home
 from jupyter_sky.errors import ConfigError
-from jupyter_sky.state.journal import MOUNTS_FILE, journal_mode_for
+from jupyter_sky.state import recover as state_recover
+from jupyter_sky.state.journal_mode import MOUNTS_FILE, journal_mode_for
+from jupyter_sky.state.pending import RUN_COLUMNS, PendingRuns
 from jupyter_sky.state.schema import (
     CLUSTER_COLUMNS,
     CLUSTER_STATES,
@@ -64,8 +66,12 @@ class Store:
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.RLock()  # the I/O threads of several kernels share this store
         self._warned = False  # a failed write is said once per store
+        self.inode = 0  # of the file the connection opened; see state/recover.py
+        self.pending = PendingRuns()  # runs a full disk kept out of the database
 
     def _db(self) -> sqlite3.Connection:
+        if self._conn is not None and state_recover.replaced(self):
+            self.close()  # another kernel rebuilt a damaged database: use the new one
         if self._conn is None:
             self._conn = self._open()
         return self._conn
@@ -73,8 +79,10 @@ class Store:
     def _open(self) -> sqlite3.Connection:
         ensure_sky_home(self.home)
         try:
-            return self._connect()
+            return state_recover.opened(self, self._connect())
         except (sqlite3.Error, OSError) as exc:
+            if state_recover.damaged(exc):  # moved aside and rebuilt, running clusters kept
+                return state_recover.recover(self, exc)
             raise ConfigError(
                 f"The state database {self.path} cannot be used ({exc}); move it aside (an "
                 "empty one is made in its place) or fix what the reason names."
@@ -93,15 +101,27 @@ class Store:
         migrate(conn, self.path)
         return conn
 
+    def _run(self, sql: str, params: tuple[Any, ...]) -> tuple[list[sqlite3.Row], int | None]:
+        """Run one statement: its rows and new row id. A database found damaged is rebuilt
+        (state/recover.py) and the statement run once more."""
+        with self._lock:  # fetch under the lock too: the connection is shared by threads
+            try:
+                cur = self._db().execute(sql, params)
+                return cur.fetchall(), cur.lastrowid
+            except sqlite3.DatabaseError as exc:
+                if not state_recover.damaged(exc):
+                    raise
+                self._conn = state_recover.recover(self, exc)
+                cur = self._conn.execute(sql, params)
+                return cur.fetchall(), cur.lastrowid
+
     def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> int | None:
         """Run one autocommitted statement and return the new row id, if any."""
-        with self._lock:
-            db = self._db()
-            try:
-                return db.execute(sql, params).lastrowid
-            except sqlite3.OperationalError as exc:  # disk full, read-only: cells go on
-                self._warn_once(exc)
-                return None
+        try:
+            return self._run(sql, params)[1]
+        except sqlite3.OperationalError as exc:  # disk full, read-only: cells go on
+            self._warn_once(exc)
+            return None
 
     def _warn_once(self, exc: Exception) -> None:
         if not self._warned:
@@ -113,8 +133,7 @@ class Store:
             )
 
     def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        with self._lock:  # fetch under the lock too: the connection is shared by threads
-            return self._db().execute(sql, params).fetchall()
+        return self._run(sql, params)[0]
 
     def close(self) -> None:
         """Close the connection; the next call opens a new one."""
@@ -132,6 +151,7 @@ class Store:
              rec.cells_run, rec.cost_per_hour, rec.owner, _json(rec.placement), _json(rec.handle),
              rec.ended_by, rec.ended_at),
         )  # fmt: skip
+        state_recover.journal_cluster(self, rec.name)
 
     def get_cluster(self, name: str) -> ClusterRecord | None:
         """Return the named cluster, or None."""
@@ -155,6 +175,7 @@ class Store:
             "UPDATE clusters SET state = ?, ended_at = COALESCE(ended_at, ?) WHERE name = ?",
             (state, ended, name),
         )
+        state_recover.journal_cluster(self, name)
 
     def end_cluster(self, name: str, by: str) -> None:
         """Mark the cluster DOWN, ended now by ``by`` (``PANEL`` for the lab panel's Down)."""
@@ -162,6 +183,7 @@ class Store:
             "UPDATE clusters SET state = 'DOWN', ended_by = ?, ended_at = ? WHERE name = ?",
             (by, time.time(), name),
         )
+        state_recover.journal_cluster(self, name)
 
     def touch(self, name: str, cells_delta: int = 1) -> None:
         """Mark the cluster used now and add ``cells_delta`` to its cell count, atomically."""
@@ -173,6 +195,7 @@ class Store:
     def remove_cluster(self, name: str) -> None:
         """Forget a cluster; its runs stay as history."""
         self._execute("DELETE FROM clusters WHERE name = ?", (name,))
+        state_recover.journal_cluster(self, name)
 
     def start_run(
         self,
@@ -192,13 +215,16 @@ class Store:
         ``cell`` a short label of the cell (its first line), ``price`` the $/h of the cluster
         (every node: the planner's row price counts them all).
         """
+        values = (cluster, cell_hash, infra, _json(placement), time.time(), notebook, cell[:200],
+                  nodes, price)  # fmt: skip
         run_id = self._execute(
-            "INSERT INTO runs (cluster, cell_hash, infra, placement, started_at, notebook, cell, "
-            "nodes, price) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (cluster, cell_hash, infra, _json(placement), time.time(), notebook, cell[:200],
-             nodes, price),
-        )  # fmt: skip
-        return run_id if run_id is not None else 0  # 0: not recorded (the write failed)
+            f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) VALUES ({', '.join('?' * len(values))})",
+            values,
+        )
+        if run_id is None:  # a full disk: held in memory, written once there is room
+            return self.pending.hold(values)
+        state_recover.journal_run(self, run_id)
+        return run_id
 
     def end_run(
         self, run_id: int, status: str, cost: float | None = None, reason: str = ""
@@ -210,11 +236,16 @@ class Store:
         if status not in RUN_STATUSES:
             raise ValueError(f"run status must be one of {RUN_STATUSES}, not {status!r}")
         now = time.time()
-        self._execute(
-            "UPDATE runs SET ended_at = ?, status = ?, reason = ?, "
-            "cost = COALESCE(?, price * MAX(0, ? - started_at) / 3600) WHERE id = ?",
-            (now, status, reason, cost, now, run_id),
-        )
+        if run_id < 0:  # held since its start could not be written
+            self.pending.end(run_id, status, reason, cost, now)
+        else:
+            self._execute(
+                "UPDATE runs SET ended_at = ?, status = ?, reason = ?, "
+                "cost = COALESCE(?, price * MAX(0, ? - started_at) / 3600) WHERE id = ?",
+                (now, status, reason, cost, now, run_id),
+            )
+            state_recover.journal_run(self, run_id)
+        self.pending.flush(self)
 
     def runs(self, cluster: str | None = None) -> list[dict]:
         """Return runs (all, or those of one cluster) as dicts, oldest first."""

@@ -8,6 +8,7 @@ Liveness is watched by a background thread, once a second, so ``is_alive`` — a
 from __future__ import annotations
 
 import json
+import posixpath
 import shlex
 import threading
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from jupyter_sky.transport.ssh import SshConnection
 
 START_TIMEOUT = 60.0
 WATCH_SECONDS = 1.0
+# The exit reason a down leaves: a cell still running on the kernel (another notebook's) says it.
+TAKEN_DOWN = "the cluster was taken down: %sky down or the lab panel's Down"
 PORTS = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
 
 # The cell's --env values come on stdin into a 0600 file, read and removed at once: on the
@@ -43,6 +46,7 @@ echo; echo timeout; exit 4
 _STOP = r"""
 running() {{ ps -o stat=,args= -p {pid} 2>/dev/null | grep -v '^Z' | grep -qF -- {conn}; }}
 if running; then
+    [ -e {exit} ] || echo {why} > {exit}  # what a cell still running there is told
     kill -TERM {pid} 2>/dev/null
     i=0; while running && [ $i -lt 150 ]; do sleep 0.02; i=$((i+1)); done
     running && kill -KILL {pid} 2>/dev/null
@@ -112,7 +116,10 @@ def env_file(env: dict[str, str]) -> bytes:
 
 def stop_kernel(conn: SshConnection, pid: int, conn_file: str) -> None:
     """SIGTERM, up to 3 s, SIGKILL; only if the pid still runs our kernel (pid reuse)."""
-    conn.run(_STOP.format(pid=int(pid), conn=shlex.quote(conn_file)), timeout=30)
+    exit_file = shlex.quote(f"{posixpath.dirname(conn_file)}/exit.txt")
+    why = shlex.quote(TAKEN_DOWN)
+    script = _STOP.format(pid=int(pid), conn=shlex.quote(conn_file), exit=exit_file, why=why)
+    conn.run(script, timeout=30)
 
 
 def signal_kernel(conn: SshConnection, pid: int, sig: str = "INT") -> None:

@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import posixpath
 import shlex
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from jupyter_sky.errors import InfraError
 from jupyter_sky.transport.ssh import SshConnection
+
+if TYPE_CHECKING:
+    from paramiko import SFTPClient
 
 SKIP_DIRS = {".git", "__pycache__", ".ipynb_checkpoints", ".mypy_cache", ".ruff_cache", ".venv"}
 
@@ -80,13 +86,38 @@ def sync_dir(conn: SshConnection, local: Path, remote: str) -> SyncStats:
         for rel in todo:
             _make_parents(sftp, remote, rel, made)
             size, mtime = mine[rel]
-            target = f"{remote}/{rel}"
-            sftp.put(str(local / rel), target, confirm=False)
-            sftp.chmod(target, (local / rel).stat().st_mode & 0o777)
-            sftp.utime(target, (mtime, mtime))
+            _send(conn, sftp, local / rel, f"{remote}/{rel}", mtime)
             stats.sent += 1
             stats.bytes_sent += size
     return stats
+
+
+def _send(conn: SshConnection, sftp: SFTPClient, source: Path, target: str, mtime: int) -> None:
+    """Send one file under a temporary name and rename it into place, so a send that fails
+    (the host's disk is full) leaves the host's old version whole; one sentence then."""
+    part = f"{target}.jupyter-sky-part"
+    try:
+        sftp.put(str(source), part, confirm=True)  # a full disk can truncate it silently
+        sftp.chmod(part, source.stat().st_mode & 0o777)
+        sftp.utime(part, (mtime, mtime))
+        sftp.posix_rename(part, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            sftp.remove(part)
+        raise InfraError(
+            f"--workdir: could not send {source.name} to {target} on SSH host "
+            f"'{conn.spec.name}' ({_why(conn, target, exc)}); the cell did not run, and the "
+            "host's files are as they were."
+        ) from None
+
+
+def _why(conn: SshConnection, target: str, exc: OSError) -> str:
+    """``its disk is full`` when ``df`` on the host says so, else what SFTP said."""
+    res = conn.run(f"df -Pk {shlex.quote(posixpath.dirname(target))} | tail -n 1", timeout=15)
+    fields = res.out.split()
+    if len(fields) >= 4 and fields[3].isdigit() and int(fields[3]) < 1024:
+        return f"its disk is full: {fields[5] if len(fields) > 5 else 'the target'} has no room left"
+    return str(exc) or type(exc).__name__
 
 
 def _make_parents(sftp: object, remote: str, rel: str, made: set[str]) -> None:

@@ -178,6 +178,21 @@ async def test_spend_per_cluster_and_day(jp_fetch: Any, session_home: Path) -> N
     store.remove_cluster("spend-b")
 
 
+async def test_a_launch_whose_notebook_died_is_down(jp_fetch: Any, session_home: Path) -> None:
+    """INIT with no kernel holding its launch lock (killed mid-launch): DOWN, as %sky status."""
+    from jupyter_sky.kernel import launching
+
+    store = Store(session_home)
+    store.put_cluster(ClusterRecord("init-dead", "local", "INIT"))
+    store.put_cluster(ClusterRecord("init-live", "local", "INIT"))
+    with launching.held(session_home, "init-live"):
+        clusters = (await _json(jp_fetch, "clusters"))["clusters"]
+    states = {c["name"]: c["state"] for c in clusters}
+    assert (states["init-dead"], states["init-live"]) == ("DOWN", "INIT")
+    store.remove_cluster("init-dead")
+    store.remove_cluster("init-live")
+
+
 async def test_gpu_search_is_the_sky_gpus_table(jp_fetch: Any) -> None:
     table = await _json(jp_fetch, "gpus", params={"name": "A100:8", "infra": "aws"})
     assert table["header"][:3] == ["INFRA", "COUNT", "CHEAPEST INSTANCE"]

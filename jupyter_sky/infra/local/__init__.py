@@ -193,6 +193,7 @@ class LocalInfra(Infra[LocalHandle]):
     def down(self, handle: LocalHandle) -> None:
         pid = handle.pid
         if self.is_alive(handle):
+            _say_taken_down(Path(handle.cluster_dir) / "exit.txt")
             _signal(pid, signal.SIGTERM)
             deadline = time.monotonic() + 3
             while self.is_alive(handle) and time.monotonic() < deadline:
@@ -236,8 +237,17 @@ def _last_line(log: Path) -> str:
     try:
         lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
     except OSError:
-        return "no log"
+        lines = []
+    if not lines and _free_bytes(log.parent) < 1 << 20:  # not even the log could be written
+        return f"the disk of {log.parent} is full"
     return lines[-1].strip() if lines else "no output"
+
+
+def _free_bytes(directory: Path) -> int:
+    try:
+        return shutil.disk_usage(directory).free
+    except OSError:
+        return 1 << 30  # cannot tell: not said to be full
 
 
 def _pid_runs(pid: int, marker: str) -> bool:
@@ -250,6 +260,15 @@ def _pid_runs(pid: int, marker: str) -> bool:
     except OSError:
         return False
     return marker.encode() in cmdline and state != "Z"
+
+
+def _say_taken_down(exit_file: Path) -> None:
+    """Leave the reason a cell still running on the kernel (another notebook's) is told."""
+    from jupyter_sky.transport.remote_kernel import TAKEN_DOWN
+
+    if not exit_file.exists():
+        with contextlib.suppress(OSError):
+            exit_file.write_text(TAKEN_DOWN + "\n")
 
 
 def _signal(pid: int, sig: int) -> None:

@@ -1,4 +1,5 @@
-"""Issue 15 B: faults leave the cluster in a consistent state (real kernels, real signals)."""
+"""Issue 15 B and 17: interrupts and a stopped (SIGSTOP) kernel leave the cluster consistent
+(real kernels, real signals)."""
 
 from __future__ import annotations
 
