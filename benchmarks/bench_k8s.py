@@ -8,12 +8,14 @@ Usage (as root; the engine is built by ``scripts/k8s_engine_build.sh`` when miss
 
 1. Pod created -> kernel ready, split: the Secret and pod create calls; create -> Running
    (the real scheduler binds, the simulated runtime starts the container); Running -> the
-   kernel answers a heartbeat through the API server's port-forward. The same functions
-   :func:`jupyter_sky.infra.kubernetes.starting.start` calls, timed one by one.
+   pod's bootstrap answered (its Python probed; the image has everything, so no wheels are
+   sent); -> the kernel answers a heartbeat through the API server's port-forward. The same
+   functions :func:`jupyter_sky.infra.kubernetes.starting.start` calls, timed one by one.
 2. A warm trivial cell ``x = 1`` through the same path a ``%%sky`` cell takes
    (:class:`~jupyter_sky.kernel.cluster.LiveCluster` + ``run_cell``), over port-forward on
-   ``k8s`` and beside it on ``local`` in the same run, interleaved. Median and p90.
-   (``ssh`` needs the Slurm/SSH lab; ``benchmarks/bench_slurm.py`` measures it.)
+   ``k8s`` and beside it on ``local`` and — with ``--ssh`` (starts the Slurm/SSH lab with
+   ``scripts/lab_up.sh``, as ``bench_slurm.py`` does) — on ``ssh`` to the lab's login host,
+   in the same run, interleaved. Median and p90.
 """
 
 from __future__ import annotations
@@ -59,9 +61,10 @@ def start_engine(work: Path):  # noqa: ANN201 - the tests' own engine objects
     return engine, runtime, IMAGE_KERNEL
 
 
-def launch_split(infra, image: str, n: int) -> list[tuple[float, float, float]]:  # noqa: ANN001
+def launch_split(infra, image: str, n: int) -> list[tuple[float, float, float, float]]:  # noqa: ANN001
     from jupyter_sky.config_sections import Config
     from jupyter_sky.infra.base import Launch
+    from jupyter_sky.infra.kubernetes.bootstrap import bootstrap
     from jupyter_sky.infra.kubernetes.config import KubernetesConfig
     from jupyter_sky.infra.kubernetes.kernel import PodKernel
     from jupyter_sky.infra.kubernetes.objects import create, remove
@@ -76,19 +79,21 @@ def launch_split(infra, image: str, n: int) -> list[tuple[float, float, float]]:
     for i in range(n):
         res = Resources(infra="k8s/skyk8s", cpus=1)
         request = Launch(f"bench{i}", Task(resources=res), Config(infras={"k8s": cfg}))
-        plan = plan_for(request, cfg, node_for(res, infra._rooms("skyk8s"), "", "skyk8s"))
+        plan, _ = plan_for(request, cfg, node_for(res, infra._rooms("skyk8s"), "", "skyk8s"))
         key = secrets.token_hex(32)
         t0 = time.perf_counter()
-        create(core, "sky-team", plan, key)
+        create(core, "sky-team", plan, key, [])
         t1 = time.perf_counter()
         wait_running(core, plan.name, "sky-team", 60, lambda s: None, lambda: False)
         t2 = time.perf_counter()
+        bootstrap(core.api_client.configuration, plan.name, "sky-team", lambda s: None, 60)
+        t3 = time.perf_counter()
         kernel = PodKernel(core.api_client, plan.name, "sky-team", key)
         kernel.wait_ready(60, lambda: None)
-        t3 = time.perf_counter()
+        t4 = time.perf_counter()
         kernel.close()
         remove(core, "sky-team", plan.labels)
-        out.append((t1 - t0, t2 - t1, t3 - t2))
+        out.append((t1 - t0, t2 - t1, t3 - t2, t4 - t3))
     return out
 
 
@@ -110,6 +115,18 @@ def warm_cells(clusters: dict, cells: int) -> dict[str, list[float]]:  # noqa: A
     return times
 
 
+def ssh_place(work: Path):  # noqa: ANN201 - (name, SshInfra, --infra) like the others
+    """The Slurm/SSH lab's login host as an ``ssh`` target (``scripts/lab_up.sh``, idempotent)."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from bench_slurm import lab_up
+
+    from jupyter_sky.infra.ssh import SshInfra
+
+    info = lab_up()
+    alias = info["ssh_alias"]
+    return "ssh", SshInfra({"config_file": info["ssh_config"], "hosts": {alias: {}}}), f"ssh/{alias}"
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -119,6 +136,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--launches", type=int, default=5)
     parser.add_argument("--cells", type=int, default=300)
+    parser.add_argument("--ssh", action="store_true", help="also ssh to the Slurm/SSH lab's login host")
     opts = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-k8s-"))
     os.environ["JUPYTER_SKY_HOME"] = str(work / "home")
@@ -140,14 +158,18 @@ def main() -> None:
     handles = {}
     try:
         split = launch_split(k8s, image, opts.launches)
-        print("\npod created -> kernel ready (s), per launch: create calls, create -> Running, Running -> kernel answers")
+        print("\npod created -> kernel ready (s), per launch: create calls, create -> Running, "
+              "Running -> bootstrap answered, -> kernel answers")
         for row in split:
             print("  " + "  ".join(f"{v:.3f}" for v in row) + f"  = {sum(row):.3f}")
-        for part, name in enumerate(("create calls", "create -> Running", "Running -> kernel")):
+        for part, name in enumerate(("create calls", "create -> Running", "Running -> bootstrap", "-> kernel")):
             print(f"  median {name}: {statistics.median(r[part] for r in split) * 1000:.1f} ms")
         print(f"  median total: {statistics.median(sum(r) for r in split) * 1000:.1f} ms")
         clusters = {}
-        for name, infra, where in (("k8s", k8s, "k8s/skyk8s"), ("local", local, "local")):
+        places = [("k8s", k8s, "k8s/skyk8s"), ("local", local, "local")]
+        if opts.ssh:
+            places.append(ssh_place(work))
+        for name, infra, where in places:
             request = Launch(f"warm-{name}", Task(resources=Resources(infra=where)), Config())
             handles[name] = (infra, infra.launch(request))
             live = LiveCluster(f"warm-{name}", infra, handles[name][1])
