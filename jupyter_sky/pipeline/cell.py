@@ -241,16 +241,19 @@ def _execute(
     from jupyter_sky.kernel.execute import DoubleInterrupt, KernelDied, run_cell
     from jupyter_sky.kernel.relay import CellRelay, remote_error
     from jupyter_sky.kernel.shield import no_interrupts
-    from jupyter_sky.pipeline import recover, spend
+    from jupyter_sky.pipeline import checkpoints, recover, spend
     from jupyter_sky.pipeline.status import SpendMeter, say, show_status_line, status_ticker
     from jupyter_sky.variables import pull
     from jupyter_sky.variables.prepare import prepare_message
 
     task, mgr = cell.task, cell.mgr
-    prepare = prepare_message(live.client_id, live.ack(), task, names, plan, remote_workdir(live, task))
+    carried = checkpoints.brought(cell.source, task.workdir)
+    workdir = remote_workdir(live, task)
+    prepare = prepare_message(live.client_id, live.ack(), task, names, plan, workdir, carried)
     for item in plan.items:
         live.synced[item["name"]] = item["digest"]
     relay = CellRelay(cell.shell, live.bridge, show_status_line(live))
+    relay.on_checkpoint = checkpoints.keeper(task.workdir, say)
     cell_hash = hashlib.sha256(cell.source.encode()).hexdigest()[:16]
     price = _price(mgr, live)
     prepare = spend.with_target_limit(prepare, budget, live, price)

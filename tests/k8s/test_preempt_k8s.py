@@ -158,3 +158,39 @@ def test_simulated_containers_with_recover_the_cell_reruns_in_a_new_pod(
     assert again.status == "ok" and again.stdout.strip() == "43", (again.error_text, again.stdout)
     assert notebook.run("%sky down pk", timeout=60).status == "ok"
     assert labelled(admin, "pk") == []
+
+
+def test_simulated_containers_a_recovered_cell_resumes_from_its_checkpoint(
+    k8s: K8sEngine, notebook: Notebook, admin: client.CoreV1Api, tmp_path: Path
+) -> None:
+    """The cell saves a checkpoint per step; evicted after step 3 (the checkpoint is home by
+    then), its rerun in a new pod starts from step 3, not from the beginning."""
+    assert notebook.run("seed = 20").status == "ok"
+    msg = notebook.send(
+        "%%sky --infra k8s/skyk8s --name pc --recover\n"
+        "import time\n"
+        "from jupyter_sky import checkpoint\n"
+        "start = int(checkpoint.load('run/step') or 0)\n"
+        "print('from step', start, flush=True)\n"
+        "for step in range(start + 1, 6):\n"
+        "    checkpoint.save('run/step', str(step).encode())\n"
+        "    if step == 3 and start == 0:\n"
+        "        time.sleep(300)\n"
+        "done = step * seed\n"
+    )
+    saved = tmp_path / ".sky-checkpoints" / "run" / "step"
+    deadline = time.monotonic() + 180
+    while not (saved.exists() and saved.read_bytes() == b"3"):
+        assert time.monotonic() < deadline, "the checkpoint of step 3 never came home"
+        time.sleep(0.2)
+    [pod] = pods(admin, "pc")
+    admin.patch_namespaced_pod_status(pod.metadata.name, USER_NAMESPACE, {"status": {
+        "phase": "Failed", "reason": "Evicted", "message": "The node was low on resource: memory."}})  # fmt: skip
+    res = notebook.collect(msg, timeout=240)
+    assert res.status == "ok", (res.error_text, res.stderr)
+    assert res.stdout == "from step 0\nfrom step 3\n", res.stdout
+    assert "--recover: relaunching cluster 'pc'" in res.stderr, res.stderr
+    assert notebook.value("done") == "100"
+    assert saved.read_bytes() == b"5"
+    assert notebook.run("%sky down pc", timeout=60).status == "ok"
+    assert labelled(admin, "pc") == []
