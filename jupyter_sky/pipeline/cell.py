@@ -239,6 +239,7 @@ def _execute(
     budget: Budget,
 ) -> None:
     from jupyter_sky.kernel.execute import DoubleInterrupt, KernelDied, run_cell
+    from jupyter_sky.kernel.heartbeat import KernelHung
     from jupyter_sky.kernel.relay import CellRelay, remote_error
     from jupyter_sky.kernel.shield import no_interrupts
     from jupyter_sky.pipeline import checkpoints, recover, spend
@@ -281,8 +282,10 @@ def _execute(
             f"Interrupted twice: restarted the kernel of cluster '{live.name}' in the same place "
             "— remote state was lost; cluster kept."
         ) from None
-    except KernelDied as died:
+    except (KernelDied, KernelHung) as died:
         gone = recover.lost(live)  # asked before forgetting it: the infra's own account
+        if gone is None and isinstance(died, KernelHung):
+            raise  # silent but not preempted: the cluster is kept
         mgr.forget(live.name)
         if gone is not None:
             reason = f"preempted: {gone.reason}"

@@ -33,7 +33,7 @@ from .engine import USER_NAMESPACE
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from nbdriver import Notebook  # noqa: E402
 
-pytestmark = [pytest.mark.slow]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 @pytest.fixture

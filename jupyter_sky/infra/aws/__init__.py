@@ -240,6 +240,13 @@ class AwsInfra(Infra[AwsHandle]):
         return self._start_kernel(moved, request, cfg)
 
     def down(self, handle: AwsHandle) -> None:
+        from jupyter_sky.infra.aws import provision
+
+        with contextlib.suppress(Exception):  # unknown: stop its kernel as usual
+            inst = provision.describe(provision.client(handle.region), handle.instance_id) or {}
+            if str(inst.get("State", {}).get("Name", "terminated")) in ("terminated", "shutting-down"):
+                self._ssh.pop((handle.instance_id, handle.address), None)  # reclaimed: no kernel
+                return self._release(handle, tuple(g["GroupId"] for g in inst.get("SecurityGroups", [])))
         self._end_kernel(handle)
         self._release(handle)
 
@@ -249,13 +256,13 @@ class AwsInfra(Infra[AwsHandle]):
                 self._ssh_infra(handle).down(self._kernel(handle))
         self._ssh.pop((handle.instance_id, handle.address), None)
 
-    def _release(self, handle: AwsHandle) -> None:
+    def _release(self, handle: AwsHandle, groups: tuple[str, ...] = ()) -> None:
         from jupyter_sky.infra.aws import ec2, provision
         from jupyter_sky.infra.aws.identity import Owner
 
         with ec2.aws_calls(self.where(handle)):
             owner = Owner(handle.cluster, handle.user, socket.gethostname())
-            provision.down_cluster(provision.client(handle.region), owner)
+            provision.down_cluster(provision.client(handle.region), owner, groups=groups)
 
     # ---- the kernel, through the ssh infra ------------------------------------------------------
     def _ssh_infra(self, handle: AwsHandle, notify: Notify | None = None) -> SshInfra:
