@@ -274,7 +274,7 @@ def task_from_args(
         workdir=_workdir(merged.get("workdir"), cwd, workdir_label, planning),
         autostop_minutes=autostop,
         max_cost=getattr(args, "max_cost", None),
-        recover=bool(getattr(args, "recover", False)),
+        recover=bool(getattr(args, "recover", False) or file.get("recover")),
         setup=file.get("setup"),
         run=cell,
         hours=args.time,
