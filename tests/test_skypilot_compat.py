@@ -209,7 +209,8 @@ def test_pipeline_file_plans_as_a_pipeline_and_a_cell_points_to_task(tmp_path: P
 def test_noted_fields_are_accepted_with_one_line(tmp_path: Path) -> None:
     task = _task(tmp_path, "service: {readiness_probe: /}\nresources: {job_recovery: failover}\n")
     assert any(n.startswith("service (sky serve) is not run here") for n in task.notes)
-    assert any(n.startswith("job_recovery applies to SkyPilot managed jobs") for n in task.notes)
+    assert any(n.startswith("job_recovery: a preempted cell is relaunched and rerun once") for n in task.notes)
+    assert task.recover
     with pytest.raises(
         SpecError, match=r"Per-task config overrides \(config:\) are not available yet"
     ):

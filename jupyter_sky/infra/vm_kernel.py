@@ -82,8 +82,15 @@ class VmOverSsh(Infra[V]):
         return self._start_kernel(handle, request)
 
     def down(self, handle: V) -> None:
-        self._end_kernel(handle)
+        if self._vm_running(handle):
+            self._end_kernel(handle)
+        else:  # reclaimed, deleted or stopped: an SSH to its kernel would only time out
+            self._ssh.pop((handle.ssh_name, handle.address), None)
         self._release(handle)
+
+    def _vm_running(self, handle: V) -> bool:
+        """The cloud's own word on whether the VM runs (True when it cannot tell)."""
+        return True
 
     def _end_kernel(self, handle: V) -> None:
         if handle.ssh:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from IPython.display import clear_output, publish_display_data
@@ -42,6 +43,8 @@ class CellRelay:
         self.parent: dict[str, Any] = status.parent if status is not None else {}
         self.error: dict[str, Any] | None = None
         self._shown: dict[str, Any] | None = None
+        # Told of each checkpoint the cell sends home (jupyter_sky.checkpoint); not shown.
+        self.on_checkpoint: Callable[[dict[str, Any]], None] | None = None
 
     def handle(self, msg: dict[str, Any]) -> None:
         """Publish one iopub message; errors are kept to be raised when the cell ends."""
@@ -59,6 +62,12 @@ class CellRelay:
         stream.flush()
 
     def _on_display_data(self, content: dict[str, Any], msg: dict[str, Any]) -> None:
+        from jupyter_sky.checkpoint import MIME
+
+        if MIME in content.get("data", {}):
+            if self.on_checkpoint is not None:
+                self.on_checkpoint(content["data"][MIME])
+            return
         _flush_std()
         publish_display_data(
             content.get("data", {}),

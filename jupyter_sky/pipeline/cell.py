@@ -78,11 +78,9 @@ def _submit_detached(cell: Cell) -> None:
 
 
 def _run_attached(cell: Cell) -> None:
-    from jupyter_sky.pipeline import spend
+    from jupyter_sky.pipeline import recover, spend
     from jupyter_sky.pipeline.status import say
-    from jupyter_sky.spec.runs import run_file_task, run_setup  # task-file setup and run
     from jupyter_sky.variables import transfer
-    from jupyter_sky.variables.prepare import version_notes
 
     task, mgr = cell.task, cell.mgr
     name = task.cluster or (f"task-{task.task_name}" if task.task_name else mgr.default_name())
@@ -95,20 +93,63 @@ def _run_attached(cell: Cell) -> None:
         return
     budget = spend.before_launch(cell, name, where)
     task, autostop_notes = spend.priced_autostop(cell, where)
+    for attempt in range(recover.MAX_RECOVERIES + 1):
+        try:
+            _attach_and_run(cell, Launching(name, names, plan, where, budget, task, autostop_notes))
+            return
+        except recover.Preempted as gone:
+            if not task.recover:
+                raise
+            if attempt == recover.MAX_RECOVERIES:
+                raise RemoteKernelDied(recover.again(gone)) from None
+            where = recover.relaunch(mgr, task, where, gone, attempt + 1)
+            plan, autostop_notes = _push_plan(cell, names, {}), []  # everything, to the new kernel
+            say([f"--recover: pushing {_count(plan)} again and rerunning the cell"])
+
+
+@dataclass
+class Launching:
+    """What one attach-and-run of a cell needs (a ``--recover`` rerun has its own)."""
+
+    name: str
+    names: CellNames
+    plan: PushPlan
+    where: Where
+    budget: Budget
+    task: Task
+    notes: list[str]
+
+
+def _attach_and_run(cell: Cell, run: Launching) -> None:
+    from jupyter_sky.pipeline import spend
+    from jupyter_sky.pipeline.status import say
+    from jupyter_sky.spec.runs import run_file_task, run_setup  # task-file setup and run
+    from jupyter_sky.variables.prepare import version_notes
+
+    mgr, task, where, plan, name = cell.mgr, run.task, run.where, run.plan, run.name
+    synced = mgr.synced_for(name)
     widget = where.widget
     greyed = widget.mark_failed if widget is not None else None
+    assert where.infra is not None
     attached = mgr.attach(name, where.infra, task, cell.config, where.rows, greyed)
     live = attached.cluster
     if attached.created:
         spend.remember_autostop(mgr, name, task)
     if live.synced is not synced and synced:
-        plan = _push_plan(cell, names, live.synced)
-    notes = attached.notes + autostop_notes + version_notes(live.info, plan)
+        plan = _push_plan(cell, run.names, live.synced)
+    notes = attached.notes + run.notes + version_notes(live.info, plan)
     run_setup(cell.shell, live, task, attached.created)
     say(notes + plan.notes + list(task.notes))
     if run_file_task(cell.shell, live, task):
         return
-    _execute(cell, live, names, plan, where.widget, budget)
+    _execute(cell, live, run.names, plan, where.widget, run.budget)
+
+
+def _count(plan: PushPlan) -> str:
+    names = [str(item["name"]) for item in plan.items]
+    if not names:
+        return "no variables"
+    return f"{len(names)} variable{'s' if len(names) != 1 else ''} ({', '.join(names)})"
 
 
 def _push_plan(cell: Cell, names: CellNames, synced: dict[str, str]) -> PushPlan:
@@ -198,18 +239,22 @@ def _execute(
     budget: Budget,
 ) -> None:
     from jupyter_sky.kernel.execute import DoubleInterrupt, KernelDied, run_cell
+    from jupyter_sky.kernel.heartbeat import KernelHung
     from jupyter_sky.kernel.relay import CellRelay, remote_error
     from jupyter_sky.kernel.shield import no_interrupts
-    from jupyter_sky.pipeline import spend
+    from jupyter_sky.pipeline import checkpoints, recover, spend
     from jupyter_sky.pipeline.status import SpendMeter, say, show_status_line, status_ticker
     from jupyter_sky.variables import pull
     from jupyter_sky.variables.prepare import prepare_message
 
     task, mgr = cell.task, cell.mgr
-    prepare = prepare_message(live.client_id, live.ack(), task, names, plan, remote_workdir(live, task))
+    carried = checkpoints.brought(cell.source, task.workdir)
+    workdir = remote_workdir(live, task)
+    prepare = prepare_message(live.client_id, live.ack(), task, names, plan, workdir, carried)
     for item in plan.items:
         live.synced[item["name"]] = item["digest"]
     relay = CellRelay(cell.shell, live.bridge, show_status_line(live))
+    relay.on_checkpoint = checkpoints.keeper(task.workdir, say)
     cell_hash = hashlib.sha256(cell.source.encode()).hexdigest()[:16]
     price = _price(mgr, live)
     prepare = spend.with_target_limit(prepare, budget, live, price)
@@ -237,8 +282,14 @@ def _execute(
             f"Interrupted twice: restarted the kernel of cluster '{live.name}' in the same place "
             "— remote state was lost; cluster kept."
         ) from None
-    except KernelDied as died:
+    except (KernelDied, KernelHung) as died:
+        gone = recover.lost(live)  # asked before forgetting it: the infra's own account
+        if gone is None and isinstance(died, KernelHung):
+            raise  # silent but not preempted: the cluster is kept
         mgr.forget(live.name)
+        if gone is not None:
+            reason = f"preempted: {gone.reason}"
+            raise gone from None
         why = f" ({died.args[0]})" if died.args and died.args[0] else ""
         raise RemoteKernelDied(
             f"The remote kernel of cluster '{live.name}' died while running this cell{why}; "

@@ -112,6 +112,10 @@ class Agent:
             os.environ[key] = value
         if data.get("cwd"):
             os.chdir(data["cwd"])
+        if data.get("checkpoints"):  # the ones this cell loads (jupyter_sky.checkpoint)
+            from jupyter_sky import checkpoint
+
+            checkpoint.given(data["checkpoints"])
         offset = 0
         for item in data.get("push", []):
             name = item["name"]

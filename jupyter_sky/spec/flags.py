@@ -23,6 +23,11 @@ FLAGS: list[tuple[tuple[str, ...], dict]] = [
     _row("--cpus", metavar="N[+]", help="vCPUs: exactly N, or at least N with a trailing +."),
     _row("--memory", metavar="GB[+]", help="Memory in GB: exactly GB, or at least GB with +."),
     _row("--spot", action="store_true", help="Use spot (preemptible) machines."),
+    _row(
+        "--recover",
+        action="store_true",
+        help="If the cluster is preempted mid-cell, relaunch it and rerun the cell once.",
+    ),
     _row("--instance-type", metavar="TYPE", help="A specific instance type such as p3.2xlarge."),
     _row("--max-price", metavar="USD", help="Highest price to pay, in dollars per hour."),
     _row("--push", metavar="A,B", help="Variables to send (default: the ones the cell reads)."),

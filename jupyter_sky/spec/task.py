@@ -193,6 +193,7 @@ class Task:
     workdir: str | None = None
     autostop_minutes: float | None = None
     max_cost: float | None = None  # --max-cost: dollars this cell may spend
+    recover: bool = False  # --recover: relaunch a preempted cluster and rerun the cell once
     setup: str | None = None
     run: str = ""
     hours: float | None = None  # runtime estimate for the plan (--time)
@@ -273,6 +274,7 @@ def task_from_args(
         workdir=_workdir(merged.get("workdir"), cwd, workdir_label, planning),
         autostop_minutes=autostop,
         max_cost=getattr(args, "max_cost", None),
+        recover=bool(getattr(args, "recover", False) or file.get("recover")),
         setup=file.get("setup"),
         run=cell,
         hours=args.time,

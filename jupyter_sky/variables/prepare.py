@@ -13,12 +13,19 @@ if TYPE_CHECKING:
 
 
 def prepare_message(
-    client_id: str, ack: int, task: Task, names: CellNames, plan: PushPlan, workdir: str | None
+    client_id: str,
+    ack: int,
+    task: Task,
+    names: CellNames,
+    plan: PushPlan,
+    workdir: str | None,
+    checkpoints: dict[str, str] | None = None,
 ) -> dict[str, Any] | None:
     """The message sent before the cell, or None when the cell carries nothing.
 
     ``client_id`` names this notebook to the remote kernel; ``ack`` is how much numbered
-    output already arrived (the remote may forget it).
+    output already arrived (the remote may forget it); ``checkpoints`` are the ones the cell
+    loads (base64 by name, see :mod:`jupyter_sky.checkpoint`).
     """
     # --pull overrides the automatic list: exactly those names come back, whatever their size.
     force = list(task.pull or ())
@@ -26,7 +33,7 @@ def prepare_message(
     if task.no_pull:
         check = []
     envs = dict(task.envs)
-    if not (plan.items or check or envs or task.workdir):
+    if not (plan.items or check or envs or task.workdir or checkpoints):
         return None  # a trivial cell carries nothing (acks also ride on the lease)
     return {
         "op": "prepare",
@@ -39,6 +46,7 @@ def prepare_message(
         "no_pull": task.no_pull,
         "env": envs,
         "cwd": workdir,
+        "checkpoints": checkpoints or {},
     }
 
 

@@ -93,6 +93,10 @@ class AwsLab:
         """Instances of these types run in moto but their hosts never boot (SSH never comes up)."""
         self.call("/_lab/noboot", "POST", list(instance_types))
 
+    def preempt(self, instance_id: str, region: str = "us-east-1") -> object:
+        """EC2 reclaims this spot instance: terminated with a spot-interruption state reason."""
+        return self.call("/_lab/preempt", "POST", {"region": region, "instance_id": instance_id})
+
     def hits(self) -> list[dict[str, object]]:
         return self.call("/_fault/hits")  # type: ignore[return-value]
 

@@ -15,7 +15,9 @@ One server process listens on 127.0.0.1:PORT and on the bridge address 10.213.64
 the VMs reach the API too).  Besides moto's API it serves ``/_fault/*`` (see
 :mod:`fault_moto`) and ``/_lab/info`` (GET), ``/_lab/vms`` (GET: booted hosts),
 ``/_lab/reset`` (POST: moto state, fault rules, then the lab's VPCs again), ``/_lab/noboot``
-(POST a JSON list of instance types whose hosts never boot: "SSH never comes up").
+(POST a JSON list of instance types whose hosts never boot: "SSH never comes up"),
+``/_lab/preempt`` (POST ``{"region", "instance_id"}``: EC2 reclaims a spot instance — it is
+terminated with the state reason ``Server.SpotInstanceTermination``, and its host goes away).
 Names: bridge ``skyawsbr0``, namespaces ``skyaws-*``, range 10.213.64.0/18: one VPC per lab
 region (tag Name=skyaws-lab) with one /24 subnet per zone.  ``GetConsoleOutput`` of a booted
 instance carries its SSH host key between cloud-init's BEGIN/END SSH HOST KEY KEYS markers.
@@ -144,6 +146,10 @@ class LabApp:
             stream = environ["wsgi.input"]
             NO_BOOT.update(json.loads(stream.read(int(str(environ.get("CONTENT_LENGTH") or 0)))))  # type: ignore[attr-defined]
             return _reply(start, sorted(NO_BOOT))
+        if path == "/_lab/preempt" and method == "POST":
+            stream = environ["wsgi.input"]
+            body = json.loads(stream.read(int(str(environ.get("CONTENT_LENGTH") or 0))))  # type: ignore[attr-defined]
+            return _reply(start, preempt(str(body["region"]), str(body["instance_id"])))
         if path == "/_lab/reset" and method == "POST":
             self.reset()
             return _reply(start, self.info())
@@ -170,6 +176,18 @@ class LabApp:
         self.faults.clear()
         NO_BOOT.clear()
         seed_vpcs(self.endpoint)
+
+
+def preempt(region: str, instance_id: str) -> dict[str, str]:
+    """Terminate a spot instance the way EC2 reclaims one (its state reason says so)."""
+    from moto.ec2.models.instances import StateReason
+
+    backend = _backend(region)
+    [inst] = backend.get_multi_instances_by_id([instance_id])
+    backend.terminate_instances([instance_id])
+    inst.state_reason = StateReason("Server.SpotInstanceTermination: Spot instance termination",
+                                    "Server.SpotInstanceTermination")  # fmt: skip
+    return {"instance_id": instance_id, "state": str(inst.state)}
 
 
 def seed_vpcs(endpoint: str) -> None:

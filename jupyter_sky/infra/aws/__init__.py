@@ -217,13 +217,25 @@ class AwsInfra(VmOverSsh[AwsHandle]):
         moved = dataclasses.replace(handle, address=address, ssh={})
         return self._start_kernel(moved, request)
 
-    def _release(self, handle: AwsHandle) -> None:
+    def down(self, handle: AwsHandle) -> None:
+        """A reclaimed instance (spot, terminated) has no kernel to stop — an SSH to it would
+        only time out — but its security group is deleted with it."""
+        from jupyter_sky.infra.aws import provision
+
+        with contextlib.suppress(Exception):  # unknown: stop its kernel as usual
+            inst = provision.describe(provision.client(handle.region), handle.instance_id) or {}
+            if str(inst.get("State", {}).get("Name", "terminated")) in ("terminated", "shutting-down"):
+                self._ssh.pop((handle.ssh_name, handle.address), None)
+                return self._release(handle, tuple(g["GroupId"] for g in inst.get("SecurityGroups", [])))
+        super().down(handle)
+
+    def _release(self, handle: AwsHandle, groups: tuple[str, ...] = ()) -> None:
         from jupyter_sky.infra.aws import ec2, provision
         from jupyter_sky.infra.aws.identity import Owner
 
         with ec2.aws_calls(self.where(handle)):
             owner = Owner(handle.cluster, handle.user, socket.gethostname())
-            provision.down_cluster(provision.client(handle.region), owner)
+            provision.down_cluster(provision.client(handle.region), owner, groups=groups)
 
     # ---- what became of it -------------------------------------------------------------------
     def status(self, handle: AwsHandle) -> ClusterStatus:

@@ -189,6 +189,16 @@ class AzureInfra(VmOverSsh[AzureHandle]):
         with al.azure_calls(self.where(handle)):
             ap.remove(self._api(handle), handle.vm)
 
+    def _vm_running(self, handle: AzureHandle) -> bool:
+        from jupyter_sky.infra.azure import launch as al
+        from jupyter_sky.infra.azure import provision as ap
+
+        try:
+            with al.azure_calls(self.where(handle)):
+                return ap.status(self._api(handle), handle.resource_group, handle.name) == "running"
+        except Exception:  # noqa: BLE001 - cannot tell: stop its kernel as usual
+            return True
+
     def _api(self, handle: AzureHandle) -> ap.AzureApi:
         from jupyter_sky.infra.azure import launch as al
 

@@ -196,6 +196,16 @@ class GcpInfra(VmOverSsh[GcpHandle]):
         with gl.gcp_calls(self.where(handle)):
             gp.remove(self._api(handle), handle.zone, handle.name)
 
+    def _vm_running(self, handle: GcpHandle) -> bool:
+        from jupyter_sky.infra.gcp import launch as gl
+        from jupyter_sky.infra.gcp import provision as gp
+
+        try:
+            with gl.gcp_calls(self.where(handle)):
+                return gp.status(self._api(handle), handle.zone, handle.name) == "RUNNING"
+        except Exception:  # noqa: BLE001 - cannot tell: stop its kernel as usual
+            return True
+
     def _api(self, handle: GcpHandle) -> gp.GcpApi:
         from jupyter_sky.infra.gcp import launch as gl
 

@@ -31,13 +31,13 @@ CARRIED_KEYS = ("ports", "disk_size", "disk_tier", "image_id", "network_tier")
 LEGACY_KEYS = ("cloud", "region", "zone")
 # keys accepted with a one-line note: what they do in SkyPilot has no meaning here yet
 NOTED_KEYS = {
-    "job_recovery": "job_recovery applies to SkyPilot managed jobs; a cell is not retried",
-    "spot_recovery": "spot_recovery applies to SkyPilot managed jobs; a cell is not retried",
     "accelerator_args": "accelerator_args (TPU runtime options) are not applied yet",
     "labels": "labels are not applied to machines yet",
     "autostop": "resources.autostop is not read; use --autostop",
 }
-ALL_KEYS = (*CHECKED_KEYS, *CARRIED_KEYS, *LEGACY_KEYS, *NOTED_KEYS, "any_of", "ordered")
+RECOVERY_KEYS = ("job_recovery", "spot_recovery")  # SkyPilot's recovery: --recover here
+ALL_KEYS = (*CHECKED_KEYS, *CARRIED_KEYS, *LEGACY_KEYS, *NOTED_KEYS, *RECOVERY_KEYS, "any_of",
+            "ordered")  # fmt: skip
 DISK_TIERS = ("low", "medium", "high", "ultra", "best")
 NETWORK_TIERS = ("standard", "best")
 
@@ -79,6 +79,10 @@ def _plain(raw: dict[str, Any], where: str, notes: list[str]) -> Fields:
             continue
         if key in NOTED_KEYS:
             notes.append(f"{NOTED_KEYS[key]} ({where}).")
+        elif key in RECOVERY_KEYS:
+            notes.append(f"{key}: a preempted cell is relaunched and rerun once, as with "
+                         f"--recover; its strategy is not applied ({where}).")  # fmt: skip
+            out["recover"] = (True, label)
         elif key in ("accelerators", "gpus"):
             out.update(_accelerators(value, label, notes))
         elif key == "use_spot":
