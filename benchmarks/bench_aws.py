@@ -9,6 +9,11 @@ botocore's own before-send/after-call events) and everything else; for a failed 
 (InsufficientInstanceCapacity injected) "ours" is the time beyond the API calls (target
 ≤ 50 ms); for a good attempt the rest is waiting for the VM's sshd (simulated hypervisor
 boot, real sshd).  Prints a table.
+
+``--cells N`` also times N whole launches the way a ``%%sky`` cell makes them (``AwsInfra.launch``
+on a fresh VM, then connect and a first cell), split into: the launch attempt (EC2 API calls,
+VM boot, sshd), the bootstrap of the VM's Python (a fresh VM home: venv + every wheel, sent
+from this machine's wheel cache), the kernel start, and connect → the cell's first output.
 """
 
 from __future__ import annotations
@@ -99,9 +104,67 @@ def measure(info: dict[str, str], runs: int) -> dict[str, list[tuple[float, floa
     return rows
 
 
+class Split:
+    """Wall time of one function per name, while patched in (the modules look it up per call)."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, float] = {}
+
+    def wrap(self, module: object, attr: str, name: str) -> None:
+        original = getattr(module, attr)
+
+        def timed(*args: object, **kwargs: object) -> object:
+            t = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.times[name] = self.times.get(name, 0.0) + time.perf_counter() - t
+
+        setattr(module, attr, timed)
+
+
+def whole_launches(info: dict[str, str], n: int) -> list[dict[str, float]]:
+    """``n`` launches through ``AwsInfra`` (fresh VM each), connect, first cell, down."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from aws.conftest import AwsLab
+    from aws.infra_helpers import request_for
+
+    from jupyter_sky.infra.aws import AwsInfra
+    from jupyter_sky.kernel.cluster import LiveCluster
+    from jupyter_sky.kernel.execute import run_cell
+    from jupyter_sky.kernel.relay import CellRelay
+    from jupyter_sky.transport import bootstrap, remote_kernel
+
+    split = Split()
+    split.wrap(launch, "attempt", "launch attempt (API + VM boot + sshd)")
+    split.wrap(bootstrap, "ensure_python", "bootstrap the VM's Python (fresh home)")
+    split.wrap(remote_kernel, "start_kernel", "kernel start")
+    lab_view, infra, out = AwsLab(dict(info), False), AwsInfra(notify=lambda line: None), []
+    for i in range(n):
+        post(info["endpoint"] + "/_lab/reset")
+        split.times.clear()
+        t0 = time.perf_counter()
+        handle = infra.launch(request_for(lab_view, f"w{i}", Path(tempfile.mkdtemp())))
+        t1 = time.perf_counter()
+        live = LiveCluster(f"w{i}", infra, handle)
+        live.connect()
+        outcome = run_cell(live, "print('first')", CellRelay(None))
+        t2 = time.perf_counter()
+        assert outcome.status == "ok", outcome.error
+        live.detach()
+        infra.down(handle)
+        row = dict(split.times)
+        row["connect + first cell"] = t2 - t1
+        row["the rest of launch (SSH session, watcher)"] = (t1 - t0) - sum(split.times.values())
+        row["total"] = t2 - t0
+        out.append(row)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--cells", type=int, default=0, help="also N whole launches to a first cell")
     args = ap.parse_args()
     os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                        "AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": os.devnull,
@@ -120,6 +183,11 @@ def main() -> None:
         rest = statistics.median((s[0] - s[1]) for s in samples) * 1000
         print(f"{name:<26}{wall:>9.1f}{api:>9.1f}{calls:>7}{rest:>9.1f}")
     print("\nrest = our own time (failed attempt, down) or waiting for the VM's sshd (good attempt)")
+    if args.cells:
+        whole = whole_launches(info, args.cells)
+        print(f"\nwhole launch to a first cell (median of {args.cells}; s)")
+        for name in whole[0]:
+            print(f"  {name:<48}{statistics.median(r[name] for r in whole):>8.2f}")
 
 
 if __name__ == "__main__":
