@@ -144,9 +144,9 @@ def test_workdir_sent_to_a_full_ssh_host_disk(
         assert "Traceback" not in res.error_text and res.error_text.count("could not send") == 1
         assert (remote / "data.txt").read_text() == "v1"
         assert fresh_nb.value("mine") == "5"
-        (work / "data.txt").write_text("v2")
+        (work / "data.txt").write_text("v2, a new size")  # same size and second as v1 would look unchanged
         res = fresh_nb.run(cell)
-        assert res.status == "ok" and "v2" in res.stdout, res.error_text
+        assert res.status == "ok" and "v2, a new size" in res.stdout, res.error_text
         assert "is down" in fresh_nb.run("%sky down sshfull").stdout
     finally:
         subprocess.run(["umount", "-l", str(remote)], check=False)

@@ -23,12 +23,18 @@ if TYPE_CHECKING:
     import paramiko
 
 CONNECT_TIMEOUT = 15.0
+FIRST_TRIES = (0.0, 0.5, 1.0, 2.0)  # waits before each try of a first connection cut in its handshake
 KEEPALIVE_SECONDS = 15
 # Waits before each reconnect attempt after a drop: ~16 s in all, then the host is down.
 BACKOFF = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 
 Notify = Any  # a callable taking one line of text
 
+
+
+
+class _Handshake(InfraError):
+    """The host closed the connection during the SSH handshake (worth one more try at first)."""
 
 @dataclass(frozen=True)
 class Result:
@@ -65,7 +71,7 @@ class SshConnection:
             if t is not None and t.is_active():
                 return t
             self._transport = self._sftp = None
-            self._transport = self._reconnect() if self._ever_connected else self._open()
+            self._transport = self._reconnect() if self._ever_connected else self._first_open()
             self._ever_connected = True
             return self._transport
 
@@ -87,17 +93,35 @@ class SshConnection:
             f"{len(BACKOFF)} tries over {sum(BACKOFF):g} s ({_undot(str(last))})."
         )
 
+    def _first_open(self) -> paramiko.Transport:
+        """The first connection: a host whose sshd closed it during the handshake (a VM's sshd
+        starting up, an old host going away at the same address) is tried again a few times."""
+        for delay in FIRST_TRIES:
+            time.sleep(delay)
+            try:
+                return self._open()
+            except _Handshake:
+                continue
+        return self._open()
+
     def _open(self) -> paramiko.Transport:
         import paramiko
 
         t = paramiko.Transport(self._socket())
         try:
             keys.prefer_known_key_types(t, self.spec, self.settings)
-            t.start_client(timeout=CONNECT_TIMEOUT)
+            try:
+                t.start_client(timeout=CONNECT_TIMEOUT)
+            except EOFError as exc:  # closed before the key exchange finished
+                raise _Handshake(f"SSH host '{self.spec.name}' ({self.spec.address}) closed the "
+                                 "connection during login (it ended the key exchange).") from exc  # fmt: skip
             keys.check_host_key(t, self.spec, self.settings, self.notify)
             keys.authenticate(t, self.spec)
         except paramiko.SSHException as exc:
             t.close()
+            if "protocol banner" in str(exc):  # nothing answered on the connection: sshd not ready
+                raise _Handshake(f"SSH host '{self.spec.name}' ({self.spec.address}) did not "
+                                 f"answer the SSH handshake ({_undot(str(exc))}).") from None  # fmt: skip
             raise InfraError(
                 f"SSH host '{self.spec.name}' ({self.spec.address}) closed the connection "
                 f"during login ({_undot(str(exc))})."
