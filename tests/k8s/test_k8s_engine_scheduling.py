@@ -32,6 +32,11 @@ def _scheduling_event(core: client.CoreV1Api, name: str) -> str | None:
     return events.items[0].message if events.items else None
 
 
+def _scheduled_condition(core: client.CoreV1Api, name: str) -> client.V1PodCondition | None:
+    conditions = core.read_namespaced_pod(name, NS).status.conditions or []
+    return next((c for c in conditions if c.type == "PodScheduled"), None)
+
+
 def test_simulated_containers_gpu_pods_land_on_the_node_with_their_gpu_type(
     k8s: K8sEngine, core: client.CoreV1Api
 ) -> None:
@@ -63,10 +68,11 @@ def test_simulated_containers_pending_pod_gets_failed_scheduling_event_insuffici
         message = wait_for(lambda: _scheduling_event(core, name), 20, "a FailedScheduling event")
         assert "Insufficient nvidia.com/gpu" in message
         assert message.startswith("0/3 nodes are available")
-        pod = core.read_namespaced_pod(name, NS)
-        assert pod.status.phase == "Pending"
-        scheduled = [c for c in pod.status.conditions if c.type == "PodScheduled"]
-        assert scheduled[0].status == "False" and scheduled[0].reason == "Unschedulable"
+        # The scheduler sends the event and writes the pod's condition separately; either may
+        # come first, so the condition is waited for too.
+        scheduled = wait_for(lambda: _scheduled_condition(core, name), 20, "a PodScheduled condition")
+        assert scheduled.status == "False" and scheduled.reason == "Unschedulable"
+        assert core.read_namespaced_pod(name, NS).status.phase == "Pending"
     finally:
         core.delete_namespaced_pod(name, NS)
     gone(core, name, NS)
