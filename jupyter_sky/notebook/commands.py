@@ -44,6 +44,8 @@ def _status(rest: list[str], mgr: Any) -> None:
 
     if rest and (len(rest) != 2 or rest[0] != "--infra" or canonical_kind(rest[1]) not in kinds()):
         raise SpecError(f"%sky status takes no arguments or --infra KIND, not '{' '.join(rest)}'.")
+    for line in _end_dead_launches(mgr):
+        print(line)
     rows = status_rows(mgr)
     if rows:
         header = ("NAME", "INFRA", "STATE", "UPTIME", "CELLS", "IDLE", "COST")
@@ -58,6 +60,21 @@ def _status(rest: list[str], mgr: Any) -> None:
         print(line)
     if not rows and not found:
         print("No clusters. A %%sky cell starts one.")
+
+
+def _end_dead_launches(mgr: Any) -> list[str]:
+    """A cluster still INIT whose launch no process holds: its notebook kernel died
+    mid-launch. What that launch started (a pod, a VM) is found by its labels and ended."""
+    from jupyter_sky.kernel import launching
+    from jupyter_sky.notebook import orphans
+
+    lines = []
+    for rec in mgr.store.list_clusters():
+        if rec.state == "INIT" and not launching.under_way(mgr.store.home, rec.name):
+            said = orphans.end_left(rec.name, rec.infra)
+            if said:
+                lines.append(said)
+    return lines
 
 
 def status_rows(mgr: Any) -> list[tuple[str, ...]]:

@@ -43,3 +43,24 @@ def end(name: str) -> str | None:
     if not mine:
         return None
     return f"cluster '{name}' is down ({', '.join(o.where for o in mine)}; this machine's state did not know it)"
+
+
+def end_left(name: str, kind: str) -> str | None:
+    """End what a launch of cluster ``name`` on ``kind`` left behind when its notebook kernel
+    died mid-launch (this machine's state knows the name, INIT, with no launcher alive); one
+    line saying what was ended, None when it left nothing."""
+    found, failed = orphans(kind, set())
+    mine = [o for o in found if o.cluster == name]
+    ended = []
+    for orphan in mine:
+        try:
+            orphan.down()
+        except Exception as exc:  # noqa: BLE001 - said, and the next status tries again
+            failed.append(f"{orphan.where}: could not be ended ({str(exc).rstrip('.')}).")
+            continue
+        ended.append(orphan.where)
+    lines = [f"cluster '{name}': its notebook died mid-launch; ended what the launch had "
+             f"started ({', '.join(ended)})."] if ended else []  # fmt: skip
+    lines += [f"cluster '{name}': its notebook died mid-launch; {line}" for line in failed]
+    return "\n".join(lines) or None
+

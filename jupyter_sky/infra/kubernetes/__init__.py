@@ -35,6 +35,7 @@ from jupyter_sky.infra.base import (
 )
 from jupyter_sky.infra.kubernetes.config import KubernetesConfig
 from jupyter_sky.infra.kubernetes.contexts import credentials_problem, read_contexts, split_context
+from jupyter_sky.infra.kubernetes.pods import ANNOTATION_STOPPED
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient, CoreV1Api
@@ -310,8 +311,11 @@ class KubernetesInfra(Infra[K8sHandle]):
         kernel = self._kernels.pop(handle.pod, None)
         if kernel is not None:
             kernel.close()
+        core = self._core(handle.context)
         with api_errors(f"k8s/{handle.context}/{handle.namespace}"):
-            remove(self._core(handle.context), handle.namespace, cluster_labels(handle.cluster), secrets=False)
+            remove(core, handle.namespace, cluster_labels(handle.cluster), secrets=False)
+            mark = {"metadata": {"annotations": {ANNOTATION_STOPPED: "true"}}}
+            core.patch_namespaced_secret(handle.secret, handle.namespace, mark)
 
     def start(self, handle: K8sHandle, request: Launch) -> K8sHandle:
         """New pods for a stopped cluster (a new kernel: nothing of the old one was kept)."""
@@ -334,7 +338,8 @@ class KubernetesInfra(Infra[K8sHandle]):
         return ClusterStatus(State.GONE, reason or "its kernel is not running")
 
     def _stopped(self, handle: K8sHandle) -> bool:
-        """No pod of the cluster is left but its Secret is: stopped, not gone."""
+        """No pod of the cluster is left and its Secret carries the mark of %sky stop: stopped,
+        not gone (pods deleted by someone else leave the Secret unmarked)."""
         from jupyter_sky.infra.kubernetes.objects import api_errors
         from jupyter_sky.infra.kubernetes.pods import cluster_labels, selector
 
@@ -344,7 +349,7 @@ class KubernetesInfra(Infra[K8sHandle]):
             if core.list_namespaced_pod(handle.namespace, label_selector=sel).items:
                 return False
             names = {s.metadata.name for s in core.list_namespaced_secret(handle.namespace, label_selector=sel).items
-                     if s.metadata is not None}  # fmt: skip
+                     if s.metadata is not None and (s.metadata.annotations or {}).get(ANNOTATION_STOPPED)}  # fmt: skip
         return handle.secret in names
 
     def exit_reason(self, handle: K8sHandle) -> str:

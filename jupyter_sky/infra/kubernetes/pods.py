@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 LABEL_CLUSTER = "jupyter-sky/cluster"
 LABEL_USER = "jupyter-sky/user"
 ANNOTATION_CLUSTER = "jupyter-sky/cluster-name"
+ANNOTATION_STOPPED = "jupyter-sky/stopped"  # on the Secret of a cluster %sky stop stopped
 KEY_ENV = "JUPYTER_SKY_KERNEL_KEY"
 PORTS: dict[str, int] = {
     "shell_port": 50001,
