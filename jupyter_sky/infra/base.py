@@ -235,6 +235,9 @@ class Infra(abc.ABC, Generic[H]):
     opens_ports: ClassVar[bool] = False
     #: Modules of its SDK; a missing one is an install hint naming :attr:`extra`.
     sdk_modules: ClassVar[tuple[str, ...]] = ()
+    #: Whether its kernels run on this machine as this user: big variables then travel as
+    #: files in a private directory instead of through the socket (:mod:`jupyter_sky.variables.spill`).
+    same_host: ClassVar[bool] = False
     #: What ``stop`` keeps, said when a cluster stops and when its next cell starts it again
     #: (a :class:`Restartable` infra's; a VM keeps its disk, a pod nothing).
     stop_keeps: ClassVar[tuple[str, str]] = ("its disk is kept", "its disk was kept")

@@ -9,7 +9,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from jupyter_sky.errors import InfraError, RemoteKernelDied, SkyError
 
@@ -244,7 +244,7 @@ def _execute(
     from jupyter_sky.kernel.shield import no_interrupts
     from jupyter_sky.pipeline import checkpoints, recover, spend
     from jupyter_sky.pipeline.status import SpendMeter, say, show_status_line, status_ticker
-    from jupyter_sky.variables import pull
+    from jupyter_sky.variables import pull, spill
     from jupyter_sky.variables.prepare import prepare_message
 
     task, mgr = cell.task, cell.mgr
@@ -258,6 +258,7 @@ def _execute(
     cell_hash = hashlib.sha256(cell.source.encode()).hexdigest()[:16]
     price = _price(mgr, live)
     prepare = spend.with_target_limit(prepare, budget, live, price)
+    shared, spilled = _spill(live, prepare, plan)
     run_id = mgr.store.start_run(
         live.name, cell_hash, live.infra.kind, {"where": live.where()},
         notebook=os.environ.get("JPY_SESSION_NAME", ""), cell=_label(cell.source),
@@ -296,15 +297,30 @@ def _execute(
             "its variables are lost, and the next %%sky cell starts a fresh kernel."
         ) from None
     finally:
+        spill.clean(spilled)
         mgr.store.end_run(run_id, status, reason=reason)
         mgr.store.touch(live.name)
-    say(pull.apply(outcome.pulled, cell.shell.user_ns, live.synced, set(names.rebinds)))
+    say(pull.apply(outcome.pulled, cell.shell.user_ns, live.synced, set(names.rebinds), shared))
     if reason:  # what the cell assigned before the limit came home first
         if widget is not None:
             widget.status = reason
         raise spend.BudgetError(reason)
     if outcome.error is not None:
         raise remote_error(outcome.error, live.where())
+
+
+def _spill(
+    live: LiveCluster, prepare: dict[str, Any] | None, plan: PushPlan
+) -> tuple[Path | None, list[Path]]:
+    """On an infra whose kernel shares this machine, big buffers travel as files both ways:
+    the directory offered, and the files this push wrote (removed after the cell)."""
+    if prepare is None or not live.infra.same_host:
+        return None, []
+    from jupyter_sky.variables import spill
+
+    shared = spill.directory()
+    prepare["spill"] = str(shared)
+    return shared, spill.out(prepare.get("push", []), plan.frames, shared)
 
 
 def _interrupted(outcome: Outcome) -> str:

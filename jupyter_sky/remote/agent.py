@@ -18,9 +18,10 @@ import sys
 import threading
 import time
 import types
+from pathlib import Path
 from typing import Any
 
-from jupyter_sky.variables import serialize
+from jupyter_sky.variables import serialize, spill
 
 PULL_LIMIT = 50 * 1024 * 1024
 
@@ -117,12 +118,13 @@ class Agent:
 
             checkpoint.given(data["checkpoints"])
         offset = 0
+        shared = Path(data["spill"]) if data.get("spill") else None  # same host: files
         for item in data.get("push", []):
             name = item["name"]
             frames = buffers[offset : offset + item.get("nframes", 0)]
             offset += item.get("nframes", 0)
             try:
-                self.ns[name] = self._load(item, frames)
+                self.ns[name] = self._load(item, spill.back(item, frames, shared))
             except Exception as exc:  # noqa: BLE001 - any failure is reported, by name
                 self.abort = _load_failure(name, exc)
                 return
@@ -193,6 +195,8 @@ class Agent:
             values.append(item)
             if packed is not None:
                 frames.extend(packed.frames())
+        if pending.get("spill"):  # the notebook is on this machine: big buffers go as files
+            spill.out(values, frames, Path(pending["spill"]))
         return {"op": "pulled", "values": values, "stayed": stayed, "deleted": deleted}, frames
 
     def _pack(

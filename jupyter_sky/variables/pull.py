@@ -10,16 +10,22 @@ remote, with a note saying how to fetch it.
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import Any
 
-from jupyter_sky.variables import serialize
+from jupyter_sky.variables import serialize, spill
 from jupyter_sky.variables.transfer import human_size
 
 
 def apply(
-    messages: list[dict[str, Any]], ns: dict[str, Any], synced: dict[str, str], written: set[str]
+    messages: list[dict[str, Any]],
+    ns: dict[str, Any],
+    synced: dict[str, str],
+    written: set[str],
+    shared: Path | None = None,
 ) -> list[str]:
-    """Load every pulled value into ``ns``; returns the notes for the user."""
+    """Load every pulled value into ``ns``; returns the notes for the user. ``shared`` is the
+    directory a kernel on this machine may pass big buffers through (:mod:`.spill`)."""
     notes: list[str] = []
     for msg in messages:
         data = msg["content"]["data"]
@@ -27,7 +33,7 @@ def apply(
         offset = 0
         for item in data.get("values", []):
             count = item.get("nframes", 0)
-            note = _load_one(item, frames[offset : offset + count], ns, synced, written)
+            note = _load_one(item, frames[offset : offset + count], ns, synced, written, shared)
             offset += count
             if note:
                 notes.append(note)
@@ -44,12 +50,14 @@ def _load_one(
     ns: dict[str, Any],
     synced: dict[str, str],
     written: set[str],
+    shared: Path | None,
 ) -> str:
     name = item["name"]
     try:
         if item["kind"] == "module":
             value = importlib.import_module(item["module"])
         else:
+            frames = spill.back(item, frames, shared)
             value = serialize.unpack(frames[0], frames[1:])
     except Exception as exc:  # noqa: BLE001 - a value that cannot load here stays remote
         return (

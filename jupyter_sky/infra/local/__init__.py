@@ -99,6 +99,7 @@ class LocalInfra(Infra[LocalHandle]):
     config_section: ClassVar[type | None] = LocalConfig
     path_shape: ClassVar[str] = "local"
     opens_ports: ClassVar[bool] = True  # a port on this machine is already open to it
+    same_host: ClassVar[bool] = True
 
     def __init__(self) -> None:
         self._children: dict[int, subprocess.Popen[bytes]] = {}
