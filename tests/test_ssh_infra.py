@@ -8,6 +8,7 @@ built once per Python version on the host and reused by later runs.
 
 from __future__ import annotations
 
+import os
 import shlex
 import socket
 import stat
@@ -479,6 +480,17 @@ def test_workdir_is_synced_with_only_changed_files(
         assert notes == ["ssh/lab: workdir: sent 1 changed files (0.0 MB)"]
         msgs = _run(live, "print(open('data.txt').read().strip())")
         assert any(m["content"].get("text") == "changed\n" for m in msgs)
+        # The same size, rewritten within the same second (SFTP keeps whole seconds): sent.
+        second = (work / "data.txt").stat().st_mtime_ns // 1_000_000_000 * 1_000_000_000
+        os.utime(work / "data.txt", ns=(second + 100, second + 100))
+        assert infra.sync_workdir(handle, str(work)) == handle.workdir
+        (work / "data.txt").write_text("CHANGED\n")
+        os.utime(work / "data.txt", ns=(second + 900_000_000, second + 900_000_000))
+        notes.clear()
+        assert infra.sync_workdir(handle, str(work)) == handle.workdir
+        assert notes == ["ssh/lab: workdir: sent 1 changed files (0.0 MB)"]
+        msgs = _run(live, "print(open('data.txt').read().strip())")
+        assert any(m["content"].get("text") == "CHANGED\n" for m in msgs)
         live.detach()
     finally:
         infra.down(handle)

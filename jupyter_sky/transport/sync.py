@@ -1,7 +1,9 @@
 """``--workdir`` over SFTP: only files whose size or mtime changed are sent.
 
 The remote listing is one ``find`` (one round trip, not a stat per file); sent files get the
-local mtime, so an unchanged tree costs that round trip and a local walk. Files deleted locally
+local mtime, so an unchanged tree costs that round trip and a local walk. SFTP keeps whole
+seconds only, so this process also remembers the exact (nanosecond) mtime of what it sent: a
+file rewritten with the same size within the same second is sent again. Files deleted locally
 are left on the host (a cell may have written results there).
 """
 
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
     from paramiko import SFTPClient
 
 SKIP_DIRS = {".git", "__pycache__", ".ipynb_checkpoints", ".mypy_cache", ".ruff_cache", ".venv"}
+#: (host, remote dir) -> relative path -> the exact mtime (ns) of the version this process sent.
+_SENT: dict[tuple[str, str], dict[str, int]] = {}
 
 
 @dataclass
@@ -35,7 +39,7 @@ class SyncStats:
 
 
 def local_files(root: Path) -> dict[str, tuple[int, int]]:
-    """``{relative path: (size, mtime seconds)}`` under ``root``, skipping caches and VCS."""
+    """``{relative path: (size, mtime ns)}`` under ``root``, skipping caches and VCS."""
     found = {}
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if d not in SKIP_DIRS]
@@ -43,7 +47,7 @@ def local_files(root: Path) -> dict[str, tuple[int, int]]:
             path = Path(dirpath) / name
             st = path.lstat()
             if stat.S_ISREG(st.st_mode):
-                found[path.relative_to(root).as_posix()] = (st.st_size, int(st.st_mtime))
+                found[path.relative_to(root).as_posix()] = (st.st_size, st.st_mtime_ns)
     return found
 
 
@@ -76,17 +80,20 @@ def sync_dir(conn: SshConnection, local: Path, remote: str) -> SyncStats:
     SyncStats
         How many files were sent and how many were already there.
     """
-    mine = local_files(local)
+    exact = local_files(local)
     theirs = remote_files(conn, remote)
-    todo = [rel for rel, meta in sorted(mine.items()) if theirs.get(rel) != meta]
-    stats = SyncStats(unchanged=len(mine) - len(todo))
+    sent = _SENT.setdefault((conn.spec.name, remote), {})
+    todo = [rel for rel, (size, ns) in sorted(exact.items())
+            if theirs.get(rel) != (size, ns // 1_000_000_000) or sent.get(rel, ns) != ns]  # fmt: skip
+    stats = SyncStats(unchanged=len(exact) - len(todo))
     with conn.lock:
         sftp = conn.sftp()
         made: set[str] = set()
         for rel in todo:
             _make_parents(sftp, remote, rel, made)
-            size, mtime = mine[rel]
-            _send(conn, sftp, local / rel, f"{remote}/{rel}", mtime)
+            size, ns = exact[rel]
+            _send(conn, sftp, local / rel, f"{remote}/{rel}", ns // 1_000_000_000)
+            sent[rel] = ns
             stats.sent += 1
             stats.bytes_sent += size
     return stats
