@@ -67,6 +67,23 @@ def test_damaged_db_is_rebuilt_with_every_record(
         assert list(home.glob("state.db.damaged-*")), "the damaged file is kept aside"
 
 
+def test_the_runs_journal_is_compacted_and_still_rebuilds_every_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past its size limit runs.jsonl keeps one line per run (the last), never fewer runs."""
+    from jupyter_sky.state import recover
+
+    monkeypatch.setattr(recover, "COMPACT_AT", 8_000)
+    home = tmp_path / "home"
+    _filled(home)  # 41 runs, 81 lines of ~400 bytes: compacted more than once
+    lines = (home / "journal" / "runs.jsonl").read_text().splitlines()
+    assert len(lines) < 81, len(lines)
+    assert len({__import__("json").loads(line)["id"] for line in lines}) == 41
+    _damage(home / "state.db", "garbage")
+    runs = Store(home).runs("running")
+    assert len(runs) == 41 and [r["status"] for r in runs].count("ok") == 40
+
+
 def test_a_store_open_elsewhere_follows_the_rebuilt_db(tmp_path: Path) -> None:
     """Another kernel's open store notices the database was replaced and writes to the new one."""
     home = tmp_path / "home"

@@ -13,20 +13,23 @@ notices a database replaced under it (another inode at the path) and reopens it.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import sqlite3
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from jupyter_sky.state import Store
 
 JOURNAL_DIR = "journal"
 RUNS_FILE = "runs.jsonl"
+COMPACT_AT = 2 * 1024 * 1024  # bytes of runs.jsonl before it keeps only each run's last line
 TABLES = ("clusters", "runs", "detached_jobs")
 
 
@@ -172,10 +175,40 @@ def journal_cluster(store: Store, name: str) -> None:
 
 
 def journal_run(store: Store, run_id: int | None) -> None:
-    """Append the run's current row to ``runs.jsonl``."""
+    """Append the run's current row to ``runs.jsonl``; past :data:`COMPACT_AT` bytes the file
+    is rewritten with only the last line of each run (no run is dropped)."""
     rows = _rows(store, "SELECT * FROM runs WHERE id = ?", run_id) if run_id else None
     if rows:
         with contextlib.suppress(OSError):
             _journal(store).mkdir(exist_ok=True, mode=0o700)
-            with open(_journal(store) / RUNS_FILE, "a") as fh:
+            path = _journal(store) / RUNS_FILE
+            with _locked_append(path) as fh:
                 fh.write(json.dumps(rows[0]) + "\n")
+                fh.flush()
+                if fh.tell() > COMPACT_AT:
+                    _compact(path)
+
+
+@contextlib.contextmanager
+def _locked_append(path: Path) -> Iterator[TextIO]:
+    """The journal open for appending under an exclusive lock, on the file now at ``path``
+    (a writer that waited while another compacted the file reopens the new one)."""
+    while True:
+        fh = open(path, "a")  # noqa: SIM115 - closed below or yielded in a with
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        if os.fstat(fh.fileno()).st_ino == _inode(path):
+            break
+        fh.close()
+    with fh:
+        yield fh
+
+
+def _compact(path: Path) -> None:
+    """Rewrite the runs journal with the last line of each run (called under its lock)."""
+    latest: dict[object, str] = {}
+    for line in path.read_text().splitlines():
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            latest[json.loads(line)["id"]] = line
+    tmp = path.with_name(f"{RUNS_FILE}.{os.getpid()}.tmp")
+    tmp.write_text("".join(line + "\n" for line in latest.values()))
+    os.replace(tmp, path)
