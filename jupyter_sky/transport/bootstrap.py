@@ -69,7 +69,7 @@ print(json.dumps({
 # purelib/platlib are kept (scripts and data files are not needed to run the kernel).
 UNPACK = r"""
 import os, re, shutil, sys, sysconfig, zipfile
-site = os.path.realpath(sysconfig.get_paths()["purelib"])
+site = os.path.realpath(os.environ.get("JUPYTER_SKY_SITE") or sysconfig.get_paths()["purelib"])
 os.makedirs(site, exist_ok=True)
 
 def norm(name):

@@ -5,9 +5,9 @@ The pod's command is :data:`BOOT` (standard library only). It describes its Pyth
 :data:`BOOT_PORT` — the same probe the SSH bootstrap runs, so both sides pick wheels alike —
 and waits for this notebook, which connects through the API server's port-forward and sends
 either nothing (the image has everything, this very jupyter_sky included) or a tar of wheels
-made here (:mod:`jupyter_sky.transport.wheels`, the pip wheel among them when the image has no
-pip). The pod installs them with ``pip --target`` into a fresh directory of its own, answers
-``ok`` (or pip's last line) and becomes the kernel.
+made here (:mod:`jupyter_sky.transport.wheels`). The pod unpacks them into a fresh directory
+of its own with the SSH bootstrap's unpacker (no pip: ~40 wheels through pip took ~20 s),
+answers ``ok`` (or the unpacker's last line) and becomes the kernel.
 """
 
 from __future__ import annotations
@@ -61,15 +61,11 @@ if size:
             tar.extractall(here, filter="data")
         except TypeError:  # a Python from before extraction filters
             tar.extractall(here)
-    names = sorted(os.listdir(here))
-    pip = [n for n in names if n.startswith("pip-")]
-    cmd = [sys.executable, os.path.join(here, pip[0], "pip")] if pip else [sys.executable, "-m", "pip"]
     site = os.path.join(here, "site")
-    cmd += ["install", "-q", "--disable-pip-version-check", "--no-index", "--no-deps", "--target", site]
-    res = subprocess.run(cmd + [os.path.join(here, n) for n in names if n not in pip],
-                         capture_output=True, text=True)
+    res = subprocess.run([sys.executable, "-c", UNPACK, *(os.path.join(here, n) for n in sorted(os.listdir(here)))],
+                         env=dict(os.environ, JUPYTER_SKY_SITE=site), capture_output=True, text=True)
     if res.returncode:
-        answer = "pip: " + ((res.stderr or res.stdout).strip().splitlines() or ["failed"])[-1]
+        answer = "unpacking: " + ((res.stderr or res.stdout).strip().splitlines() or ["failed"])[-1]
     os.environ["PYTHONPATH"] = site + os.pathsep + os.environ.get("PYTHONPATH", "")
 conn.sendall(answer.encode() + b"\n")
 conn.close()
@@ -82,9 +78,9 @@ exec(START)
 
 def boot_source(start: str) -> str:
     """The pod's command: probe, wait for the notebook's wheels (or none), then ``start``."""
-    from jupyter_sky.transport.bootstrap import probe_source
+    from jupyter_sky.transport.bootstrap import UNPACK, probe_source
 
-    head = f"PROBE = {probe_source()!r}\nSTART = {start!r}\nPORT = {BOOT_PORT}\n"
+    head = f"PROBE = {probe_source()!r}\nUNPACK = {UNPACK!r}\nSTART = {start!r}\nPORT = {BOOT_PORT}\n"
     return head + _BOOT
 
 
@@ -100,7 +96,7 @@ def bootstrap(
     Raises
     ------
     LaunchError
-        When the pod does not answer within ``timeout`` s, or its pip fails.
+        When the pod does not answer within ``timeout`` s, or its unpacking fails.
     """
     t0 = time.monotonic()
     stream = _connect(configuration, pod, namespace, t0 + timeout)
@@ -128,11 +124,8 @@ def _payload(facts: dict[str, Any]) -> tuple[bytes, str]:
     if absent:
         raise LaunchError(f"no wheel of {', '.join(absent)} can be made here for the pod's Python "
                           f"{target.python}; use an image that has them.", "infra")  # fmt: skip
-    import importlib.metadata as md
-
     files = [sky, *(wheels.wheel_for(n, v, target, cache) for n, v in sorted(pins.items()))]
-    files.append(wheels.wheel_for("pip", md.version("pip"), target, cache))  # images often lack pip
-    lacking = [name for name, path in zip(["jupyter_sky", *sorted(pins), "pip"], files, strict=False) if path is None]
+    lacking = [name for name, path in zip(["jupyter_sky", *sorted(pins)], files, strict=False) if path is None]
     if lacking:
         raise LaunchError(f"no wheel of {', '.join(lacking)} fits the pod's Python {target.python} "
                           f"({target.abi}); use an image that has them.", "infra")  # fmt: skip
