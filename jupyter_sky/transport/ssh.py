@@ -9,6 +9,7 @@ transport is driven directly. paramiko is imported here only, on first connect.
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 import threading
 import time
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 CONNECT_TIMEOUT = 15.0
 FIRST_TRIES = (0.0, 0.5, 1.0, 2.0)  # waits before each try of a first connection cut in its handshake
 KEEPALIVE_SECONDS = 15
+_QUIET = logging.NullHandler()
 # Waits before each reconnect attempt after a drop: ~16 s in all, then the host is down.
 BACKOFF = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 
@@ -107,6 +109,9 @@ class SshConnection:
     def _open(self) -> paramiko.Transport:
         import paramiko
 
+        # Paramiko's transport thread logs each failed handshake with a traceback; with no
+        # handler set, Python prints it on the kernel's stderr. Failures are said here instead.
+        logging.getLogger("paramiko").addHandler(_QUIET)
         t = paramiko.Transport(self._socket())
         try:
             keys.prefer_known_key_types(t, self.spec, self.settings)
