@@ -179,8 +179,9 @@ def our_plan(case: dict[str, Any], status: dict[str, str]) -> dict[str, dict[str
 
 
 def _summary(p: Any) -> dict[str, Any]:
-    acc = {p.accelerator: p.accelerator_count} if p.accelerator else None
-    place = dict(cloud=p.infra, region=p.region, zone=p.zone, instance=p.instance_type)
+    o = p.offering
+    acc = {o.accelerator: o.accelerator_count} if o.accelerator else None
+    place = dict(cloud=o.infra, region=o.region, zone=o.zone, instance=o.instance_type)
     return {**place, "price": p.price_per_hour, "accelerators": acc}
 
 
@@ -258,12 +259,12 @@ def why(sky: dict[str, Any], ours: dict[str, Any]) -> str:
     rows = [
         o
         for o in load_offers()
-        if o.cloud == sky["cloud"]
+        if o.infra == sky["cloud"]
         and o.region == sky["region"]
         and o.instance_type == sky["instance"]
     ]
     if rows and all(not o.rankable() for o in rows):
-        return f"SkyPilot's row is flagged here ({rows[0].note}), so it is never ranked"
+        return f"SkyPilot's row is flagged here ({rows[0].flag_note}), so it is never ranked"
     if sky["price"] is not None and ours["price"] is not None:
         if abs(sky["price"] - ours["price"]) < 1e-9:
             return "same price: a tie, broken differently"

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from jupyter_sky.errors import SkyError
 
 if TYPE_CHECKING:
-    from jupyter_sky.infra.base import Offering
+    from jupyter_sky.offering import Offering
     from jupyter_sky.optimizer.capability import Capability
     from jupyter_sky.optimizer.model import InfraFacts
     from jupyter_sky.spec.task import Resources

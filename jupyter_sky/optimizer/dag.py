@@ -19,7 +19,7 @@ from jupyter_sky.optimizer.rows import Pricing, RowContext, live_price
 from jupyter_sky.optimizer.status import egress_hours, egress_rate
 
 if TYPE_CHECKING:
-    from jupyter_sky.infra.base import Offering
+    from jupyter_sky.offering import Offering
     from jupyter_sky.spec.task import Resources
 
 OBJECTIVES = ("cost", "time")
@@ -141,10 +141,10 @@ def _best_per_infra(
     """Return the best usable candidate of each infra (one pass; Entries only for winners)."""
     hours = task.hours if task.hours is not None else 1.0
     speeds = {k.lower(): v for k, v in (speed or {}).items()}
-    best: dict[str, tuple[tuple[float, float], Any]] = {}
+    best: dict[str, tuple[tuple[float, float], tuple[Offering, float, float, float]]] = {}
     spot = found.res.spot
-    sources: list[tuple[str, float, Any]] = [
-        (o.cloud, (o.spot_price if spot else o.price) or 0.0, o) for o in found.ranked
+    sources: list[tuple[str, float, Offering]] = [
+        (o.infra, (o.spot_price if spot else o.price) or 0.0, o) for o in found.ranked
     ]
     sources += [
         (o.infra, live_price(o, found.res, prices.get(o.infra)) or 0.0, o) for o in found.fits
@@ -164,11 +164,10 @@ def _best_per_infra(
 
 
 def _candidate(
-    res: Resources, task: DagTask, source: Any, price: float, cost: float, time: float
+    res: Resources, task: DagTask, source: Offering, price: float, cost: float, time: float
 ) -> _Candidate:
-    infra = getattr(source, "cloud", None) or source.infra
-    key = (price, price, 0.0, infra, source.region, source.instance_type, res.spot)
-    return _Candidate(Entry(key, source, res, infra), cost, time)
+    key = (price, price, 0.0, source.infra, source.region, source.instance_type, res.spot)
+    return _Candidate(Entry(key, source, res, source.infra), cost, time)
 
 
 def _hop(out_gb: float, a: str, b: str, objective: str) -> float:

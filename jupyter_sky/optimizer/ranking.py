@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, NamedTuple, Union
+from typing import TYPE_CHECKING, NamedTuple
 
-from jupyter_sky.catalog.offers import Offer
 from jupyter_sky.optimizer import candidates as cand
 from jupyter_sky.optimizer.capability import Capability, capability_reasons
 from jupyter_sky.optimizer.explain import hardware, miss_sentence, price_miss
@@ -27,19 +26,16 @@ from jupyter_sky.optimizer.rows import (
 from jupyter_sky.optimizer.status import EGRESS_PER_GB
 
 if TYPE_CHECKING:
-    from jupyter_sky.infra.base import Offering
+    from jupyter_sky.offering import Offering
     from jupyter_sky.spec.task import Resources
-
-Source = Union[Offer, "Offering"]
-
 
 @dataclass
 class Found:
     """What one request matched, before rows are built."""
 
     res: Resources
-    ranked: list[Offer] = field(default_factory=list)
-    flagged: list[Offer] = field(default_factory=list)
+    ranked: list[Offering] = field(default_factory=list)
+    flagged: list[Offering] = field(default_factory=list)
     fits: list[Offering] = field(default_factory=list)
     misfits: list[tuple[Offering, str]] = field(default_factory=list)
     miss: str = ""  # why nothing in the catalog may be ranked
@@ -118,7 +114,7 @@ class Entry(NamedTuple):
     """A ranked candidate before it becomes a row: its sort key and where it came from."""
 
     key: tuple
-    source: Source
+    source: Offering
     res: Resources
     infra: str
 
@@ -133,11 +129,11 @@ def entries(
         nodes = res.num_nodes
         for o in f.ranked:
             price = ((o.spot_price if spot else o.price) or 0.0) * nodes
-            egress = output_gb * EGRESS_PER_GB.get(o.cloud, 0.0) if output_gb else 0.0
+            egress = output_gb * EGRESS_PER_GB.get(o.infra, 0.0) if output_gb else 0.0
             total = price * hours + egress if hours is not None else price
-            key = (total, price, egress, o.cloud, o.region, o.instance_type, spot)
+            key = (total, price, egress, o.infra, o.region, o.instance_type, spot)
             out.append(
-                tuple.__new__(Entry, (key, o, res, o.cloud))
+                tuple.__new__(Entry, (key, o, res, o.infra))
             )  # skips NamedTuple's slow __new__
         for off in f.fits:
             price = (live_price(off, res, prices.get(off.infra)) or 0.0) * nodes
@@ -158,7 +154,7 @@ def statuses(
     """Return the reason for every infra in ``found``: what it cannot honour, else its status
     (``status`` first, then ``facts``)."""
     facts = facts or InfraFacts()
-    kinds = {o.cloud for f in found for o in f.ranked} | {o.infra for f in found for o in f.fits}
+    kinds = {o.infra for f in found for o in f.ranked} | {o.infra for f in found for o in f.fits}
     given = dict(status or {})
     unmet = capability_reasons((f.res for f in found), kinds, caps)
     return {**{k: facts.reason(k) for k in kinds - set(given)}, **given, **unmet}
@@ -166,9 +162,9 @@ def statuses(
 
 def build(entry: Entry, ctx: RowContext, prices: Mapping[str, Pricing]) -> Placement:
     """Build the :class:`Placement` of a ranked entry."""
-    if isinstance(entry.source, Offer):
-        return catalog_row(entry.source, entry.res.spot, ctx, nodes=entry.res.num_nodes)
-    return live_row(entry.source, entry.res, ctx, "", prices.get(entry.infra))
+    if entry.source.live:
+        return live_row(entry.source, entry.res, ctx, "", prices.get(entry.infra))
+    return catalog_row(entry.source, entry.res.spot, ctx, nodes=entry.res.num_nodes)
 
 
 def _after(found: Sequence[Found], ctx: RowContext, prices: Mapping, limit: int) -> list[Placement]:
@@ -191,7 +187,7 @@ def _missing(
     by_reason: dict[str, list[str]] = {}
     for infra in dict.fromkeys(e.infra for e in ranked):  # cheapest first, each once
         by_reason.setdefault(reasons.get(infra, ""), []).append(infra)
-    parts = [row.reason for row in after if row.live]
+    parts = [row.reason for row in after if row.offering.live]
     for reason, names in by_reason.items():
         more = f" and {len(names) - 6} more" if len(names) > 6 else ""
         parts.append(f"{', '.join(names[:6])}{more}: {reason}")
