@@ -450,8 +450,8 @@ def test_sbatch_on_this_path_is_the_local_cluster_without_ssh(
     ``--infra slurm`` is ``slurm/local`` — commands run here, files are read from the shared
     filesystem, the kernel's ports are reached directly at the node's address."""
     from jupyter_sky.infra.slurm import SlurmInfra
+    from jupyter_sky.infra.slurm.local_shell import LocalShell
     from jupyter_sky.transport import ssh
-    from jupyter_sky.transport.local_shell import LocalShell
 
     ssh.close_all()
     opened: list[Any] = []

@@ -196,7 +196,7 @@ class SlurmInfra(OverSsh[SlurmHandle]):
 
         login = self.login(cluster)
         if login == LOCAL:  # sbatch on this machine's PATH: no SSH at all
-            from jupyter_sky.transport.local_shell import local_shell
+            from jupyter_sky.infra.slurm.local_shell import local_shell
 
             return local_shell()
         settings = settings or self.settings()
