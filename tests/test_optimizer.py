@@ -19,7 +19,7 @@ from jupyter_sky.offering import Offering
 from jupyter_sky.optimizer import DagTask, InfraFacts, Placement, Plan
 from jupyter_sky.optimizer.candidates import is_gpu_host
 from jupyter_sky.optimizer.solve import solve_chain, solve_dag
-from jupyter_sky.optimizer.status import EGRESS_PER_GB, PRICE_REFERENCE
+from jupyter_sky.optimizer.status import PRICE_REFERENCE
 from jupyter_sky.spec.task import Resources
 
 REPO = Path(__file__).resolve().parent.parent
@@ -203,7 +203,9 @@ def test_spot_saving_is_relative_to_the_same_row() -> None:
 def test_estimated_cost_and_egress_columns() -> None:
     plan = rank(gpus("V100"), status=ALL_USABLE, hours=3, output_gb=10, limit=10_000)
     by_infra = {r.offering.infra: r for r in ranked(plan.rows)}
-    for cloud, rate in EGRESS_PER_GB.items():
+    rates = facts().egress  # each infra class declares its own (SkyPilot's first-tier rates)
+    assert rates == {"aws": 0.09, "gcp": 0.12, "azure": 0.0875}
+    for cloud, rate in rates.items():
         assert by_infra[cloud].egress_cost == pytest.approx(10 * rate)
     assert by_infra["cudo"].egress_cost == 0.0
     row = by_infra["aws"]
@@ -412,7 +414,7 @@ def _brute_pipeline(tasks: dict[str, DagTask], edges: list[tuple[str, str]]) -> 
         total = sum(p.total_cost for p in combo)  # type: ignore[misc]
         for u, v in edges:
             if pick[u].offering.infra != pick[v].offering.infra:
-                total += tasks[u].output_gb * EGRESS_PER_GB.get(pick[u].offering.infra, 0.0)
+                total += tasks[u].output_gb * facts().egress.get(pick[u].offering.infra, 0.0)
         best = min(best, total)
     return best
 

@@ -182,6 +182,9 @@ class Infra(abc.ABC, Generic[H]):
     flags: ClassVar[tuple[InfraFlag, ...]] = ()
     #: Other names ``--infra`` accepts for this kind (``kubernetes`` for ``k8s``).
     aliases: ClassVar[tuple[str, ...]] = ()
+    #: $ per GB of data leaving it, first pricing tier (SkyPilot's ``get_egress_cost`` rates);
+    #: 0 for none (this machine, a cluster of your own, a cloud whose egress is free).
+    egress_per_gb: ClassVar[float] = 0.0
     #: Whether a cell may ask it for open ports (SkyPilot's ``resources.ports``).
     opens_ports: ClassVar[bool] = False
     #: Modules of its SDK; a missing one is an install hint naming :attr:`extra`.

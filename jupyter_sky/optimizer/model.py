@@ -21,7 +21,8 @@ class InfraFacts:
     ``live_kinds``: infras without catalog rows (only their live offerings run there);
     ``launchers``: catalog clouds some registered infra launches on; ``reasons``: kind ->
     ``""`` (usable here) or one short reason (a kind left out is a price reference only);
-    ``capabilities``: kind -> what it can honour beyond hardware. Built by
+    ``capabilities``: kind -> what it can honour beyond hardware; ``egress``: kind -> $ per
+    GB of data leaving it (a kind left out charges none). Built by
     :func:`jupyter_sky.infra.readiness.facts`; the default knows no infra at all.
     """
 
@@ -29,6 +30,7 @@ class InfraFacts:
     launchers: frozenset[str] = frozenset()
     reasons: Mapping[str, str] = field(default_factory=dict)
     capabilities: Mapping[str, Capability] | None = None
+    egress: Mapping[str, float] = field(default_factory=dict)
 
     def reason(self, kind: str) -> str:
         """``""`` when ``kind`` can launch here, else why not."""

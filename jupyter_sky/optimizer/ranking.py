@@ -23,7 +23,6 @@ from jupyter_sky.optimizer.rows import (
     live_row,
     live_unmet,
 )
-from jupyter_sky.optimizer.status import EGRESS_PER_GB
 
 if TYPE_CHECKING:
     from jupyter_sky.offering import Offering
@@ -120,16 +119,21 @@ class Entry(NamedTuple):
 
 
 def entries(
-    found: Sequence[Found], hours: float | None, output_gb: float, prices: Mapping[str, Pricing]
+    found: Sequence[Found],
+    hours: float | None,
+    output_gb: float,
+    prices: Mapping[str, Pricing],
+    rates: Mapping[str, float],
 ) -> list[Entry]:
-    """Return every rankable candidate of ``found``, cheapest first (price is ``key[1]``)."""
+    """Return every rankable candidate of ``found``, cheapest first (price is ``key[1]``);
+    ``rates`` are the $/GB of data leaving each infra."""
     out: list[Entry] = []
     for f in found:
         res, spot = f.res, f.res.spot
         nodes = res.num_nodes
         for o in f.ranked:
             price = ((o.spot_price if spot else o.price) or 0.0) * nodes
-            egress = output_gb * EGRESS_PER_GB.get(o.infra, 0.0) if output_gb else 0.0
+            egress = output_gb * rates.get(o.infra, 0.0) if output_gb else 0.0
             total = price * hours + egress if hours is not None else price
             key = (total, price, egress, o.infra, o.region, o.instance_type, spot)
             out.append(
@@ -137,7 +141,7 @@ def entries(
             )  # skips NamedTuple's slow __new__
         for off in f.fits:
             price = (live_price(off, res, prices.get(off.infra)) or 0.0) * nodes
-            egress = output_gb * EGRESS_PER_GB.get(off.infra, 0.0)
+            egress = output_gb * rates.get(off.infra, 0.0)
             total = price * hours + egress if hours is not None else price
             key = (total, price, egress, off.infra, off.region, off.instance_type, spot)
             out.append(Entry(key, off, res, off.infra))
@@ -242,8 +246,9 @@ def rank(
         left out can honour none of them. None: ``facts``' capabilities (None there: not
         checked).
     facts : InfraFacts, optional
-        What the registry says (live kinds, launchable clouds, reasons, capabilities); the
-        optimizer never asks an infra itself. Default: no infra known.
+        What the registry says (live kinds, launchable clouds, reasons, capabilities, egress
+        rates); the optimizer never asks an infra itself. Default: no infra known (and so no
+        egress charged).
 
     Returns
     -------
@@ -255,10 +260,11 @@ def rank(
     facts = facts or InfraFacts()
     caps = capabilities if capabilities is not None else facts.capabilities
     found = [match(res, live, prices, status, facts) for res in requests]
-    ranked = entries(found, hours, output_gb, prices)
+    ranked = entries(found, hours, output_gb, prices, facts.egress)
     ranked = _dedupe(ranked) if len(requests) > 1 else ranked
     reasons = statuses(found, status, caps, facts)
-    ctx = RowContext(hours, output_gb, reasons, today or date.today(), facts.launchers)
+    day = today or date.today()
+    ctx = RowContext(hours, output_gb, reasons, day, facts.launchers, facts.egress)
     best = next((n for n, e in enumerate(ranked) if not reasons.get(e.infra, "")), None)
     shown = [build(e, ctx, prices) for e in ranked[:limit]]
     chosen = None

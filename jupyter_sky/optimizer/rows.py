@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from jupyter_sky.optimizer.model import Placement
-from jupyter_sky.optimizer.status import egress_rate
 
 if TYPE_CHECKING:
     from jupyter_sky.offering import Offering
@@ -31,11 +30,12 @@ class RowContext:
     reasons: Mapping[str, str]
     today: date
     launchers: frozenset[str] = frozenset()  # catalog clouds a registered infra launches on
+    egress: Mapping[str, float] = field(default_factory=dict)  # $/GB leaving each infra
 
     def costs(self, infra: str, price: float | None) -> tuple[float | None, float]:
         """Return (estimated cost for ``hours``, egress of ``output_gb`` home) for a row."""
         est = price * self.hours if price is not None and self.hours is not None else None
-        return est, self.output_gb * egress_rate(infra)
+        return est, self.output_gb * self.egress.get(infra, 0.0)
 
 
 def _saving(offer: Offering, spot: bool) -> float | None:

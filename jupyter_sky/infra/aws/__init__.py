@@ -86,6 +86,7 @@ class AwsInfra(VmOverSsh[AwsHandle]):
     kind: ClassVar[str] = "aws"
     extra: ClassVar[str] = "aws"
     catalog: ClassVar[str | None] = "aws"
+    egress_per_gb: ClassVar[float] = 0.09
     handle_type: ClassVar[type[Handle]] = AwsHandle
     config_section: ClassVar[type | None] = AwsConfig
     path_shape: ClassVar[str] = "aws[/<region>[/<zone>]]"

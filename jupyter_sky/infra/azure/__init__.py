@@ -84,6 +84,7 @@ class AzureInfra(VmOverSsh[AzureHandle]):
     kind: ClassVar[str] = "azure"
     extra: ClassVar[str] = "azure"
     catalog: ClassVar[str | None] = "azure"
+    egress_per_gb: ClassVar[float] = 0.0875
     handle_type: ClassVar[type[Handle]] = AzureHandle
     config_section: ClassVar[type | None] = AzureConfig
     path_shape: ClassVar[str] = "azure[/<region>]"

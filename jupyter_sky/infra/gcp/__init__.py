@@ -72,6 +72,7 @@ class GcpInfra(VmOverSsh[GcpHandle]):
     kind: ClassVar[str] = "gcp"
     extra: ClassVar[str] = "gcp"
     catalog: ClassVar[str | None] = "gcp"
+    egress_per_gb: ClassVar[float] = 0.12
     handle_type: ClassVar[type[Handle]] = GcpHandle
     config_section: ClassVar[type | None] = GcpConfig
     path_shape: ClassVar[str] = "gcp[/<region>[/<zone>]]"
