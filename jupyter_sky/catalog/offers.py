@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from itertools import repeat
+from itertools import repeat, takewhile
 from pathlib import Path
 from typing import cast
 
@@ -147,19 +147,9 @@ def _plain_twin(cls: type) -> type:
 
 
 _OfferRow = _plain_twin(Offering)
-# The data file's columns in the order of Offering's fields, up to ``source_date``.
-_FIELD_ORDER = (
-    "infra",
-    "region",
-    "instance_type",
-    "vcpus",
-    "memory_gb",
-    "accelerator",
-    "accelerator_count",
-    "price",
-    "spot_price",
-    "zone",
-)
+# Offering's fields before ``source_date``, each a column of the data file; the rows are built
+# positionally from them, then ``source_date``, ``flags``, ``components`` and ``note``.
+_FIELD_ORDER = tuple(takewhile(lambda name: name != "source_date", Offering.__dataclass_fields__))
 
 
 def _decode(header: dict, blob: memoryview) -> list[Offering]:
