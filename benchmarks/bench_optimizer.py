@@ -167,20 +167,23 @@ def our_status() -> dict[str, str]:
 
 def our_plan(case: dict[str, Any], status: dict[str, str]) -> dict[str, dict[str, Any]]:
     """Plan ``case`` with our optimizer; returns task -> placement summary."""
-    from jupyter_sky.optimizer import DagTask, plan_dag, rank
+    from jupyter_sky.infra.readiness import egress
+    from jupyter_sky.optimizer import DagTask, InfraFacts, plan_dag, rank
 
+    rates = InfraFacts(egress=egress())  # egress as the infra classes price it; status decides the rest
     if not case["edges"]:
         name, res, hours, _ = case["tasks"][0]
-        chosen = rank(_resources(res), status=status, hours=hours).chosen  # 50 rows, as shown
+        chosen = rank(_resources(res), status=status, hours=hours, facts=rates).chosen  # 50 rows
         return {name: _summary(chosen)}
     tasks = {n: DagTask(_resources(r), hours=h, output_gb=o) for n, r, h, o in case["tasks"]}
-    plan = plan_dag(tasks, case["edges"], status=status)
+    plan = plan_dag(tasks, case["edges"], status=status, facts=rates)
     return {name: _summary(p) for name, p in plan.placements.items()}
 
 
 def _summary(p: Any) -> dict[str, Any]:
-    acc = {p.accelerator: p.accelerator_count} if p.accelerator else None
-    place = dict(cloud=p.infra, region=p.region, zone=p.zone, instance=p.instance_type)
+    o = p.offering
+    acc = {o.accelerator: o.accelerator_count} if o.accelerator else None
+    place = dict(cloud=o.infra, region=o.region, zone=o.zone, instance=o.instance_type)
     return {**place, "price": p.price_per_hour, "accelerators": acc}
 
 
@@ -258,12 +261,12 @@ def why(sky: dict[str, Any], ours: dict[str, Any]) -> str:
     rows = [
         o
         for o in load_offers()
-        if o.cloud == sky["cloud"]
+        if o.infra == sky["cloud"]
         and o.region == sky["region"]
         and o.instance_type == sky["instance"]
     ]
     if rows and all(not o.rankable() for o in rows):
-        return f"SkyPilot's row is flagged here ({rows[0].note}), so it is never ranked"
+        return f"SkyPilot's row is flagged here ({rows[0].flag_note}), so it is never ranked"
     if sky["price"] is not None and ours["price"] is not None:
         if abs(sky["price"] - ours["price"]) < 1e-9:
             return "same price: a tie, broken differently"
@@ -297,13 +300,14 @@ def differences(sky: dict[str, Any], ours: dict[str, Any]) -> list[str]:
 
 def plan_cost(case: dict[str, Any], plan: dict[str, dict[str, Any]]) -> float:
     """A plan's cost under one model: $/h x hours plus egress between different clouds."""
-    from jupyter_sky.optimizer.status import egress_rate
+    from jupyter_sky.infra.readiness import egress
 
+    rates = egress()
     total = sum((plan[n]["price"] or 0.0) * h for n, _, h, _ in case["tasks"])
     out = {n: gb for n, _, _, gb in case["tasks"]}
     for u, v in case["edges"]:
         if plan[u]["cloud"] != plan[v]["cloud"]:
-            total += out[u] * egress_rate(plan[u]["cloud"])
+            total += out[u] * rates.get(plan[u]["cloud"], 0.0)
     return total
 
 

@@ -36,7 +36,7 @@ sys.path.insert(0, str(REPO))
 
 from jupyter_sky.catalog import offers as om  # noqa: E402
 from jupyter_sky.catalog import sanity  # noqa: E402
-from jupyter_sky.catalog.offers import Offer  # noqa: E402
+from jupyter_sky.offering import Offering  # noqa: E402
 
 SNAPSHOT_DATE = "2026-11-24"
 Row = dict[str, str]
@@ -75,10 +75,10 @@ def read_rows(path: Path) -> list[Row]:
         return [{k: (v or "").strip() for k, v in row.items()} for row in csv.DictReader(fh)]
 
 
-def make_offer(cloud: str, row: Row, acc: str | None, count: float, **over: object) -> Offer:
-    """Build an Offer from a row; ``over`` replaces fields (GCP combined prices)."""
+def make_offer(cloud: str, row: Row, acc: str | None, count: float, **over: object) -> Offering:
+    """Build an Offering from a row; ``over`` replaces fields (GCP combined prices)."""
     fields: dict[str, object] = {
-        "cloud": cloud,
+        "infra": cloud,
         "region": row["Region"],
         "zone": row.get("AvailabilityZone") or None,
         "instance_type": row["InstanceType"],
@@ -91,10 +91,10 @@ def make_offer(cloud: str, row: Row, acc: str | None, count: float, **over: obje
         "source_date": date.fromisoformat(SNAPSHOT_DATE),
     }
     fields.update(over)
-    return Offer(**fields)  # type: ignore[arg-type]
+    return Offering(**fields)  # type: ignore[arg-type]
 
 
-def plain_offers(cloud: str, rows: Iterable[Row]) -> list[Offer]:
+def plain_offers(cloud: str, rows: Iterable[Row]) -> list[Offering]:
     """Offers of a cloud whose rows are whole instances (every cloud but GCP)."""
     out = []
     for row in rows:
@@ -135,7 +135,7 @@ def add(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else round(a + b, 6)
 
 
-def gcp_combined(acc_row: Row, host: Row) -> Offer:
+def gcp_combined(acc_row: Row, host: Row) -> Offering:
     """GCP GPU offer = host VM row + accelerator row of the same zone."""
     acc, count = acc_row["AcceleratorName"], num(acc_row["AcceleratorCount"]) or 0.0
     host_spot, acc_spot = (sanity.clean_spot(num(r["SpotPrice"])) for r in (host, acc_row))
@@ -154,10 +154,10 @@ def gcp_combined(acc_row: Row, host: Row) -> Offer:
     )
 
 
-def gcp_offers(rows: list[Row]) -> list[Offer]:
+def gcp_offers(rows: list[Row]) -> list[Offering]:
     """Standalone CPU VMs, TPU slices, and host + GPU combinations."""
     hosts_by_zone: dict[str, list[Row]] = defaultdict(list)
-    out: list[Offer] = []
+    out: list[Offering] = []
     for row in rows:
         if row["InstanceType"]:
             hosts_by_zone[row["AvailabilityZone"]].append(row)
@@ -208,7 +208,7 @@ def _is_plain(name: str) -> bool:
     return re.sub(r"[\W_]+", "", name.lower()) == next(om.name_keys(name))
 
 
-def with_canonical(offers: list[Offer], common: list[str]) -> list[Offer]:
+def with_canonical(offers: list[Offering], common: list[str]) -> list[Offering]:
     """Rename accelerators to canonical spellings (TPU families are already canonical)."""
     raw = Counter(o.accelerator for o in offers if o.accelerator)
     names = canonical_names(raw, common)
@@ -218,10 +218,10 @@ def with_canonical(offers: list[Offer], common: list[str]) -> list[Offer]:
     ]
 
 
-def _replace(offer: Offer, **changes: object) -> Offer:
-    fields = {f: getattr(offer, f) for f in Offer.__dataclass_fields__}
+def _replace(offer: Offering, **changes: object) -> Offering:
+    fields = {f: getattr(offer, f) for f in Offering.__dataclass_fields__}
     fields.update(changes)
-    return Offer(**fields)  # type: ignore[arg-type]
+    return Offering(**fields)  # type: ignore[arg-type]
 
 
 def read_sources(catalog: Path, clouds: list[str]) -> dict[str, dict[str, str]]:
@@ -245,7 +245,7 @@ def read_sources(catalog: Path, clouds: list[str]) -> dict[str, dict[str, str]]:
     return {c: found[c] for c in clouds}
 
 
-def encode(offers: list[Offer]) -> bytes:
+def encode(offers: list[Offering]) -> bytes:
     """The data file's content: a JSON header line, then the binary columns (see offers.py)."""
     strings: dict[str | None, int] = {None: 0}
     tables: dict[str, dict] = {"flags": {(): 0}, "components": {(): 0}}
@@ -265,7 +265,7 @@ def encode(offers: list[Offer]) -> bytes:
         "format": om.FORMAT_VERSION,
         "rows": len(offers),
         "strings": list(strings),
-        "source_dates": {o.cloud: o.source_date.isoformat() for o in offers},
+        "source_dates": {o.infra: o.source_date.isoformat() for o in offers},
         "flagsets": [list(f) for f in tables["flags"]],
         "componentsets": [[list(p) for p in c] for c in tables["components"]],
     }
@@ -280,9 +280,9 @@ def _column_bytes(values: list, code: str) -> bytes:
     return arr.tobytes()
 
 
-def build(catalog: Path) -> tuple[list[Offer], dict[str, dict[str, str]]]:
+def build(catalog: Path) -> tuple[list[Offering], dict[str, dict[str, str]]]:
     """Read every cloud, combine GCP, canonicalise names, dedupe and flag."""
-    offers: list[Offer] = []
+    offers: list[Offering] = []
     clouds = sorted(
         p.parent.name for p in catalog.glob("*/vms.csv") if not p.parent.name.startswith("_")
     )

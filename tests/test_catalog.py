@@ -16,7 +16,8 @@ import pytest
 
 from jupyter_sky.catalog import offers as om
 from jupyter_sky.catalog import sanity
-from jupyter_sky.catalog.offers import Offer, load_offers, offers_for
+from jupyter_sky.catalog.offers import load_offers, offers_for
+from jupyter_sky.offering import Offering
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = Path(__file__).with_name("fixtures") / "price_verdicts.json"
@@ -55,8 +56,9 @@ SNAPSHOT_CLOUDS = [
 CASES = json.loads(FIXTURE.read_text(encoding="utf-8"))["cases"]
 
 
-def find(**fields: object) -> Offer:
+def find(**fields: object) -> Offering:
     """The one offer whose fields equal ``fields``."""
+    fields = {"infra" if k == "cloud" else k: v for k, v in fields.items()}  # fixtures say cloud
     found = [o for o in load_offers() if all(getattr(o, k) == v for k, v in fields.items())]
     assert len(found) == 1, (fields, len(found))
     return found[0]
@@ -80,7 +82,7 @@ def test_fixture_verdict(case: dict) -> None:
     assert offer.rankable(spot=True) is case["spot"]
     peers = [o for o in load_offers() if o.accelerator == offer.accelerator]
     assert sanity.verdict(offer, peers) == case["flags"]
-    assert (offer.note == "") is (not case["flags"])
+    assert (offer.flag_note == "") is (not case["flags"])
 
 
 def test_stored_flags_match_the_rule() -> None:
@@ -91,8 +93,8 @@ def test_stored_flags_match_the_rule() -> None:
 def test_flagged_offers_are_left_out_of_ranking() -> None:
     a100 = offers_for("A100", 1)
     assert a100 and all(not o.flags for o in a100)
-    assert "mithril" not in {o.cloud for o in a100}
-    assert "mithril" in {o.cloud for o in offers_for("A100", 1, include_flagged=True)}
+    assert "mithril" not in {o.infra for o in a100}
+    assert "mithril" in {o.infra for o in offers_for("A100", 1, include_flagged=True)}
     assert min(o.price for o in a100 if o.price) > 0.5
 
 
@@ -111,7 +113,7 @@ def test_zero_spot_means_no_spot() -> None:
 
 
 def test_gcp_gpu_offers_are_host_plus_gpus() -> None:
-    gpu = [o for o in load_offers() if o.cloud == "gcp" and o.components]
+    gpu = [o for o in load_offers() if o.infra == "gcp" and o.components]
     assert {o.accelerator for o in gpu} >= {"A100", "A100-80GB", "H100", "L4", "T4", "V100"}
     for o in gpu:
         (host, host_price, _), (_, gpu_price, _) = o.components
@@ -128,7 +130,7 @@ def test_gcp_fixed_hosts_and_n1_hosts() -> None:
     t4 = offers_for("T4", 1, "gcp")
     assert {o.instance_type.rsplit("-", 1)[0] for o in t4} <= {"n1-standard", "n1-highmem"}
     assert max(o.vcpus or 0 for o in t4) <= 48  # GCP's limit for one T4
-    assert not [o for o in load_offers() if o.cloud == "gcp" and o.instance_type == ""]
+    assert not [o for o in load_offers() if o.infra == "gcp" and o.instance_type == ""]
 
 
 def _csv_price(rows: list[dict], **match: str) -> float:
@@ -152,7 +154,7 @@ def test_gcp_price_from_the_csv(host: str, acc: str, count: str, zone: str) -> N
         rows, InstanceType="", AcceleratorName=acc, AcceleratorCount=count, AvailabilityZone=zone
     )
     offer = find(
-        cloud="gcp", instance_type=host, zone=zone, accelerator=acc, accelerator_count=float(count)
+        infra="gcp", instance_type=host, zone=zone, accelerator=acc, accelerator_count=float(count)
     )
     assert offer.price == pytest.approx(expected)
 
@@ -161,7 +163,7 @@ def test_tpus_are_accelerators() -> None:
     v5p = offers_for("tpu-v5p-8", 1)
     assert v5p and v5p == offers_for("tpu-v5p", 8) == offers_for("TPU-V5P-8", None)
     assert all(
-        o.cloud == "gcp"
+        o.infra == "gcp"
         and o.accelerator == "tpu-v5p"
         and o.accelerator_count == 8
         and o.instance_type == "tpu-v5p-8"
@@ -243,7 +245,7 @@ def test_offers_are_immutable_and_shared() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         offer.price = 0.0  # type: ignore[misc]
     assert load_offers() is not load_offers() and load_offers()[0] is offer
-    assert type(offer) is Offer and hash(offer) == hash(dataclasses.replace(offer))
+    assert type(offer) is Offering and hash(offer) == hash(dataclasses.replace(offer))
 
 
 def _build_module():  # type: ignore[no-untyped-def]

@@ -156,11 +156,11 @@ def test_simulated_round_trip_reproduces_snapshot_prices(home: Path, monkeypatch
     assert refresh(progress=False, fetch=SIMULATED, now=NOW).ok
     merged = overlay.apply(snapshot)
     cases = [
-        dict(cloud="aws", zone="use1-az6", instance_type="p3.2xlarge"),
-        dict(cloud="azure", region="eastus", instance_type="Standard_NC6s_v3"),
-        dict(cloud="gcp", zone="us-central1-a", instance_type="n2-standard-8"),
+        dict(infra="aws", zone="use1-az6", instance_type="p3.2xlarge"),
+        dict(infra="azure", region="eastus", instance_type="Standard_NC6s_v3"),
+        dict(infra="gcp", zone="us-central1-a", instance_type="n2-standard-8"),
         dict(
-            cloud="gcp",
+            infra="gcp",
             zone="us-central1-c",
             instance_type="n1-highmem-16",
             accelerator="P100",
@@ -183,7 +183,7 @@ def test_apply_without_overlay_is_identity_and_bad_prices_get_flagged(home: Path
     row = {"region": "us-east-1", "zone": None, "instance_type": "p3.2xlarge", "price": 0.0}
     overlay.write("aws", [row], source="test", fetched_at=NOW)
     merged = overlay.apply(offers)
-    hit = _offer(merged, cloud="aws", zone="use1-az6", instance_type="p3.2xlarge")
+    hit = _offer(merged, infra="aws", zone="use1-az6", instance_type="p3.2xlarge")
     assert hit.price == 0.0 and sanity.ZERO_PRICE in hit.flags and not hit.rankable()
 
 

@@ -14,12 +14,12 @@ import pytest
 from jupyter_sky import optimizer
 from jupyter_sky.catalog.offers import clouds, offers_for
 from jupyter_sky.errors import SpecError
-from jupyter_sky.infra.base import Offering
 from jupyter_sky.infra.readiness import facts
+from jupyter_sky.offering import Offering
 from jupyter_sky.optimizer import DagTask, InfraFacts, Placement, Plan
 from jupyter_sky.optimizer.candidates import is_gpu_host
 from jupyter_sky.optimizer.solve import solve_chain, solve_dag
-from jupyter_sky.optimizer.status import EGRESS_PER_GB, PRICE_REFERENCE
+from jupyter_sky.optimizer.status import PRICE_REFERENCE
 from jupyter_sky.spec.task import Resources
 
 REPO = Path(__file__).resolve().parent.parent
@@ -44,7 +44,7 @@ def gpus(name: str | None, count: int = 1, **kw: object) -> Resources:
 
 
 def ranked(plan_rows: tuple[Placement, ...]) -> list[Placement]:
-    return [r for r in plan_rows if not r.flagged and not (r.live and r.reason)]
+    return [r for r in plan_rows if not r.flagged and not (r.offering.live and r.reason)]
 
 
 @pytest.fixture
@@ -79,15 +79,15 @@ def test_a100_ranked_cheapest_first_with_catalog_prices() -> None:
     assert len(rows) > 20 and prices == sorted(prices)  # type: ignore[type-var]
     cheapest = min(o.price for o in offers_for("A100", 1) if o.price)
     assert rows[0].price_per_hour == cheapest and plan.chosen == rows[0]
-    lam = next(r for r in rows if r.instance_type == "gpu_1x_a100_sxm4")
-    assert (lam.infra, lam.price_per_hour, lam.accelerator_count) == ("lambda", 1.29, 1)
-    assert len({(r.infra, r.region, r.instance_type, r.spot) for r in rows}) == len(rows)
-    assert all(r.price_date is not None and r.price_age_days is not None for r in rows)
+    lam = next(r for r in rows if r.offering.instance_type == "gpu_1x_a100_sxm4")
+    assert (lam.offering.infra, lam.price_per_hour, lam.offering.accelerator_count) == ("lambda", 1.29, 1)
+    assert len({(r.offering.infra, r.offering.region, r.offering.instance_type, r.spot) for r in rows}) == len(rows)
+    assert all(r.offering.source_date is not None and r.price_age_days is not None for r in rows)
 
 
 def test_one_row_per_region_at_its_cheapest_zone() -> None:
     rows = ranked(rank(gpus("A100", infra="gcp/us-central1"), status=ALL_USABLE).rows)
-    assert {(r.region, r.instance_type) for r in rows} == {("us-central1", "a2-highgpu-1g")}
+    assert {(r.offering.region, r.offering.instance_type) for r in rows} == {("us-central1", "a2-highgpu-1g")}
     zones = [o for o in offers_for("A100", 1, "gcp") if o.region == "us-central1"]
     assert rows[0].price_per_hour == min(o.price for o in zones if o.price)
 
@@ -106,11 +106,11 @@ def test_one_row_per_region_at_its_cheapest_zone() -> None:
 def test_traps_are_listed_with_a_note_and_never_ranked(request_: Resources, trap: str) -> None:
     name, _, region = trap.partition("@")
     plan = rank(request_, status=ALL_USABLE)
-    hits = [r for r in plan.rows if r.instance_type == name and r.region == (region or r.region)]
+    hits = [r for r in plan.rows if r.offering.instance_type == name and r.offering.region == (region or r.offering.region)]
     assert hits and all(r.flagged and not r.usable and r.price_per_hour is None for r in hits)
     assert all(r.reason.startswith("price not ranked: ") and r.notes for r in hits)
     assert plan.chosen is not None
-    assert plan.chosen.region != region if region else plan.chosen.instance_type != name
+    assert plan.chosen.offering.region != region if region else plan.chosen.offering.instance_type != name
     first_flagged = next(i for i, r in enumerate(plan.rows) if r.flagged)
     assert not any(r.flagged for r in plan.rows[:first_flagged]), "flagged rows come last"
 
@@ -118,21 +118,21 @@ def test_traps_are_listed_with_a_note_and_never_ranked(request_: Resources, trap
 def test_marketplace_v100_bargains_are_kept() -> None:
     plan = rank(gpus("V100"), status=ALL_USABLE)
     assert plan.chosen is not None and plan.chosen.price_per_hour == 0.14
-    assert plan.chosen.infra in {"primeintellect", "verda"}
-    cheap = {(r.infra, r.price_per_hour) for r in ranked(plan.rows) if r.price_per_hour < 0.3}
+    assert plan.chosen.offering.infra in {"primeintellect", "verda"}
+    cheap = {(r.offering.infra, r.price_per_hour) for r in ranked(plan.rows) if r.price_per_hour < 0.3}
     assert ("primeintellect", 0.14) in cheap
     # cudo's $0.21 V100 has 2 vCPUs and 4 GB: under the host a bare GPU request gets...
     assert ("cudo", 0.21) not in cheap
     small = rank(gpus("V100", cpus=2, cpus_plus=True), status=ALL_USABLE)  # ...unless asked for
-    assert ("cudo", 0.21) in {(r.infra, r.price_per_hour) for r in ranked(small.rows)}
+    assert ("cudo", 0.21) in {(r.offering.infra, r.price_per_hour) for r in ranked(small.rows)}
 
 
 def test_a_bare_gpu_request_gets_a_host_of_4_vcpus_and_16_gb() -> None:
     """Issue #10: ``--gpus T4:1`` alone no longer lands on a 1-vCPU n1-standard-1."""
-    bare = [r for r in ranked(rank(gpus("T4"), status=ALL_USABLE).rows) if not r.live]
-    assert bare and all((r.vcpus or 0) >= 4 and (r.memory_gb or 0) >= 16 for r in bare)
+    bare = [r for r in ranked(rank(gpus("T4"), status=ALL_USABLE).rows) if not r.offering.live]
+    assert bare and all((r.offering.vcpus or 0) >= 4 and (r.offering.memory_gb or 0) >= 16 for r in bare)
     sized = ranked(rank(gpus("T4", cpus=1, cpus_plus=True), status=ALL_USABLE).rows)
-    assert any((r.vcpus or 0) < 4 for r in sized if not r.live)
+    assert any((r.offering.vcpus or 0) < 4 for r in sized if not r.offering.live)
 
 
 @pytest.mark.parametrize(
@@ -147,8 +147,8 @@ def test_cpu_only_never_lands_on_a_gpu_instance(request_: Resources) -> None:
     plan = rank(request_, status=ALL_USABLE, limit=100_000)
     assert plan.ranked > 50
     for row in plan.rows:
-        assert row.accelerator is None, row
-        assert not any(word in row.instance_type for word in ("gpu", "a3-", "p3.", "g4dn"))
+        assert row.offering.accelerator is None, row
+        assert not any(word in row.offering.instance_type for word in ("gpu", "a3-", "p3.", "g4dn"))
 
 
 def test_gpu_host_detector() -> None:
@@ -160,38 +160,38 @@ def test_gpu_host_detector() -> None:
 
 def test_an_instance_type_is_honoured_even_with_gpus_when_asked() -> None:
     plan = rank(Resources(instance_type="p3.2xlarge"), status=ALL_USABLE)
-    assert {r.instance_type for r in ranked(plan.rows)} == {"p3.2xlarge"}
-    assert plan.chosen is not None and plan.chosen.accelerator == "V100"
+    assert {r.offering.instance_type for r in ranked(plan.rows)} == {"p3.2xlarge"}
+    assert plan.chosen is not None and plan.chosen.offering.accelerator == "V100"
     host = rank(Resources(instance_type="n1-standard-8"), status=ALL_USABLE).rows
-    assert host and all(r.accelerator is None for r in host)  # the bare host, not host + GPU
+    assert host and all(r.offering.accelerator is None for r in host)  # the bare host, not host + GPU
 
 
 def test_cpus_exact_and_at_least() -> None:
     exact = ranked(rank(Resources(cpus=4), status=ALL_USABLE, limit=10_000).rows)
     plus = ranked(rank(Resources(cpus=4, cpus_plus=True), status=ALL_USABLE, limit=10_000).rows)
-    assert exact and {r.vcpus for r in exact} == {4}
-    assert min(r.vcpus or 0 for r in plus) == 4 and max(r.vcpus or 0 for r in plus) > 4
+    assert exact and {r.offering.vcpus for r in exact} == {4}
+    assert min(r.offering.vcpus or 0 for r in plus) == 4 and max(r.offering.vcpus or 0 for r in plus) > 4
     mem = ranked(rank(Resources(memory_gb=16, memory_plus=True), status=ALL_USABLE).rows)
-    assert all((r.memory_gb or 0) >= 16 for r in mem)
+    assert all((r.offering.memory_gb or 0) >= 16 for r in mem)
 
 
 def test_max_price_spot_and_infra_are_honoured() -> None:
     capped = ranked(rank(gpus("A100", max_price=1.5), status=ALL_USABLE).rows)
     assert capped and all((r.price_per_hour or 0) <= 1.5 for r in capped)
     aws = ranked(rank(gpus("V100", infra="aws/us-east-1"), status=ALL_USABLE).rows)
-    assert aws and {(r.infra, r.region) for r in aws} == {("aws", "us-east-1")}
+    assert aws and {(r.offering.infra, r.offering.region) for r in aws} == {("aws", "us-east-1")}
     spot = ranked(rank(gpus("A100", spot=True), status=ALL_USABLE).rows)
     assert spot and all(r.spot for r in spot)
 
 
 def test_any_accelerator_type_for_a_bare_count() -> None:
     rows = ranked(rank(gpus(None, 2), status=ALL_USABLE, limit=1000).rows)
-    assert len({r.accelerator for r in rows}) > 3 and {r.accelerator_count for r in rows} == {2}
+    assert len({r.offering.accelerator for r in rows}) > 3 and {r.offering.accelerator_count for r in rows} == {2}
 
 
 def test_spot_saving_is_relative_to_the_same_row() -> None:
     rows = ranked(rank(gpus("A100", spot=True, infra="gcp"), status=ALL_USABLE).rows)
-    offer = next(o for o in offers_for("A100", 1, "gcp") if o.region == rows[0].region)
+    offer = next(o for o in offers_for("A100", 1, "gcp") if o.region == rows[0].offering.region)
     assert offer.price and offer.spot_price
     assert rows[0].spot_saving == pytest.approx(1 - offer.spot_price / offer.price)
     on_demand = ranked(rank(gpus("A100", infra="gcp"), status=ALL_USABLE).rows)
@@ -202,8 +202,10 @@ def test_spot_saving_is_relative_to_the_same_row() -> None:
 
 def test_estimated_cost_and_egress_columns() -> None:
     plan = rank(gpus("V100"), status=ALL_USABLE, hours=3, output_gb=10, limit=10_000)
-    by_infra = {r.infra: r for r in ranked(plan.rows)}
-    for cloud, rate in EGRESS_PER_GB.items():
+    by_infra = {r.offering.infra: r for r in ranked(plan.rows)}
+    rates = facts().egress  # each infra class declares its own (SkyPilot's first-tier rates)
+    assert rates == {"aws": 0.09, "gcp": 0.12, "azure": 0.0875}
+    for cloud, rate in rates.items():
         assert by_infra[cloud].egress_cost == pytest.approx(10 * rate)
     assert by_infra["cudo"].egress_cost == 0.0
     row = by_infra["aws"]
@@ -217,7 +219,7 @@ def test_estimated_cost_and_egress_columns() -> None:
 
 def test_unusable_rows_carry_their_reason(no_credentials: Path) -> None:
     plan = rank(gpus("V100"), live=[CPU_ONLY_HOST], limit=10_000)
-    reasons = {r.infra: r.reason for r in plan.rows if not r.flagged}
+    reasons = {r.offering.infra: r.reason for r in plan.rows if not r.flagged}
     assert reasons["aws"] == (
         "no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID, or run `aws configure`)"
     )
@@ -233,7 +235,7 @@ def test_unusable_rows_carry_their_reason(no_credentials: Path) -> None:
     assert reasons["local"] == "the local machine has no GPUs"
     assert plan.chosen is None
     assert plan.explain().startswith("No usable placement for V100:1: the local machine has no")
-    assert all(r.launchable == (r.infra in ("aws", "gcp", "azure")) for r in plan.rows if r.infra != "local")
+    assert all(r.launchable == (r.offering.infra in ("aws", "gcp", "azure")) for r in plan.rows if r.offering.infra != "local")
 
 
 def test_azure_rows_are_launchable_once_credentials_and_a_subscription_look_present(no_credentials: Path) -> None:
@@ -266,10 +268,10 @@ def test_aws_rows_are_launchable_once_credentials_look_present(
 
 def test_local_is_chosen_when_it_fits(no_credentials: Path) -> None:
     plan = rank(Resources(cpus=4, cpus_plus=True), live=[CPU_ONLY_HOST])
-    assert plan.chosen is not None and plan.chosen.infra == "local"
+    assert plan.chosen is not None and plan.chosen.offering.infra == "local"
     assert plan.chosen.price_text() == "$0 (unpriced)" and plan.rows[0] is plan.chosen
     on_gpu = rank(gpus("A100", 2), live=[GPU_HOST])
-    assert on_gpu.chosen is not None and on_gpu.chosen.live
+    assert on_gpu.chosen is not None and on_gpu.chosen.offering.live
     too_big = rank(Resources(cpus=16), live=[CPU_ONLY_HOST])
     assert too_big.chosen is None and "the local machine has only 8 CPUs" in too_big.explain()
 
@@ -282,7 +284,7 @@ def test_infra_local_that_does_not_fit_says_what_is_missing() -> None:
 def test_live_offerings_priced_from_configured_prices() -> None:
     prices = {"local": {"cpu": 0.01, "memory": 0.002, "accelerators": {"a100": 1.0}}}
     plan = rank(gpus("A100", cpus=4, memory_gb=8), live=[GPU_HOST], prices=prices)
-    row = next(r for r in plan.rows if r.live)
+    row = next(r for r in plan.rows if r.offering.live)
     assert row.priced and row.price_per_hour == pytest.approx(4 * 0.01 + 8 * 0.002 + 1.0)
 
 
@@ -399,8 +401,8 @@ def _cheapest_per_infra(task: DagTask) -> dict[str, Placement]:
     )
     best: dict[str, Placement] = {}
     for row in ranked(plan.rows):
-        if row.usable and row.infra not in best:
-            best[row.infra] = row
+        if row.usable and row.offering.infra not in best:
+            best[row.offering.infra] = row
     return best
 
 
@@ -411,8 +413,8 @@ def _brute_pipeline(tasks: dict[str, DagTask], edges: list[tuple[str, str]]) -> 
         pick = dict(zip(tasks, combo, strict=True))
         total = sum(p.total_cost for p in combo)  # type: ignore[misc]
         for u, v in edges:
-            if pick[u].infra != pick[v].infra:
-                total += tasks[u].output_gb * EGRESS_PER_GB.get(pick[u].infra, 0.0)
+            if pick[u].offering.infra != pick[v].offering.infra:
+                total += tasks[u].output_gb * facts().egress.get(pick[u].offering.infra, 0.0)
         best = min(best, total)
     return best
 
@@ -429,7 +431,7 @@ def test_pipeline_plans_equal_brute_force_over_the_catalog(edges: list[tuple[str
     plan = plan_dag(tasks, edges, status=THREE_CLOUDS)
     assert plan.solver == ("dp" if len(edges) == 3 else "milp")
     assert plan.total_cost == pytest.approx(_brute_pipeline(tasks, edges))
-    assert {p.infra for p in plan.placements.values()} <= set(THREE_CLOUDS)
+    assert {p.offering.infra for p in plan.placements.values()} <= set(THREE_CLOUDS)
 
 
 def test_pipeline_egress_between_clouds_and_home() -> None:
@@ -454,7 +456,7 @@ def test_egress_moves_a_task_next_to_its_data() -> None:
         "train": DagTask(gpus("V100"), hours=1),
     }
     plan = plan_dag(big, [("prep", "train")], status=THREE_CLOUDS)
-    assert plan.placements["train"].infra == "gcp"  # $600 of egress outweighs cheaper V100s
+    assert plan.placements["train"].offering.infra == "gcp"  # $600 of egress outweighs cheaper V100s
 
 
 def test_time_objective_needs_every_runtime() -> None:
@@ -483,7 +485,7 @@ def test_dag_runs_on_local_when_it_fits(no_credentials: Path) -> None:
     plan = plan_dag(
         {"a": Resources(cpus=2), "b": Resources(cpus=4)}, [("a", "b")], live=[CPU_ONLY_HOST]
     )
-    assert {p.infra for p in plan.placements.values()} == {"local"}
+    assert {p.offering.infra for p in plan.placements.values()} == {"local"}
     assert "priced as 1 h" in plan.explain()
 
 
@@ -507,5 +509,5 @@ def test_the_optimizer_asks_no_infra_what_it_is_told_is_what_it_shows() -> None:
     assert bare.chosen is None and {r.reason for r in bare.rows if not r.flagged} == {PRICE_REFERENCE}
     told = InfraFacts(launchers=frozenset({"lambda"}), reasons={"lambda": ""})
     plan = optimizer.rank(gpus("A100"), facts=told)
-    assert plan.chosen is not None and plan.chosen.infra == "lambda" and plan.chosen.launchable
-    assert all(not r.launchable for r in plan.rows if r.infra != "lambda")
+    assert plan.chosen is not None and plan.chosen.offering.infra == "lambda" and plan.chosen.launchable
+    assert all(not r.launchable for r in plan.rows if r.offering.infra != "lambda")

@@ -79,7 +79,7 @@ def test_old_prices_get_a_warning_in_the_table() -> None:
     old = dataclasses.replace(plan.rows[0], price_age_days=45)
     aged = dataclasses.replace(plan, rows=(old, *plan.rows[1:]))
     assert _stale_note(aged) == (
-        f" ⚠ Prices for {old.infra} are over 30 days old; run jupyter-sky catalog refresh for current ones."
+        f" ⚠ Prices for {old.offering.infra} are over 30 days old; run jupyter-sky catalog refresh for current ones."
     )
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from jupyter_sky.infra.base import Handle
 from jupyter_sky.kernel.manager import Manager
+from jupyter_sky.offering import Offering
 from jupyter_sky.optimizer.model import Placement
 from jupyter_sky.pipeline import recover
 from jupyter_sky.pipeline.cell import Where
@@ -18,8 +19,8 @@ from jupyter_sky.state import ClusterRecord, Store
 
 
 def row(zone: str, instance_type: str = "m5.large") -> Placement:
-    return Placement("aws", "us-east-1", zone, instance_type, None, 0, 2, 8, True, 0.03, True,
-                     None, 0.0, None, None, None, True, "", True)  # fmt: skip
+    offering = Offering("aws", "us-east-1", instance_type, 2, 8, zone=zone, spot_price=0.03)
+    return Placement(offering, True, 0.03, True, None, 0.0, None, None, True, "", True)
 
 
 class DeadInfra:

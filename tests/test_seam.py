@@ -31,11 +31,11 @@ from jupyter_sky.infra.base import (
     InfraFlag,
     InfraPath,
     Launch,
-    Offering,
     QuotaError,
     checked,
 )
 from jupyter_sky.infra.local import LocalHandle, LocalInfra, machine
+from jupyter_sky.offering import Offering
 from jupyter_sky.pipeline import failover
 from jupyter_sky.spec import parse_line, task_from_args
 
@@ -146,7 +146,7 @@ def _walk(script: Script, offerings: list[Offering], limit: int = 10) -> tuple[f
     }
     lines: list[str] = []
 
-    def start(infra: object, offering: Offering) -> Handle:
+    def start(infra: object, offering: Offering, index: int) -> Handle:
         place = offering.zone or offering.region
         script.tried.append(f"{offering.infra}:{place}")
         for key in (place, offering.region, offering.infra):

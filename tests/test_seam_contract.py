@@ -28,8 +28,9 @@ from test_contract import (  # noqa: F401 - the contract suite, run on the test 
 from test_seam import PoolInfra
 
 from jupyter_sky import infra as registry
-from jupyter_sky.infra.base import CapacityError, Infra, Launch, Offering, QuotaError
+from jupyter_sky.infra.base import CapacityError, Infra, Launch, QuotaError
 from jupyter_sky.infra.local import LocalHandle, LocalInfra, machine
+from jupyter_sky.offering import Offering
 from jupyter_sky.state import Store
 
 TRIED: list[str] = []  # every launch the test infras saw, in order

@@ -17,8 +17,8 @@ import pytest
 import zmq
 from nbdriver import Notebook
 
+from jupyter_sky.infra.slurm.local_shell import LocalShell
 from jupyter_sky.kernel.private import private_dir, socket_prefix
-from jupyter_sky.transport.local_shell import LocalShell
 from jupyter_sky.transport.remote_kernel import start_kernel
 from jupyter_sky.transport.ssh import Result
 

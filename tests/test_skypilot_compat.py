@@ -73,7 +73,7 @@ def test_num_nodes_multiplies_cost_and_excludes_infras_that_cannot_span(tmp_path
     one = _plan(tmp_path, "resources: {accelerators: A100:1}\n")
     two = _plan(tmp_path, "num_nodes: 2\nresources: {accelerators: A100:1}\n")
     row1, row2 = one.rows[0], two.rows[0]
-    assert (row1.infra, row1.instance_type) == (row2.infra, row2.instance_type)
+    assert (row1.offering.infra, row1.offering.instance_type) == (row2.offering.infra, row2.offering.instance_type)
     assert row2.price_per_hour == pytest.approx(2 * (row1.price_per_hour or 0))
     assert "cannot span 2 nodes" in row2.reason and not row2.usable
     local = _plan(tmp_path, "num_nodes: 2\n", "--infra local")
@@ -100,9 +100,9 @@ def test_fields_no_infra_honours_exclude_rows_with_the_reason(
 
 def test_ports_are_honoured_locally_and_exclude_other_rows(tmp_path: Path) -> None:
     plan = _plan(tmp_path, "resources:\n  ports: [8080, 9000-9010]\n")
-    assert plan.chosen is not None and plan.chosen.infra == "local"
+    assert plan.chosen is not None and plan.chosen.offering.infra == "local"
     assert plan.request.ports == ("8080", "9000-9010")  # type: ignore[union-attr]
-    clouds = [r for r in plan.rows if not r.live and not r.flagged]
+    clouds = [r for r in plan.rows if not r.offering.live and not r.flagged]
     assert clouds and all("cannot open ports 8080, 9000-9010 yet" in r.reason for r in clouds)
 
 
@@ -148,11 +148,11 @@ def test_legacy_cloud_region_zone_and_any_catalog_infra(tmp_path: Path) -> None:
         ("gcp/*/us-central1-a", None),
     ):
         plan = _plan(tmp_path, f"resources: {{infra: {infra}, accelerators: A100:8}}\n")
-        assert plan.rows and {r.infra for r in plan.rows} == {infra.split("/")[0]}
+        assert plan.rows and {r.offering.infra for r in plan.rows} == {infra.split("/")[0]}
         if region:
-            assert {r.region for r in plan.rows} == {region}
+            assert {r.offering.region for r in plan.rows} == {region}
     zoned = _plan(tmp_path, "resources: {infra: gcp/*/us-central1-a, accelerators: A100:1}\n")
-    assert {r.zone for r in zoned.rows} == {"us-central1-a"}
+    assert {r.offering.zone for r in zoned.rows} == {"us-central1-a"}
 
 
 def test_gpus_is_another_name_for_accelerators(tmp_path: Path) -> None:
@@ -181,8 +181,8 @@ def test_ordered_shows_the_preferred_alternative_when_none_is_usable(tmp_path: P
 def test_tpu_with_a_host_instance_type_plans(tmp_path: Path) -> None:
     text = "resources: {accelerators: tpu-v2-8, instance_type: n1-highmem-8}\n"
     plan = _plan(tmp_path, text)
-    assert {r.infra for r in plan.rows if not r.live} == {"gcp"}
-    assert {r.accelerator for r in plan.rows if not r.live} == {"tpu-v2"}
+    assert {r.offering.infra for r in plan.rows if not r.offering.live} == {"gcp"}
+    assert {r.offering.accelerator for r in plan.rows if not r.offering.live} == {"tpu-v2"}
     assert any("n1-highmem-8 is the TPU host VM" in n for n in _task(tmp_path, text).notes)
 
 

@@ -235,7 +235,7 @@ def test_offerings_are_the_partitions_unpriced(infra: Any) -> None:
         ("gpu", "A100"),
         ("gpu", "T4"),
     }
-    assert all(o.infra == "slurm" and o.price_per_hour == 0 and not o.priced for o in offers)
+    assert all(o.infra == "slurm" and o.price is None for o in offers)
     assert {o.note for o in offers} == {"nodes: 1 idle"}  # each shape is one idle node here
 
 
@@ -450,8 +450,8 @@ def test_sbatch_on_this_path_is_the_local_cluster_without_ssh(
     ``--infra slurm`` is ``slurm/local`` — commands run here, files are read from the shared
     filesystem, the kernel's ports are reached directly at the node's address."""
     from jupyter_sky.infra.slurm import SlurmInfra
+    from jupyter_sky.infra.slurm.local_shell import LocalShell
     from jupyter_sky.transport import ssh
-    from jupyter_sky.transport.local_shell import LocalShell
 
     ssh.close_all()
     opened: list[Any] = []

@@ -1,4 +1,5 @@
-"""Priced offers from the shipped catalog: one :class:`Offer` per purchasable placement.
+"""Priced offers from the shipped catalog: one :class:`~jupyter_sky.offering.Offering` per
+purchasable placement.
 
 The data lives in ``data/offers.bin.gz``, written by ``scripts/build_catalog.py`` from a
 SkyPilot-layout catalog folder. Inside the gzip: one JSON header line (string table, flag and
@@ -25,63 +26,16 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
+from itertools import repeat, takewhile
 from pathlib import Path
 from typing import cast
 
-from jupyter_sky.catalog import sanity
+from jupyter_sky.offering import Offering
 
 DATA_DIR = Path(__file__).with_name("data")
 OFFERS_FILE = DATA_DIR / "offers.bin.gz"
 SOURCES_FILE = DATA_DIR / "sources.json"
 FORMAT_VERSION = 1
-
-# (label, on-demand $/h or None, spot $/h or None): how a combined price was made (GCP host + GPU).
-Component = tuple[str, "float | None", "float | None"]
-
-
-@dataclass(frozen=True, slots=True)
-class Offer:
-    """One priced placement: an instance type in a region (and zone, where the cloud has zones).
-
-    ``price`` and ``spot_price`` are $/hour for the whole instance; ``accelerator_count`` is a
-    float because some clouds sell fractions of a GPU (AWS ``g6f``). ``flags`` holds the
-    :mod:`jupyter_sky.catalog.sanity` verdicts; a flagged offer must not be ranked (see
-    :meth:`rankable`) and :attr:`note` says why. ``components`` is non-empty for GCP GPU offers,
-    whose price is the host VM plus the attached accelerators.
-    """
-
-    cloud: str
-    region: str
-    zone: str | None
-    instance_type: str
-    accelerator: str | None
-    accelerator_count: float
-    vcpus: float | None
-    memory_gb: float | None
-    price: float | None
-    spot_price: float | None
-    source_date: date
-    flags: tuple[str, ...] = ()
-    components: tuple[Component, ...] = ()
-
-    def unit_price(self, spot: bool = False) -> float | None:
-        """Return $/hour per accelerator (per instance for CPU-only offers), or None."""
-        value = self.spot_price if spot else self.price
-        if value is None:
-            return None
-        return value / self.accelerator_count if self.accelerator_count > 0 else value
-
-    def rankable(self, spot: bool = False) -> bool:
-        """Return True if this offer's on-demand (or spot) price may be ranked."""
-        if (self.spot_price if spot else self.price) is None:
-            return False
-        return sanity.rankable(self.flags, spot)
-
-    @property
-    def note(self) -> str:
-        """Human-readable reasons for the flags ('' when the offer is clean)."""
-        return sanity.describe(self.flags)
-
 
 # --- accelerator names ---------------------------------------------------------------------
 
@@ -162,7 +116,7 @@ def canonical_accelerator_name(name: str) -> tuple[str, float] | None:
 
 # Column layout of the data file, in file order: (field, array typecode). Strings and the flag /
 # component tables are uint16 indexes; numbers are float64 with NaN for "missing".
-STRING_FIELDS = ("cloud", "region", "zone", "instance_type", "accelerator")
+STRING_FIELDS = ("infra", "region", "zone", "instance_type", "accelerator")
 NUMBER_FIELDS = ("accelerator_count", "vcpus", "memory_gb", "price", "spot_price")
 COLUMNS = (
     tuple((f, "H") for f in STRING_FIELDS)
@@ -192,10 +146,13 @@ def _plain_twin(cls: type) -> type:
     return dataclass(slots=True, eq=False, repr=False)(type("_OfferRow", (), namespace))
 
 
-_OfferRow = _plain_twin(Offer)
+_OfferRow = _plain_twin(Offering)
+# Offering's fields before ``source_date``, each a column of the data file; the rows are built
+# positionally from them, then ``source_date``, ``flags``, ``components`` and ``note``.
+_FIELD_ORDER = tuple(takewhile(lambda name: name != "source_date", Offering.__dataclass_fields__))
 
 
-def _decode(header: dict, blob: memoryview) -> list[Offer]:
+def _decode(header: dict, blob: memoryview) -> list[Offering]:
     if header.get("format") != FORMAT_VERSION:
         raise ValueError(
             f"{OFFERS_FILE.name} has format {header.get('format')}, "
@@ -210,25 +167,25 @@ def _decode(header: dict, blob: memoryview) -> list[Offer]:
     dates = {c: date.fromisoformat(d) for c, d in header["source_dates"].items()}
     flagsets = [tuple(f) for f in header["flagsets"]]
     compsets = [tuple((s[a], b, c) for a, b, c in cs) for cs in header["componentsets"]]
-    fields = [col[f] for f in (*STRING_FIELDS, *NUMBER_FIELDS)]
     rows = list(
         map(
             _OfferRow,
-            *fields,
-            [dates[c] for c in col["cloud"]],
+            *(col[f] for f in _FIELD_ORDER),
+            [dates[c] for c in col["infra"]],
             [flagsets[i] for i in col["flags"]],
             [compsets[i] for i in col["components"]],
+            repeat(""),  # note: live offerings only
         )
     )
     # A frozen dataclass's __init__ calls object.__setattr__ per field, which made the cold
-    # load ~5x slower; rows built by the plain twin become Offers (identical slots) instead.
+    # load ~5x slower; rows built by the plain twin become Offerings (identical slots) instead.
     for row in rows:
-        row.__class__ = Offer
-    return cast(list[Offer], rows)
+        row.__class__ = Offering
+    return cast(list[Offering], rows)
 
 
 @lru_cache(maxsize=1)
-def _offers() -> tuple[Offer, ...]:
+def _offers() -> tuple[Offering, ...]:
     raw = gzip.decompress(OFFERS_FILE.read_bytes())
     split = raw.index(b"\n")  # one JSON header line, then the binary columns
     offers = _decode(json.loads(raw[:split]), memoryview(raw)[split + 1 :])
@@ -238,20 +195,20 @@ def _offers() -> tuple[Offer, ...]:
     return tuple(apply(offers))
 
 
-def load_offers() -> list[Offer]:
+def load_offers() -> list[Offering]:
     """Return every offer of the shipped catalog, flagged ones included (cached after first call).
 
     Returns
     -------
-    list of Offer
-        A fresh list each call; the Offer objects are shared and immutable.
+    list of Offering
+        A fresh list each call; the Offering objects are shared and immutable.
     """
     return list(_offers())
 
 
 @lru_cache(maxsize=1)
-def _index() -> dict[str | None, tuple[Offer, ...]]:
-    groups: dict[str | None, list[Offer]] = {}
+def _index() -> dict[str | None, tuple[Offering, ...]]:
+    groups: dict[str | None, list[Offering]] = {}
     for offer in _offers():
         groups.setdefault(offer.accelerator, []).append(offer)
     return {acc: tuple(group) for acc, group in groups.items()}
@@ -264,7 +221,7 @@ def offers_for(
     *,
     spot: bool = False,
     include_flagged: bool = False,
-) -> list[Offer]:
+) -> list[Offering]:
     """Return the offers with exactly ``count`` of ``accelerator``.
 
     Parameters
@@ -281,11 +238,11 @@ def offers_for(
         Keep offers whose spot price may be ranked, instead of their on-demand price.
     include_flagged : bool
         Return every matching offer, priced or not, flagged or not (to show what was skipped
-        and why, via :attr:`Offer.note`).
+        and why, via :attr:`Offering.flag_note`).
 
     Returns
     -------
-    list of Offer
+    list of Offering
         In catalog order; empty when the name is unknown.
     """
     key: str | None = None
@@ -303,7 +260,7 @@ def offers_for(
         o
         for o in _index().get(key, ())
         if (want is None or abs(o.accelerator_count - want) < 1e-9)
-        and (cloud_l is None or o.cloud == cloud_l)
+        and (cloud_l is None or o.infra == cloud_l)
         and (include_flagged or o.rankable(spot))
     ]
 
@@ -346,6 +303,6 @@ def source_ages(today: date | None = None) -> dict[str, int]:
     return {c: max(0, (ref - d).days) for c, d in source_dates().items()}
 
 
-def clouds(offers: Iterable[Offer] | None = None) -> list[str]:
+def clouds(offers: Iterable[Offering] | None = None) -> list[str]:
     """Return the sorted cloud names that have at least one offer."""
-    return sorted({o.cloud for o in (offers if offers is not None else _offers())})
+    return sorted({o.infra for o in (offers if offers is not None else _offers())})

@@ -36,7 +36,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from jupyter_sky.catalog.offers import Offer
+    from jupyter_sky.offering import Offering
 
 FLOOR = 0.04
 PLACEHOLDER_SIZES = 5
@@ -80,7 +80,7 @@ def describe(flags: Iterable[str]) -> str:
     return "; ".join(REASONS.get(f, f) for f in flags)
 
 
-def _unit(offer: Offer, spot: bool) -> float | None:
+def _unit(offer: Offering, spot: bool) -> float | None:
     value = offer.spot_price if spot else offer.price
     if value is None:
         return None
@@ -97,43 +97,43 @@ def _median(values: Sequence[float]) -> float:
 class PeerStats:
     """What the rule needs to know about an offer's peers (same accelerator, every cloud)."""
 
-    def __init__(self, peers: Iterable[Offer]) -> None:
+    def __init__(self, peers: Iterable[Offering]) -> None:
         peers = list(peers)
         self.placeholders = {s: _placeholders(peers, s) for s in (False, True)}
         self.reference = {s: _reference(peers, s, self.placeholders[s]) for s in (False, True)}
 
 
-def _placeholders(peers: Sequence[Offer], spot: bool) -> set[tuple[str, float]]:
+def _placeholders(peers: Sequence[Offering], spot: bool) -> set[tuple[str, float]]:
     counts: dict[tuple[str, float], set[float]] = defaultdict(set)
     for o in peers:
         value = o.spot_price if spot else o.price
         if value is not None and o.accelerator:
-            counts[(o.cloud, value)].add(o.accelerator_count)
+            counts[(o.infra, value)].add(o.accelerator_count)
     return {key for key, sizes in counts.items() if len(sizes) >= PLACEHOLDER_SIZES}
 
 
-def _reference(peers: Sequence[Offer], spot: bool, bad: set[tuple[str, float]]) -> float | None:
+def _reference(peers: Sequence[Offering], spot: bool, bad: set[tuple[str, float]]) -> float | None:
     by_cloud: dict[str, list[float]] = defaultdict(list)
     for o in peers:
         unit = _unit(o, spot)
         value = o.spot_price if spot else o.price
-        if unit and unit > 0 and (o.cloud, value) not in bad and not _has_zero_part(o):
-            by_cloud[o.cloud].append(unit)
+        if unit and unit > 0 and (o.infra, value) not in bad and not _has_zero_part(o):
+            by_cloud[o.infra].append(unit)
     if not by_cloud:
         return None
     return _median([_median(units) for units in by_cloud.values()])
 
 
-def _has_zero_part(offer: Offer) -> bool:
+def _has_zero_part(offer: Offering) -> bool:
     return offer.price == 0 or any(part[1] == 0 for part in offer.components)
 
 
-def _kind_flags(offer: Offer, stats: PeerStats, spot: bool) -> list[str]:
+def _kind_flags(offer: Offering, stats: PeerStats, spot: bool) -> list[str]:
     value = offer.spot_price if spot else offer.price
     if value is None:
         return []
     flags = []
-    if (offer.cloud, value) in stats.placeholders[spot]:
+    if (offer.infra, value) in stats.placeholders[spot]:
         flags.append(SPOT_PLACEHOLDER_PRICE if spot else PLACEHOLDER_PRICE)
     unit, ref = _unit(offer, spot), stats.reference[spot]
     if offer.accelerator and unit and ref and unit < FLOOR * ref:
@@ -141,7 +141,7 @@ def _kind_flags(offer: Offer, stats: PeerStats, spot: bool) -> list[str]:
     return flags
 
 
-def judge(offer: Offer, stats: PeerStats) -> list[str]:
+def judge(offer: Offering, stats: PeerStats) -> list[str]:
     """Return the verdicts for ``offer`` given precomputed :class:`PeerStats` (see :func:`verdict`)."""
     flags = [] if offer.price is not None else [NO_ON_DEMAND]
     if _has_zero_part(offer):
@@ -155,14 +155,14 @@ def judge(offer: Offer, stats: PeerStats) -> list[str]:
     return flags
 
 
-def verdict(offer: Offer, peers: Iterable[Offer]) -> list[str]:
+def verdict(offer: Offering, peers: Iterable[Offering]) -> list[str]:
     """Return the sanity flags of one offer (empty list: the price may be ranked).
 
     Parameters
     ----------
-    offer : Offer
+    offer : Offering
         The offer to judge.
-    peers : iterable of Offer
+    peers : iterable of Offering
         Offers of the same accelerator on every cloud (``offer`` may be among them). For CPU-only
         offers, other CPU-only offers.
 
@@ -174,12 +174,12 @@ def verdict(offer: Offer, peers: Iterable[Offer]) -> list[str]:
     return judge(offer, PeerStats(peers))
 
 
-def flag_all(offers: Sequence[Offer]) -> list[list[str]]:
+def flag_all(offers: Sequence[Offering]) -> list[list[str]]:
     """Return :func:`verdict` for every offer, computing each accelerator's peer stats once.
 
     Parameters
     ----------
-    offers : sequence of Offer
+    offers : sequence of Offering
         The whole catalog.
 
     Returns
@@ -187,7 +187,7 @@ def flag_all(offers: Sequence[Offer]) -> list[list[str]]:
     list of list of str
         Flags in the order of ``offers``.
     """
-    groups: dict[Any, list[Offer]] = defaultdict(list)
+    groups: dict[Any, list[Offering]] = defaultdict(list)
     for o in offers:
         groups[o.accelerator].append(o)
     stats = {acc: PeerStats(group) for acc, group in groups.items()}

@@ -26,6 +26,7 @@ from typing import (
 )
 
 from jupyter_sky.errors import InfraError, SpecError
+from jupyter_sky.offering import Offering
 
 if TYPE_CHECKING:
     from jupyter_sky.config_sections import Config
@@ -35,57 +36,6 @@ if TYPE_CHECKING:
 Scope = Literal["zone", "region", "infra"]
 
 JsonValue = Any  # what json.loads returns: nested dicts, lists, str, int, float, bool, None
-
-
-@dataclass(frozen=True)
-class Offering:
-    """Something an infra can run a cell on, with its price."""
-
-    infra: str
-    region: str
-    instance_type: str
-    vcpus: float
-    memory_gb: float
-    accelerator: str | None = None
-    accelerator_count: int = 0
-    price_per_hour: float = 0.0
-    spot: bool = False
-    priced: bool = False
-    note: str = ""  # shown beside the row (a Slurm partition's idle/mixed/allocated nodes)
-    zone: str | None = None
-
-
-def fits(resources: Resources, offering: Offering) -> str:
-    """What ``offering`` lacks for ``resources``, as the end of a sentence, or ``""``.
-
-    Parameters
-    ----------
-    resources : Resources
-        The request.
-    offering : Offering
-        A live offering (this machine, an SSH host, a Slurm node group, a Kubernetes node).
-
-    Returns
-    -------
-    str
-        ``""`` when it fits, else e.g. ``"has only 2 CPUs; lower --cpus or choose a larger infra"``.
-    """
-    wanted, have = resources.accelerator_count, offering.accelerator_count
-    if wanted and have == 0:
-        return "has no GPUs; choose an infra that has them or drop --gpus"
-    if wanted and resources.accelerator and resources.accelerator != offering.accelerator:
-        return f"has {have}x {offering.accelerator}, not {resources.accelerator}"
-    if wanted > have:
-        return f"has only {have} GPUs; lower the count in --gpus"
-    if resources.cpus and resources.cpus > offering.vcpus:
-        return f"has only {offering.vcpus:g} CPUs; lower --cpus or choose a larger infra"
-    if resources.memory_gb and resources.memory_gb > offering.memory_gb:
-        return f"has only {offering.memory_gb:g} GB of memory; lower --memory or choose a larger infra"
-    if resources.spot:
-        return "has no spot capacity; drop --spot or choose a cloud infra"
-    if resources.instance_type:
-        return "has no instance types; drop --instance-type or choose a cloud infra"
-    return ""
 
 
 def gpu_name(raw: str) -> str:
@@ -177,6 +127,7 @@ class Launch:
     offering: Offering | None = None
     notify: Callable[[str], None] = field(default=lambda text: None, repr=False)
     cancelled: Callable[[], bool] = field(default=lambda: False, repr=False)
+    spot: bool = False  # buy ``offering`` as spot (the ranked row was priced at its spot price)
 
 
 # ---- how an infra describes itself ------------------------------------------------------------
@@ -231,6 +182,9 @@ class Infra(abc.ABC, Generic[H]):
     flags: ClassVar[tuple[InfraFlag, ...]] = ()
     #: Other names ``--infra`` accepts for this kind (``kubernetes`` for ``k8s``).
     aliases: ClassVar[tuple[str, ...]] = ()
+    #: $ per GB of data leaving it, first pricing tier (SkyPilot's ``get_egress_cost`` rates);
+    #: 0 for none (this machine, a cluster of your own, a cloud whose egress is free).
+    egress_per_gb: ClassVar[float] = 0.0
     #: Whether a cell may ask it for open ports (SkyPilot's ``resources.ports``).
     opens_ports: ClassVar[bool] = False
     #: Modules of its SDK; a missing one is an install hint naming :attr:`extra`.

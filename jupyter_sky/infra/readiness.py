@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from jupyter_sky.errors import SkyError
 
 if TYPE_CHECKING:
-    from jupyter_sky.infra.base import Offering
+    from jupyter_sky.offering import Offering
     from jupyter_sky.optimizer.capability import Capability
     from jupyter_sky.optimizer.model import InfraFacts
     from jupyter_sky.spec.task import Resources
@@ -81,13 +81,20 @@ def capabilities() -> dict[str, Capability]:
     return caps
 
 
+def egress() -> dict[str, float]:
+    """Catalog cloud (or kind) -> $/GB of data leaving it, as each infra class declares it."""
+    from jupyter_sky.infra import classes
+
+    return {cls.catalog or k: cls.egress_per_gb for k, cls in classes().items() if cls.egress_per_gb}
+
+
 def facts() -> InfraFacts:
     """Everything the planner needs to know about the infras, asked once per plan."""
     from jupyter_sky.infra import kinds, planned
     from jupyter_sky.optimizer.model import InfraFacts
 
     reasons = {kind: infra_reason(kind) for kind in [*kinds(), *planned()]}
-    return InfraFacts(live_kinds(), launchers(), reasons, capabilities())
+    return InfraFacts(live_kinds(), launchers(), reasons, capabilities(), egress())
 
 
 def live_offerings(resources: Resources | None = None) -> list[Offering]:

@@ -193,9 +193,11 @@ class Manager:
         if not rows:
             return infra, infra.launch(Launch(name, task, config, None, notify)), None, None
         done = failover.launch(
-            [row.offering() for row in rows],
+            [row.offering for row in rows],
             lambda kind: infra if kind == infra.kind else get_infra(kind),
-            lambda where, offering: where.launch(Launch(name, task, config, offering, notify)),
+            lambda where, offering, i: where.launch(
+                Launch(name, task, config, offering, notify, spot=rows[i].spot)
+            ),
             notify,
             config.defaults.max_launch_attempts,
             pinned_zone=Scope.parse(task.resources.infra).zone is not None,

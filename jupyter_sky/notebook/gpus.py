@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from jupyter_sky.errors import SpecError
 
 if TYPE_CHECKING:
-    from jupyter_sky.catalog.offers import Offer
+    from jupyter_sky.offering import Offering
 
 
 Rows = list[tuple[str, ...]]
@@ -60,21 +60,21 @@ def _offers(
     note = "" if all_regions else "\n(--all-regions: every region; %sky plan --gpus NAME:N ranks them)"
     flagged = [o for o in offers_for(name, count, cloud, include_flagged=True) if o.flags]
     if flagged:
-        notes = sorted({o.note for o in flagged})
+        notes = sorted({o.flag_note for o in flagged})
         note += f"\n{len(flagged)} rows kept out: their prices fail the sanity rule ({'; '.join(notes)})."
     return rows, note
 
 
-def _price(o: Offer) -> float:
+def _price(o: Offering) -> float:
     return o.price if o.price is not None else float("inf")
 
 
-def _per_instance(offers: list[Offer]) -> Rows:
+def _per_instance(offers: list[Offering]) -> Rows:
     """One row per (cloud, count): its cheapest instance type and region, how many types and
     regions offer it, and the cheapest spot price, so every cloud fits one screen."""
-    groups: dict[tuple[str, float], list[Offer]] = {}
+    groups: dict[tuple[str, float], list[Offering]] = {}
     for o in offers:
-        groups.setdefault((o.cloud, o.accelerator_count), []).append(o)
+        groups.setdefault((o.infra, o.accelerator_count), []).append(o)
     rows: list[tuple[str, ...]] = [
         ("INFRA", "COUNT", "CHEAPEST INSTANCE", "TYPES", "VCPUS", "MEMORY", "$/H",
          "CHEAPEST REGION", "REGIONS", "SPOT $/H")
@@ -84,7 +84,7 @@ def _per_instance(offers: list[Offer]) -> Rows:
     for o, group in best:
         spots = [x.spot_price for x in group if x.spot_price is not None]
         rows.append(
-            (o.cloud, f"{o.accelerator_count:g}", o.instance_type,
+            (o.infra, f"{o.accelerator_count:g}", o.instance_type,
              str(len({x.instance_type for x in group})), _num(o.vcpus), _num(o.memory_gb, " GB"),
              _money(o.price), o.region, str(len({x.region for x in group})),
              _money(min(spots) if spots else None))
@@ -92,7 +92,7 @@ def _per_instance(offers: list[Offer]) -> Rows:
     return rows
 
 
-def _per_region(offers: list[Offer]) -> Rows:
+def _per_region(offers: list[Offering]) -> Rows:
     from jupyter_sky.catalog.offers import source_ages
 
     ages = source_ages()
@@ -101,9 +101,9 @@ def _per_region(offers: list[Offer]) -> Rows:
     ]
     for o in sorted(offers, key=_price):
         rows.append(
-            (o.cloud, f"{o.region}/{o.zone}" if o.zone else o.region, o.instance_type, f"{o.accelerator_count:g}",
+            (o.infra, f"{o.region}/{o.zone}" if o.zone else o.region, o.instance_type, f"{o.accelerator_count:g}",
              _num(o.vcpus), _num(o.memory_gb, " GB"), _money(o.price), _money(o.spot_price),
-             f"{ages.get(o.cloud, 0)} d")
+             f"{ages.get(o.infra, 0)} d")
         )  # fmt: skip
     return rows
 
@@ -113,14 +113,14 @@ def _summary(cloud: str | None) -> Rows:
 
     best: dict[str, tuple[float, set[float], set[str]]] = {}
     for o in load_offers():
-        if not o.accelerator or o.price is None or o.flags or (cloud and o.cloud != cloud):
+        if not o.accelerator or o.price is None or o.flags or (cloud and o.infra != cloud):
             continue
         per_unit = o.price / (o.accelerator_count or 1)
         low, counts, clouds = best.get(o.accelerator, (per_unit, set(), set()))
         best[o.accelerator] = (
             min(low, per_unit),
             counts | {o.accelerator_count},
-            clouds | {o.cloud},
+            clouds | {o.infra},
         )
     rows: list[tuple[str, ...]] = [("ACCELERATOR", "COUNTS", "FROM $/H EACH", "CLOUDS")]
     for name in sorted(best, key=str.lower):

@@ -50,7 +50,7 @@ def plan_rows(plan: Plan, limit: int = SHOWN_ROWS, compact: bool = False) -> lis
                 "cells": [str(i + 1), *cells(row, chosen)[1:]],
                 "usable": row.usable,
                 "reason": row.reason,
-                "infra": row.infra,
+                "infra": row.offering.infra,
             }
         )
     return shown
@@ -145,7 +145,7 @@ class PlacementWidget(anywidget.AnyWidget):  # type: ignore[misc]
 
 
 def _stale_note(plan: Plan, days: int = 30) -> str:
-    stale = sorted({r.infra for r in plan.rows if (r.price_age_days or 0) > days})
+    stale = sorted({r.offering.infra for r in plan.rows if (r.price_age_days or 0) > days})
     if not stale:
         return ""
     return (

@@ -3,10 +3,10 @@
 ``rank(resources)`` lists every (infra, region, instance type, spot) that fits, cheapest
 first, with the best usable one chosen; ``plan_dag(tasks, edges)`` places a pipeline as a
 whole, egress included. The optimizer never asks an infra anything: what the registry knows
-(live kinds, launchable clouds, reasons, capabilities) comes in as an ``InfraFacts``
-(:func:`jupyter_sky.infra.readiness.facts`). Importing this package loads nothing else: the names below load
-their module on first use (the catalog, networkx and scipy load on the first plan), because
-``%load_ext jupyter_sky`` must stay fast.
+(live kinds, launchable clouds, reasons, capabilities, egress rates) comes in as an
+``InfraFacts`` (:func:`jupyter_sky.infra.readiness.facts`). Importing this package loads
+nothing else: the names below load their module on first use (the catalog, networkx and scipy
+load on the first plan), because ``%load_ext jupyter_sky`` must stay fast.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from jupyter_sky.optimizer.dag import DagPlan, DagTask, plan_dag
     from jupyter_sky.optimizer.model import InfraFacts, Placement, Plan
     from jupyter_sky.optimizer.ranking import rank
-    from jupyter_sky.optimizer.status import EGRESS_PER_GB
 
 _LAZY = {
     "DagPlan": "dag",
@@ -28,11 +27,9 @@ _LAZY = {
     "Placement": "model",
     "Plan": "model",
     "rank": "ranking",
-    "EGRESS_PER_GB": "status",
 }
 
 __all__ = [
-    "EGRESS_PER_GB",
     "DagPlan",
     "DagTask",
     "InfraFacts",

@@ -14,7 +14,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from jupyter_sky.catalog import sanity
-from jupyter_sky.catalog.offers import Offer, load_offers, offers_for
+from jupyter_sky.catalog.offers import load_offers, offers_for
+from jupyter_sky.offering import Offering
 
 if TYPE_CHECKING:
     from jupyter_sky.spec.task import Resources
@@ -25,7 +26,7 @@ _ACCELERATED = re.compile(
 )
 _EPS = 1e-6
 
-Predicate = Callable[[Offer], bool]
+Predicate = Callable[[Offering], bool]
 
 
 @dataclass(frozen=True)
@@ -57,14 +58,14 @@ class Scope:
         return "/".join(p for p in (self.kind, self.region, self.zone) if p)
 
 
-def is_gpu_host(offer: Offer) -> bool:
+def is_gpu_host(offer: Offering) -> bool:
     """Return True if ``offer`` has accelerators or is an accelerator instance family."""
     return bool(offer.accelerator) or bool(_ACCELERATED.search(offer.instance_type))
 
 
 @lru_cache(maxsize=1)
-def _by_count() -> dict[float, tuple[Offer, ...]]:
-    groups: dict[float, list[Offer]] = {}
+def _by_count() -> dict[float, tuple[Offering, ...]]:
+    groups: dict[float, list[Offering]] = {}
     for offer in load_offers():
         if offer.accelerator:
             groups.setdefault(offer.accelerator_count, []).append(offer)
@@ -72,8 +73,8 @@ def _by_count() -> dict[float, tuple[Offer, ...]]:
 
 
 @lru_cache(maxsize=1)
-def _by_type() -> dict[str, tuple[Offer, ...]]:
-    groups: dict[str, list[Offer]] = {}
+def _by_type() -> dict[str, tuple[Offering, ...]]:
+    groups: dict[str, list[Offering]] = {}
     for offer in load_offers():
         groups.setdefault(offer.instance_type.lower(), []).append(offer)
     return {name: tuple(group) for name, group in groups.items()}
@@ -84,7 +85,7 @@ def instance_types() -> list[str]:
     return sorted({o.instance_type for group in _by_type().values() for o in group})
 
 
-def base_pool(res: Resources) -> tuple[Offer, ...]:
+def base_pool(res: Resources) -> tuple[Offering, ...]:
     """Return the offers with the requested hardware kind, before any other filter.
 
     A named accelerator matches its exact count (as SkyPilot does); a count without a name
@@ -96,9 +97,9 @@ def base_pool(res: Resources) -> tuple[Offer, ...]:
 
 
 @lru_cache(maxsize=256)
-def _pool(accelerator: str | None, count: int, instance_type: str) -> tuple[Offer, ...]:
+def _pool(accelerator: str | None, count: int, instance_type: str) -> tuple[Offering, ...]:
     if accelerator:
-        pool: Iterable[Offer] = offers_for(accelerator, count, include_flagged=True)
+        pool: Iterable[Offering] = offers_for(accelerator, count, include_flagged=True)
     elif count:
         pool = _by_count().get(float(count), ())
     elif instance_type:
@@ -113,7 +114,7 @@ def _pool(accelerator: str | None, count: int, instance_type: str) -> tuple[Offe
 
 
 @lru_cache(maxsize=256)
-def reduced(res_key: tuple, spot: bool) -> tuple[tuple[Offer, ...], tuple[Offer, ...]]:
+def reduced(res_key: tuple, spot: bool) -> tuple[tuple[Offering, ...], tuple[Offering, ...]]:
     """Return (rankable rows, flagged rows) of a pool, one offer per row, cheapest first.
 
     ``res_key`` is ``(accelerator, count, instance_type)`` as :func:`base_pool` uses it. A row
@@ -122,7 +123,7 @@ def reduced(res_key: tuple, spot: bool) -> tuple[tuple[Offer, ...], tuple[Offer,
     """
     ranked, flagged, _ = split_priced(list(_pool(*res_key)), spot, None)
     rows = cheapest_per_row(ranked, spot)
-    rows.sort(key=lambda o: (_price(o, spot), o.cloud, o.region, o.instance_type))
+    rows.sort(key=lambda o: (_price(o, spot), o.infra, o.region, o.instance_type))
     return tuple(rows), tuple(cheapest_per_row(flagged, spot))
 
 
@@ -132,7 +133,7 @@ def pool_key(res: Resources) -> tuple:
     return (res.accelerator, count, (res.instance_type or "").lower())
 
 
-def _price(offer: Offer, spot: bool) -> float:
+def _price(offer: Offering, spot: bool) -> float:
     return (offer.spot_price if spot else offer.price) or 0.0
 
 
@@ -152,7 +153,7 @@ def stages(res: Resources, scope: Scope) -> list[tuple[str, Predicate]]:
     """Return the named hardware filters that apply to ``res``, in the order they run."""
     out: list[tuple[str, Predicate]] = []
     if scope.kind is not None:
-        out.append(("infra", lambda o: o.cloud == scope.kind))
+        out.append(("infra", lambda o: o.infra == scope.kind))
     if scope.region is not None:
         out.append(("region", lambda o: o.region.lower() == scope.region))
     if scope.zone is not None:
@@ -185,8 +186,8 @@ def host_floor(res: Resources) -> tuple[float, float] | None:
 
 
 def filter_stages(
-    pool: Iterable[Offer], filters: list[tuple[str, Predicate]]
-) -> tuple[list[Offer], str]:
+    pool: Iterable[Offering], filters: list[tuple[str, Predicate]]
+) -> tuple[list[Offering], str]:
     """Apply ``filters`` in order; return the survivors and the stage that emptied them."""
     pool = list(pool)
     for label, keep in filters:
@@ -200,8 +201,8 @@ def filter_stages(
 
 
 def split_priced(
-    pool: Iterable[Offer], spot: bool, max_price: float | None
-) -> tuple[list[Offer], list[Offer], list[Offer]]:
+    pool: Iterable[Offering], spot: bool, max_price: float | None
+) -> tuple[list[Offering], list[Offering], list[Offering]]:
     """Split ``pool`` into (ranked, flagged, over max price) for the requested price kind.
 
     Rows without the requested price and no flag about it (no spot offer) are dropped
@@ -221,12 +222,12 @@ def split_priced(
     return ranked, flagged, dear
 
 
-def cheapest_per_row(offers: list[Offer], spot: bool) -> list[Offer]:
+def cheapest_per_row(offers: list[Offering], spot: bool) -> list[Offering]:
     """Keep the cheapest zone of each (cloud, region, instance, accelerator, count)."""
-    best: dict[tuple, Offer] = {}
+    best: dict[tuple, Offering] = {}
     for offer in offers:
         key = (
-            offer.cloud,
+            offer.infra,
             offer.region,
             offer.instance_type,
             offer.accelerator,

@@ -16,10 +16,10 @@ from jupyter_sky.errors import SpecError
 from jupyter_sky.optimizer.model import InfraFacts, Placement, Tabular
 from jupyter_sky.optimizer.ranking import Entry, Found, build, match, statuses
 from jupyter_sky.optimizer.rows import Pricing, RowContext, live_price
-from jupyter_sky.optimizer.status import egress_hours, egress_rate
+from jupyter_sky.optimizer.status import egress_hours
 
 if TYPE_CHECKING:
-    from jupyter_sky.infra.base import Offering
+    from jupyter_sky.offering import Offering
     from jupyter_sky.spec.task import Resources
 
 OBJECTIVES = ("cost", "time")
@@ -137,14 +137,16 @@ def _best_per_infra(
     objective: str,
     speed: Mapping[str, float] | None,
     prices: Mapping,
+    rates: Mapping[str, float],
 ) -> list[_Candidate]:
-    """Return the best usable candidate of each infra (one pass; Entries only for winners)."""
+    """Return the best usable candidate of each infra (one pass; Entries only for winners);
+    ``rates`` are the $/GB of data leaving each infra."""
     hours = task.hours if task.hours is not None else 1.0
     speeds = {k.lower(): v for k, v in (speed or {}).items()}
-    best: dict[str, tuple[tuple[float, float], Any]] = {}
+    best: dict[str, tuple[tuple[float, float], tuple[Offering, float, float, float]]] = {}
     spot = found.res.spot
-    sources: list[tuple[str, float, Any]] = [
-        (o.cloud, (o.spot_price if spot else o.price) or 0.0, o) for o in found.ranked
+    sources: list[tuple[str, float, Offering]] = [
+        (o.infra, (o.spot_price if spot else o.price) or 0.0, o) for o in found.ranked
     ]
     sources += [
         (o.infra, live_price(o, found.res, prices.get(o.infra)) or 0.0, o) for o in found.fits
@@ -152,7 +154,7 @@ def _best_per_infra(
     for infra, price, source in sources:
         if reasons.get(infra, ""):
             continue
-        rate = egress_rate(infra)
+        rate = rates.get(infra, 0.0)
         cost = price * hours + task.pull_gb * rate
         time = hours / speeds.get((source.accelerator or "").lower(), 1.0) + (
             egress_hours(task.pull_gb) if rate else 0.0
@@ -164,17 +166,16 @@ def _best_per_infra(
 
 
 def _candidate(
-    res: Resources, task: DagTask, source: Any, price: float, cost: float, time: float
+    res: Resources, task: DagTask, source: Offering, price: float, cost: float, time: float
 ) -> _Candidate:
-    infra = getattr(source, "cloud", None) or source.infra
-    key = (price, price, 0.0, infra, source.region, source.instance_type, res.spot)
-    return _Candidate(Entry(key, source, res, infra), cost, time)
+    key = (price, price, 0.0, source.infra, source.region, source.instance_type, res.spot)
+    return _Candidate(Entry(key, source, res, source.infra), cost, time)
 
 
-def _hop(out_gb: float, a: str, b: str, objective: str) -> float:
+def _hop(out_gb: float, a: str, b: str, objective: str, rates: Mapping[str, float]) -> float:
     if a == b or not out_gb:
         return 0.0
-    return egress_hours(out_gb) if objective == "time" else out_gb * egress_rate(a)
+    return egress_hours(out_gb) if objective == "time" else out_gb * rates.get(a, 0.0)
 
 
 def _matrices(
@@ -182,10 +183,14 @@ def _matrices(
     cands: Mapping[str, list[_Candidate]],
     edges: Sequence[tuple[str, str]],
     objective: str,
+    rates: Mapping[str, float],
 ) -> dict:
     return {
         (u, v): [
-            [_hop(tasks[u].output_gb, a.entry.infra, b.entry.infra, objective) for b in cands[v]]
+            [
+                _hop(tasks[u].output_gb, a.entry.infra, b.entry.infra, objective, rates)
+                for b in cands[v]
+            ]
             for a in cands[u]
         ]
         for u, v in edges
@@ -219,7 +224,7 @@ def _span(
         start = max(
             (
                 finish[u]
-                + _hop(tasks[u].output_gb, chosen[u].entry.infra, chosen[v].entry.infra, "time")
+                + _hop(tasks[u].output_gb, chosen[u].entry.infra, chosen[v].entry.infra, "time", {})
                 for u, w in edges
                 if w == v
             ),
@@ -291,7 +296,8 @@ def plan_dag(
     found = {t: match(specs[t].resources, live, prices, status, facts) for t in order}
     reasons = statuses(list(found.values()), status, facts.capabilities, facts)
     cands = {
-        t: _best_per_infra(found[t], specs[t], reasons, objective, speed, prices) for t in order
+        t: _best_per_infra(found[t], specs[t], reasons, objective, speed, prices, facts.egress)
+        for t in order
     }
     for t in order:
         if not cands[t]:
@@ -299,11 +305,11 @@ def plan_dag(
             raise SpecError(f"Task {t} has no usable placement: {why}")
     node = {t: [c.time if objective == "time" else c.cost for c in cands[t]] for t in order}
     solver, picked = _solve(
-        graph, order, node, _matrices(specs, cands, edges, objective), objective
+        graph, order, node, _matrices(specs, cands, edges, objective, facts.egress), objective
     )
     chosen = {t: cands[t][picked[t]] for t in order}
     return _result(
-        specs, order, edges, chosen, reasons, objective, solver, prices, today, facts.launchers
+        specs, order, edges, chosen, reasons, objective, solver, prices, today, facts
     )
 
 
@@ -325,15 +331,19 @@ def _result(
     solver: str,
     prices: Mapping,
     today: date | None,
-    launchers: frozenset[str],
+    facts: InfraFacts,
 ) -> DagPlan:
     placements = {}
     for t in order:
         day = today or date.today()
-        ctx = RowContext(specs[t].hours or 1.0, specs[t].pull_gb, reasons, day, launchers)
+        ctx = RowContext(
+            specs[t].hours or 1.0, specs[t].pull_gb, reasons, day, facts.launchers, facts.egress
+        )
         placements[t] = build(chosen[t].entry, ctx, prices)
     egress = {
-        (u, v): _hop(specs[u].output_gb, chosen[u].entry.infra, chosen[v].entry.infra, "cost")
+        (u, v): _hop(
+            specs[u].output_gb, chosen[u].entry.infra, chosen[v].entry.infra, "cost", facts.egress
+        )
         for u, v in edges
     }
     unknown = [t for t in order if specs[t].hours is None]

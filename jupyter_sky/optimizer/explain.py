@@ -6,7 +6,8 @@ import difflib
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from jupyter_sky.catalog.offers import Offer, offers_for, split_tpu
+from jupyter_sky.catalog.offers import offers_for, split_tpu
+from jupyter_sky.offering import Offering
 from jupyter_sky.optimizer.candidates import Scope, instance_types
 
 if TYPE_CHECKING:
@@ -31,14 +32,14 @@ def hardware(res: Resources) -> str:
     return "a CPU-only machine"
 
 
-def _cheapest(offers: Iterable[Offer], spot: bool) -> tuple[Offer, float] | None:
+def _cheapest(offers: Iterable[Offering], spot: bool) -> tuple[Offering, float] | None:
     priced = [(o, o.spot_price if spot else o.price) for o in offers if o.rankable(spot)]
     best = min(priced, key=lambda pair: pair[1] or 0.0, default=None)
     return (best[0], best[1] or 0.0) if best else None
 
 
-def _at(offer: Offer, price: float) -> str:
-    return f"{offer.cloud} {offer.instance_type} in {offer.region} at ${price:,.2f}/h"
+def _at(offer: Offering, price: float) -> str:
+    return f"{offer.infra} {offer.instance_type} in {offer.region} at ${price:,.2f}/h"
 
 
 def _numbers(values: Iterable[float | None], limit: int = 12) -> str:
@@ -72,9 +73,9 @@ def _hardware_miss(res: Resources, spot: bool) -> str:
     return f"No catalog row has instance type {res.instance_type}{hint}"
 
 
-def _scope_miss(res: Resources, scope: Scope, stage: str, pool: list[Offer]) -> str:
+def _scope_miss(res: Resources, scope: Scope, stage: str, pool: list[Offering]) -> str:
     if stage == "infra":
-        field, label = "cloud", "clouds"
+        field, label = "infra", "clouds"
     elif stage == "region":
         field, label = "region", f"{scope.kind} regions"
     else:
@@ -91,7 +92,7 @@ def _scope_miss(res: Resources, scope: Scope, stage: str, pool: list[Offer]) -> 
     )
 
 
-def _size_miss(res: Resources, stage: str, pool: list[Offer], suffix: str) -> str:
+def _size_miss(res: Resources, stage: str, pool: list[Offering], suffix: str) -> str:
     cpus = stage == "cpus"
     value, plus = (res.cpus, res.cpus_plus) if cpus else (res.memory_gb, res.memory_plus)
     unit, flag = ("vCPUs", "--cpus") if cpus else ("GB of memory", "--memory")
@@ -106,7 +107,7 @@ def _size_miss(res: Resources, stage: str, pool: list[Offer], suffix: str) -> st
     )
 
 
-def miss_sentence(res: Resources, scope: Scope, stage: str, pool: list[Offer]) -> str:
+def miss_sentence(res: Resources, scope: Scope, stage: str, pool: list[Offering]) -> str:
     """Explain why the hardware filter ``stage`` left nothing of ``pool`` (its input).
 
     Parameters
@@ -118,7 +119,7 @@ def miss_sentence(res: Resources, scope: Scope, stage: str, pool: list[Offer]) -
     stage : str
         ``hardware`` (nothing has the accelerator, count or instance type), ``infra``,
         ``region``, ``zone``, ``cpus`` or ``memory``.
-    pool : list of Offer
+    pool : list of Offering
         The offers that reached the stage.
 
     Returns
@@ -134,7 +135,7 @@ def miss_sentence(res: Resources, scope: Scope, stage: str, pool: list[Offer]) -
     return _size_miss(res, stage, pool, suffix)
 
 
-def price_miss(res: Resources, flagged: list[Offer], dear: list[Offer]) -> str:
+def price_miss(res: Resources, flagged: list[Offering], dear: list[Offering]) -> str:
     """Explain why no fitting row has a price that may be ranked."""
     kind = "spot" if res.spot else "on-demand"
     if dear:
@@ -142,7 +143,7 @@ def price_miss(res: Resources, flagged: list[Offer], dear: list[Offer]) -> str:
         cheapest = f"; the cheapest is {_at(*found)}" if found else ""
         return f"Nothing for {hardware(res)} costs at most ${res.max_price:g}/h{cheapest}."
     if flagged:
-        notes = sorted({o.note for o in flagged})
+        notes = sorted({o.flag_note for o in flagged})
         return (
             f"Every {kind} price for {hardware(res)} is flagged and kept out of the ranking "
             f"({'; '.join(notes)})."

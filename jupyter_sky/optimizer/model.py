@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from jupyter_sky.optimizer.status import PRICE_REFERENCE
 
 if TYPE_CHECKING:
-    from jupyter_sky.infra.base import Offering
+    from jupyter_sky.offering import Offering
     from jupyter_sky.optimizer.capability import Capability
     from jupyter_sky.spec.task import Resources
 
@@ -22,7 +21,8 @@ class InfraFacts:
     ``live_kinds``: infras without catalog rows (only their live offerings run there);
     ``launchers``: catalog clouds some registered infra launches on; ``reasons``: kind ->
     ``""`` (usable here) or one short reason (a kind left out is a price reference only);
-    ``capabilities``: kind -> what it can honour beyond hardware. Built by
+    ``capabilities``: kind -> what it can honour beyond hardware; ``egress``: kind -> $ per
+    GB of data leaving it (a kind left out charges none). Built by
     :func:`jupyter_sky.infra.readiness.facts`; the default knows no infra at all.
     """
 
@@ -30,6 +30,7 @@ class InfraFacts:
     launchers: frozenset[str] = frozenset()
     reasons: Mapping[str, str] = field(default_factory=dict)
     capabilities: Mapping[str, Capability] | None = None
+    egress: Mapping[str, float] = field(default_factory=dict)
 
     def reason(self, kind: str) -> str:
         """``""`` when ``kind`` can launch here, else why not."""
@@ -38,38 +39,32 @@ class InfraFacts:
 
 @dataclass(frozen=True)
 class Placement:
-    """One place a task can run: (infra, region, instance type, spot) with its price.
+    """One place a task can run: an :class:`~jupyter_sky.offering.Offering` bought on demand
+    or as spot, with what it costs for this task.
 
-    ``price_per_hour`` is None when the catalog has no usable price for the row (a flagged
-    row); a live offering without configured prices has ``price_per_hour`` 0.0 and ``priced``
-    False, shown as "$0 (unpriced)". ``spot_saving`` is ``1 - spot / on-demand`` of the same
-    row: what ``--spot`` saves (or saved, on a spot row). ``usable`` rows may be chosen;
-    ``reason`` says in one sentence why a row may not. ``launchable`` says whether this
-    version has a launcher for the infra at all. ``notes`` are sanity remarks for the table.
+    ``offering`` is the catalog row or live offering itself (``placement.offering.region``).
+    ``price_per_hour`` is what the row costs here (spot or on-demand, times the nodes); None
+    when the catalog has no usable price for the row (a flagged row); a live offering without
+    configured prices has ``price_per_hour`` 0.0 and ``priced`` False, shown as
+    "$0 (unpriced)". ``spot_saving`` is ``1 - spot / on-demand`` of the same row: what
+    ``--spot`` saves (or saved, on a spot row). ``usable`` rows may be chosen; ``reason`` says
+    in one sentence why a row may not. ``launchable`` says whether this version has a launcher
+    for the infra at all. ``notes`` are sanity remarks for the table.
     """
 
-    infra: str
-    region: str
-    zone: str | None
-    instance_type: str
-    accelerator: str | None
-    accelerator_count: float
-    vcpus: float | None
-    memory_gb: float | None
+    offering: Offering
     spot: bool
     price_per_hour: float | None
     priced: bool
     est_cost: float | None
     egress_cost: float
     spot_saving: float | None
-    price_date: date | None
     price_age_days: int | None
     usable: bool
     reason: str
     launchable: bool
     notes: tuple[str, ...] = ()
     flagged: bool = False  # price kept out of the ranking (see notes)
-    live: bool = False  # reported by an infra, not read from the catalog
 
     @property
     def total_cost(self) -> float | None:
@@ -78,39 +73,23 @@ class Placement:
             return None
         return self.est_cost + self.egress_cost
 
-    def offering(self) -> Offering:
-        """The row as the offering an infra launches (SSH: which host of a pool)."""
-        from jupyter_sky.infra.base import Offering
-
-        return Offering(
-            infra=self.infra,
-            region=self.region,
-            instance_type=self.instance_type,
-            vcpus=self.vcpus or 0.0,
-            memory_gb=self.memory_gb or 0.0,
-            accelerator=self.accelerator,
-            accelerator_count=int(self.accelerator_count),
-            price_per_hour=self.price_per_hour or 0.0,
-            spot=self.spot,
-            priced=self.priced,
-            zone=self.zone,
-        )
-
     def record(self) -> dict[str, Any]:
         """What the state store keeps of where a cluster was placed (JSON)."""
+        o = self.offering
         return {
-            "infra": self.infra,
-            "region": self.region,
-            "zone": self.zone,
-            "instance_type": self.instance_type,
+            "infra": o.infra,
+            "region": o.region,
+            "zone": o.zone,
+            "instance_type": o.instance_type,
             "price": self.price_per_hour or 0.0,
             "spot": self.spot,
         }
 
     def where(self) -> str:
         """Return ``infra region/zone instance`` as one short phrase."""
-        place = f"{self.region}/{self.zone}" if self.zone else self.region
-        return f"{self.infra} {self.instance_type} in {place}"
+        o = self.offering
+        place = f"{o.region}/{o.zone}" if o.zone else o.region
+        return f"{o.infra} {o.instance_type} in {place}"
 
     def price_text(self) -> str:
         """Return the $/h as shown in tables: ``$1.29``, ``$0 (unpriced)`` or ``—``."""

@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, NamedTuple, Union
+from typing import TYPE_CHECKING, NamedTuple
 
-from jupyter_sky.catalog.offers import Offer
 from jupyter_sky.optimizer import candidates as cand
 from jupyter_sky.optimizer.capability import Capability, capability_reasons
 from jupyter_sky.optimizer.explain import hardware, miss_sentence, price_miss
@@ -24,22 +23,18 @@ from jupyter_sky.optimizer.rows import (
     live_row,
     live_unmet,
 )
-from jupyter_sky.optimizer.status import EGRESS_PER_GB
 
 if TYPE_CHECKING:
-    from jupyter_sky.infra.base import Offering
+    from jupyter_sky.offering import Offering
     from jupyter_sky.spec.task import Resources
-
-Source = Union[Offer, "Offering"]
-
 
 @dataclass
 class Found:
     """What one request matched, before rows are built."""
 
     res: Resources
-    ranked: list[Offer] = field(default_factory=list)
-    flagged: list[Offer] = field(default_factory=list)
+    ranked: list[Offering] = field(default_factory=list)
+    flagged: list[Offering] = field(default_factory=list)
     fits: list[Offering] = field(default_factory=list)
     misfits: list[tuple[Offering, str]] = field(default_factory=list)
     miss: str = ""  # why nothing in the catalog may be ranked
@@ -118,30 +113,35 @@ class Entry(NamedTuple):
     """A ranked candidate before it becomes a row: its sort key and where it came from."""
 
     key: tuple
-    source: Source
+    source: Offering
     res: Resources
     infra: str
 
 
 def entries(
-    found: Sequence[Found], hours: float | None, output_gb: float, prices: Mapping[str, Pricing]
+    found: Sequence[Found],
+    hours: float | None,
+    output_gb: float,
+    prices: Mapping[str, Pricing],
+    rates: Mapping[str, float],
 ) -> list[Entry]:
-    """Return every rankable candidate of ``found``, cheapest first (price is ``key[1]``)."""
+    """Return every rankable candidate of ``found``, cheapest first (price is ``key[1]``);
+    ``rates`` are the $/GB of data leaving each infra."""
     out: list[Entry] = []
     for f in found:
         res, spot = f.res, f.res.spot
         nodes = res.num_nodes
         for o in f.ranked:
             price = ((o.spot_price if spot else o.price) or 0.0) * nodes
-            egress = output_gb * EGRESS_PER_GB.get(o.cloud, 0.0) if output_gb else 0.0
+            egress = output_gb * rates.get(o.infra, 0.0) if output_gb else 0.0
             total = price * hours + egress if hours is not None else price
-            key = (total, price, egress, o.cloud, o.region, o.instance_type, spot)
+            key = (total, price, egress, o.infra, o.region, o.instance_type, spot)
             out.append(
-                tuple.__new__(Entry, (key, o, res, o.cloud))
+                tuple.__new__(Entry, (key, o, res, o.infra))
             )  # skips NamedTuple's slow __new__
         for off in f.fits:
             price = (live_price(off, res, prices.get(off.infra)) or 0.0) * nodes
-            egress = output_gb * EGRESS_PER_GB.get(off.infra, 0.0)
+            egress = output_gb * rates.get(off.infra, 0.0)
             total = price * hours + egress if hours is not None else price
             key = (total, price, egress, off.infra, off.region, off.instance_type, spot)
             out.append(Entry(key, off, res, off.infra))
@@ -158,7 +158,7 @@ def statuses(
     """Return the reason for every infra in ``found``: what it cannot honour, else its status
     (``status`` first, then ``facts``)."""
     facts = facts or InfraFacts()
-    kinds = {o.cloud for f in found for o in f.ranked} | {o.infra for f in found for o in f.fits}
+    kinds = {o.infra for f in found for o in f.ranked} | {o.infra for f in found for o in f.fits}
     given = dict(status or {})
     unmet = capability_reasons((f.res for f in found), kinds, caps)
     return {**{k: facts.reason(k) for k in kinds - set(given)}, **given, **unmet}
@@ -166,9 +166,9 @@ def statuses(
 
 def build(entry: Entry, ctx: RowContext, prices: Mapping[str, Pricing]) -> Placement:
     """Build the :class:`Placement` of a ranked entry."""
-    if isinstance(entry.source, Offer):
-        return catalog_row(entry.source, entry.res.spot, ctx, nodes=entry.res.num_nodes)
-    return live_row(entry.source, entry.res, ctx, "", prices.get(entry.infra))
+    if entry.source.live:
+        return live_row(entry.source, entry.res, ctx, "", prices.get(entry.infra))
+    return catalog_row(entry.source, entry.res.spot, ctx, nodes=entry.res.num_nodes)
 
 
 def _after(found: Sequence[Found], ctx: RowContext, prices: Mapping, limit: int) -> list[Placement]:
@@ -191,7 +191,7 @@ def _missing(
     by_reason: dict[str, list[str]] = {}
     for infra in dict.fromkeys(e.infra for e in ranked):  # cheapest first, each once
         by_reason.setdefault(reasons.get(infra, ""), []).append(infra)
-    parts = [row.reason for row in after if row.live]
+    parts = [row.reason for row in after if row.offering.live]
     for reason, names in by_reason.items():
         more = f" and {len(names) - 6} more" if len(names) > 6 else ""
         parts.append(f"{', '.join(names[:6])}{more}: {reason}")
@@ -246,8 +246,9 @@ def rank(
         left out can honour none of them. None: ``facts``' capabilities (None there: not
         checked).
     facts : InfraFacts, optional
-        What the registry says (live kinds, launchable clouds, reasons, capabilities); the
-        optimizer never asks an infra itself. Default: no infra known.
+        What the registry says (live kinds, launchable clouds, reasons, capabilities, egress
+        rates); the optimizer never asks an infra itself. Default: no infra known (and so no
+        egress charged).
 
     Returns
     -------
@@ -259,10 +260,11 @@ def rank(
     facts = facts or InfraFacts()
     caps = capabilities if capabilities is not None else facts.capabilities
     found = [match(res, live, prices, status, facts) for res in requests]
-    ranked = entries(found, hours, output_gb, prices)
+    ranked = entries(found, hours, output_gb, prices, facts.egress)
     ranked = _dedupe(ranked) if len(requests) > 1 else ranked
     reasons = statuses(found, status, caps, facts)
-    ctx = RowContext(hours, output_gb, reasons, today or date.today(), facts.launchers)
+    day = today or date.today()
+    ctx = RowContext(hours, output_gb, reasons, day, facts.launchers, facts.egress)
     best = next((n for n, e in enumerate(ranked) if not reasons.get(e.infra, "")), None)
     shown = [build(e, ctx, prices) for e in ranked[:limit]]
     chosen = None

@@ -39,22 +39,23 @@ def _status(row: Placement, chosen: bool) -> str:
 
 
 def _age(row: Placement) -> str:
-    if row.live:
+    if row.offering.live:
         return "live"
     return "—" if row.price_age_days is None else f"{row.price_age_days} d"
 
 
 def cells(row: Placement, chosen: bool) -> list[str]:
     """Return the table cells of ``row`` in :data:`COLUMNS` order."""
-    gpus = f"{row.accelerator_count:g}× {row.accelerator}" if row.accelerator else "—"
+    o = row.offering
+    gpus = f"{o.accelerator_count:g}× {o.accelerator}" if o.accelerator else "—"
     return [
         "→" if chosen else "",
-        row.infra,
-        f"{row.region}/{row.zone}" if row.zone else row.region,
-        row.instance_type + (" (spot)" if row.spot else ""),
+        o.infra,
+        f"{o.region}/{o.zone}" if o.zone else o.region,
+        o.instance_type + (" (spot)" if row.spot else ""),
         gpus,
-        "—" if row.vcpus is None else f"{row.vcpus:g}",
-        "—" if row.memory_gb is None else f"{row.memory_gb:g} GB",
+        "—" if o.vcpus is None else f"{o.vcpus:g}",
+        "—" if o.memory_gb is None else f"{o.memory_gb:g} GB",
         row.price_text(),
         _money(row.est_cost),
         _money(row.egress_cost),

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from jupyter_sky.optimizer.model import Placement
-from jupyter_sky.optimizer.status import egress_rate
 
 if TYPE_CHECKING:
-    from jupyter_sky.catalog.offers import Offer
-    from jupyter_sky.infra.base import Offering
+    from jupyter_sky.offering import Offering
     from jupyter_sky.spec.task import Resources
 
 #: Prices older than this many days get a note beside the row.
@@ -32,14 +30,15 @@ class RowContext:
     reasons: Mapping[str, str]
     today: date
     launchers: frozenset[str] = frozenset()  # catalog clouds a registered infra launches on
+    egress: Mapping[str, float] = field(default_factory=dict)  # $/GB leaving each infra
 
     def costs(self, infra: str, price: float | None) -> tuple[float | None, float]:
         """Return (estimated cost for ``hours``, egress of ``output_gb`` home) for a row."""
         est = price * self.hours if price is not None and self.hours is not None else None
-        return est, self.output_gb * egress_rate(infra)
+        return est, self.output_gb * self.egress.get(infra, 0.0)
 
 
-def _saving(offer: Offer, spot: bool) -> float | None:
+def _saving(offer: Offering, spot: bool) -> float | None:
     od, sp = offer.price, offer.spot_price
     if not od or sp is None or (not spot and not offer.rankable(True)):
         return None
@@ -47,37 +46,30 @@ def _saving(offer: Offer, spot: bool) -> float | None:
 
 
 def catalog_row(
-    offer: Offer, spot: bool, ctx: RowContext, flagged: bool = False, nodes: int = 1
+    offer: Offering, spot: bool, ctx: RowContext, flagged: bool = False, nodes: int = 1
 ) -> Placement:
     """Build the row for a catalog offer priced on demand or as spot (for ``nodes`` machines)."""
     price = offer.spot_price if spot else offer.price
     price = price * nodes if price is not None else None
-    age = max(0, (ctx.today - offer.source_date).days)
-    notes: tuple[str, ...] = (offer.note,) if offer.note and flagged else ()
+    age = max(0, (ctx.today - offer.source_date).days) if offer.source_date else 0
+    note = offer.flag_note
+    notes: tuple[str, ...] = (note,) if note and flagged else ()
     if age > STALE_DAYS:
         notes += (f"price is {age} days old",)
-    reason = f"price not ranked: {offer.note}" if flagged else ctx.reasons.get(offer.cloud, "")
-    est, egress = ctx.costs(offer.cloud, None if flagged else price)
+    reason = f"price not ranked: {note}" if flagged else ctx.reasons.get(offer.infra, "")
+    est, egress = ctx.costs(offer.infra, None if flagged else price)
     return Placement(
-        infra=offer.cloud,
-        region=offer.region,
-        zone=offer.zone,
-        instance_type=offer.instance_type,
-        accelerator=offer.accelerator,
-        accelerator_count=offer.accelerator_count,
-        vcpus=offer.vcpus,
-        memory_gb=offer.memory_gb,
+        offering=offer,
         spot=spot,
         price_per_hour=None if flagged else price,
         priced=not flagged and price is not None,
         est_cost=est,
         egress_cost=egress,
         spot_saving=None if flagged else _saving(offer, spot),
-        price_date=offer.source_date,
         price_age_days=age,
         usable=not reason,
         reason=reason,
-        launchable=offer.cloud in ctx.launchers,
+        launchable=offer.infra in ctx.launchers,
         notes=notes,
         flagged=flagged,
     )
@@ -89,12 +81,14 @@ def live_price(offering: Offering, res: Resources, pricing: Pricing | None) -> f
     The requested amounts are priced where given (a pod gets what it asks for, as SkyPilot
     prices Kubernetes), else the whole offering.
     """
-    if offering.priced:
-        return offering.price_per_hour
+    spot = res.spot and offering.spot_price is not None
+    own = offering.spot_price if spot else offering.price
+    if own is not None:
+        return own
     if not pricing:
         return None
-    cpus = res.cpus if res.cpus is not None else offering.vcpus
-    memory = res.memory_gb if res.memory_gb is not None else offering.memory_gb
+    cpus = res.cpus if res.cpus is not None else offering.vcpus or 0.0
+    memory = res.memory_gb if res.memory_gb is not None else offering.memory_gb or 0.0
     count = res.accelerator_count or offering.accelerator_count
     per_acc = {str(k).lower(): float(v) for k, v in (pricing.get("accelerators") or {}).items()}
     acc_price = per_acc.get((offering.accelerator or "").lower(), 0.0) if count else 0.0
@@ -114,26 +108,17 @@ def live_row(
     reason = unmet or ctx.reasons.get(offering.infra, "")
     est, egress = ctx.costs(offering.infra, price if price is not None else 0.0)
     return Placement(
-        infra=offering.infra,
-        region=offering.region,
-        zone=None,
-        instance_type=offering.instance_type,
-        accelerator=offering.accelerator,
-        accelerator_count=offering.accelerator_count,
-        vcpus=offering.vcpus,
-        memory_gb=offering.memory_gb,
-        spot=offering.spot,
+        offering=offering,
+        spot=res.spot and offering.spot_price is not None,
         price_per_hour=price if price is not None else 0.0,
         priced=price is not None,
         est_cost=est,
         egress_cost=egress,
         spot_saving=None,
-        price_date=None,
         price_age_days=None,
         usable=not reason,
         reason=reason,
         launchable=True,
-        live=True,
         notes=(offering.note,) if offering.note else (),
     )
 
@@ -150,6 +135,7 @@ def live_unmet(res: Resources, offering: Offering, price: float | None) -> str:
     Live offerings are machines, so counts are minimums: ``--cpus 4`` fits an 8-CPU host.
     """
     have, name = offering.accelerator_count, offering.accelerator
+    vcpus, memory_gb = offering.vcpus or 0.0, offering.memory_gb or 0.0
     wanted = res.accelerator_count or (1 if res.accelerator else 0)
     missing = ""
     if wanted and not have:
@@ -158,11 +144,11 @@ def live_unmet(res: Resources, offering: Offering, price: float | None) -> str:
         missing = f"has {have}x {name}, not {res.accelerator}"
     elif wanted > have:
         missing = f"has only {have} GPUs"
-    elif res.cpus and res.cpus > offering.vcpus + 1e-9:
-        missing = f"has only {offering.vcpus:g} CPUs"
-    elif res.memory_gb and res.memory_gb > offering.memory_gb + 1e-9:
-        missing = f"has only {offering.memory_gb:g} GB of memory"
-    elif res.spot and not offering.spot:
+    elif res.cpus and res.cpus > vcpus + 1e-9:
+        missing = f"has only {vcpus:g} CPUs"
+    elif res.memory_gb and res.memory_gb > memory_gb + 1e-9:
+        missing = f"has only {memory_gb:g} GB of memory"
+    elif res.spot and offering.spot_price is None:
         missing = "has no spot capacity"
     elif res.instance_type and res.instance_type != offering.instance_type:
         missing = f"is not instance type {res.instance_type}"

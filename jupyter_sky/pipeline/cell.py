@@ -185,12 +185,12 @@ def _where(cell: Cell, name: str) -> Where:
         print(decision.message)
         return Where(None, (), decision.widget)
     row = decision.placement
-    if existing is not None and row.infra != existing:
+    if existing is not None and row.offering.infra != existing:
         raise InfraError(
-            f"Cluster '{name}' runs on {existing}; to launch on {row.infra} instead, use another "
+            f"Cluster '{name}' runs on {existing}; to launch on {row.offering.infra} instead, use another "
             f"--name or run %sky down {name} first."
         )
-    infra = get_infra(existing or row.infra)
+    infra = get_infra(existing or row.offering.infra)
     # With alternatives the planner matched the row to one of them; check that one's infra.
     _usable(infra, task, resources=not task.alternatives)
     if decision.widget is not None:
@@ -214,12 +214,12 @@ def _where_in_pipeline(task: Task, name: str, existing: str | None) -> Where:
     plan = dag.declare(task)
     display(plan)  # type: ignore[no-untyped-call]
     row = plan.placements[task.task_name or ""]
-    if existing is not None and row.infra != existing:
+    if existing is not None and row.offering.infra != existing:
         raise InfraError(
             f"Cluster '{name}' runs on {existing}, but the pipeline now places task "
-            f"'{task.task_name}' on {row.infra}; run %sky down {name} to move it."
+            f"'{task.task_name}' on {row.offering.infra}; run %sky down {name} to move it."
         )
-    infra = get_infra(existing or row.infra)
+    infra = get_infra(existing or row.offering.infra)
     _usable(infra, task)
     return Where(infra, (row,))
 

@@ -15,7 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from jupyter_sky.errors import InfraError
-from jupyter_sky.infra.base import AnyInfra, Handle, LaunchError, Offering, Zoned
+from jupyter_sky.infra.base import AnyInfra, Handle, LaunchError, Zoned
+from jupyter_sky.offering import Offering
 
 #: Launch attempts of one cell when the config does not say (``defaults.max_launch_attempts``).
 MAX_ATTEMPTS = 10
@@ -49,7 +50,7 @@ def where(offering: Offering) -> str:
 def launch(
     offerings: Sequence[Offering],
     infra_for: Callable[[str], AnyInfra],
-    start: Callable[[AnyInfra, Offering], Handle],
+    start: Callable[[AnyInfra, Offering, int], Handle],
     notify: Callable[[str], None],
     max_attempts: int = MAX_ATTEMPTS,
     pinned_zone: bool = False,
@@ -64,7 +65,8 @@ def launch(
     infra_for : callable
         The infra object of a kind.
     start : callable
-        ``start(infra, offering)`` launches there and returns the handle.
+        ``start(infra, offering, index)`` launches there (``offering`` is ``offerings[index]``,
+        in one of its zones) and returns the handle.
     notify : callable
         Shows one progress line ("attempt 2: ... — no capacity").
     max_attempts : int
@@ -96,7 +98,7 @@ def launch(
             if len(attempts) >= max_attempts:
                 raise _exhausted(attempts, f"after {max_attempts} attempts (the limit)")
             try:
-                handle = start(infra, zoned)
+                handle = start(infra, zoned, index)
             except LaunchError as exc:
                 attempts.append(Attempt(where(zoned), str(exc).rstrip(".")))
                 notify(f"attempt {len(attempts)}: {where(zoned)} — {attempts[-1].reason}")

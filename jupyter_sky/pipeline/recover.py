@@ -108,10 +108,10 @@ def _landed(rows: list[Placement], placement: dict[str, object]) -> Placement | 
     """The row the cluster ran on: same infra, region and instance type (its zone if it can)."""
     same = [
         r for r in rows
-        if (r.infra, r.region, r.instance_type)
+        if (r.offering.infra, r.offering.region, r.offering.instance_type)
         == (placement.get("infra"), placement.get("region"), placement.get("instance_type"))
     ]  # fmt: skip
-    zoned = [r for r in same if r.zone == placement.get("zone")]
+    zoned = [r for r in same if r.offering.zone == placement.get("zone")]
     found = zoned or same
     return found[0] if found else None
 

@@ -115,7 +115,7 @@ def priced_autostop(cell: Cell, where: Where) -> tuple[Task, list[str]]:
     minutes = cell.config.defaults.autostop_minutes_priced
     note = (
         f"autostop after {minutes:g} idle minutes (no cell running, no notebook attached): "
-        f"{row.infra} is priced at ${row.price_per_hour:.2f}/h; --autostop MIN sets another"
+        f"{row.offering.infra} is priced at ${row.price_per_hour:.2f}/h; --autostop MIN sets another"
     )
     return dataclasses.replace(task, autostop_minutes=minutes), [note]
 

@@ -9,7 +9,8 @@ from jupyter_sky.config import Config
 from jupyter_sky.infra.aws import AwsHandle, AwsInfra, provision
 from jupyter_sky.infra.aws.config import AwsConfig
 from jupyter_sky.infra.aws.identity import TAG_CLUSTER, user_name
-from jupyter_sky.infra.base import Launch, Offering
+from jupyter_sky.infra.base import Launch
+from jupyter_sky.offering import Offering
 from jupyter_sky.spec.task import parse_line, task_from_args
 
 from .conftest import AwsLab
@@ -29,7 +30,7 @@ def lab_config(lab: AwsLab, **extra: object) -> Config:
 def request_for(lab: AwsLab, name: str, tmp_path: Path, flags: str = "", zone: str | None = None,
                 instance_type: str = "t3.micro", region: str = "us-east-1", **cfg: object) -> Launch:  # fmt: skip
     task = task_from_args(parse_line(f"--name {name} {flags}"), "pass", tmp_path)
-    offering = Offering("aws", region, instance_type, 2, 1, zone=zone, price_per_hour=0.01, priced=True)
+    offering = Offering("aws", region, instance_type, 2, 1, zone=zone, price=0.01)
     return Launch(name, task, lab_config(lab, **cfg), offering=offering)
 
 

@@ -17,7 +17,8 @@ import pytest
 from jupyter_sky.errors import InfraError
 from jupyter_sky.infra import get_infra
 from jupyter_sky.infra.aws import AwsInfra
-from jupyter_sky.infra.base import AnyInfra, Handle, Launch, Offering
+from jupyter_sky.infra.base import AnyInfra, Handle, Launch
+from jupyter_sky.offering import Offering
 from jupyter_sky.pipeline import failover
 from jupyter_sky.spec.task import parse_line, task_from_args
 
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.aws
 
 
 def row(region: str, instance_type: str = "t3.micro", infra: str = "aws") -> Offering:
-    return Offering(infra, region, instance_type, 2, 1, price_per_hour=0.01, priced=True)
+    return Offering(infra, region, instance_type, 2, 1, price=0.01)
 
 
 class Walk:
@@ -44,7 +45,7 @@ class Walk:
     def infra_for(self, kind: str) -> AnyInfra:
         return self.aws if kind == "aws" else get_infra(kind)
 
-    def start(self, infra: AnyInfra, offering: Offering) -> Handle:
+    def start(self, infra: AnyInfra, offering: Offering, index: int) -> Handle:
         request = Launch(self.cluster, self.task, self.config, offering=offering, notify=self.lines.append)
         return infra.launch(request)  # type: ignore[no-any-return]
 

@@ -15,13 +15,8 @@ from pathlib import Path
 import pytest
 
 from jupyter_sky.infra.aws import AwsHandle, AwsInfra, provision
-from jupyter_sky.infra.base import (
-    CapacityError,
-    CredentialError,
-    Offering,
-    QuotaError,
-    State,
-)
+from jupyter_sky.infra.base import CapacityError, CredentialError, QuotaError, State
+from jupyter_sky.offering import Offering
 
 from .conftest import AwsLab
 from .infra_helpers import nothing_left, request_for, run

@@ -26,7 +26,8 @@ from vm_contract import ModuleVm
 
 from jupyter_sky.config import load_config
 from jupyter_sky.infra.azure import AzureInfra
-from jupyter_sky.infra.base import Handle, Infra, Launch, Offering
+from jupyter_sky.infra.base import Handle, Infra, Launch
+from jupyter_sky.offering import Offering
 from jupyter_sky.spec.task import parse_line, task_from_args
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
@@ -62,7 +63,7 @@ def infra(lab: AzureLab) -> AzureInfra:
 def vm(lab: AzureLab, infra: AzureInfra) -> Iterator[ModuleVm]:
     """The module's current VM: tests that end it (down, restart then down) get a new one."""
     task = task_from_args(parse_line("--name contract-az"), "pass", Path.cwd())
-    offering = Offering("azure", "eastus", "Standard_D2s_v5", 2, 8, price_per_hour=0.1, priced=True)
+    offering = Offering("azure", "eastus", "Standard_D2s_v5", 2, 8, price=0.1)
     current = ModuleVm(infra, Launch("contract-az", task, load_config(Path.cwd()), offering=offering))
     yield current
     current.end()

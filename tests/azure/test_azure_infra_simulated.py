@@ -21,7 +21,8 @@ from fakes.base import FaultRule
 from jupyter_sky.config import load_config
 from jupyter_sky.errors import InfraError, SpecError
 from jupyter_sky.infra.azure import AzureInfra
-from jupyter_sky.infra.base import CapacityError, CredentialError, Launch, Offering, QuotaError
+from jupyter_sky.infra.base import CapacityError, CredentialError, Launch, QuotaError
+from jupyter_sky.offering import Offering
 from jupyter_sky.spec.task import parse_line, task_from_args
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -63,7 +64,7 @@ def notebook(home: Path, tmp_path: Path) -> Iterator[Notebook]:
 
 def _request(name: str, tmp_path: Path, region: str = "eastus", size: str = "Standard_D2s_v5", flags: str = "") -> Launch:
     task = task_from_args(parse_line(f"--name {name} {flags}"), "pass", tmp_path)
-    offering = Offering("azure", region, size, 2, 8, price_per_hour=0.1, priced=True)
+    offering = Offering("azure", region, size, 2, 8, price=0.1)
     return Launch(name, task, load_config(tmp_path), offering=offering)
 
 

@@ -23,8 +23,9 @@ from test_contract import (  # the contract's own tests, collected here with the
 from vm_contract import ModuleVm
 
 from jupyter_sky.config import load_config
-from jupyter_sky.infra.base import Handle, Infra, Launch, Offering
+from jupyter_sky.infra.base import Handle, Infra, Launch
 from jupyter_sky.infra.gcp import GcpInfra
+from jupyter_sky.offering import Offering
 from jupyter_sky.spec.task import parse_line, task_from_args
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
@@ -59,7 +60,7 @@ def infra(lab: GcpLab) -> GcpInfra:
 def vm(lab: GcpLab, infra: GcpInfra) -> Iterator[ModuleVm]:
     """The module's current VM: tests that end it (down, restart then down) get a new one."""
     task = task_from_args(parse_line("--name contract-gcp"), "pass", Path.cwd())
-    offering = Offering("gcp", "us-central1", "n1-standard-2", 2, 7.5, zone="us-central1-f", price_per_hour=0.1, priced=True)
+    offering = Offering("gcp", "us-central1", "n1-standard-2", 2, 7.5, zone="us-central1-f", price=0.1)
     current = ModuleVm(infra, Launch("contract-gcp", task, load_config(Path.cwd()), offering=offering))
     yield current
     current.end()

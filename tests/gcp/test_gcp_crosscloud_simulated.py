@@ -23,9 +23,10 @@ from fakes.gcp_lab import GcpLab, running_lab
 from jupyter_sky.config import Config, load_config
 from jupyter_sky.infra import get_infra
 from jupyter_sky.infra.aws import AwsHandle, AwsInfra
-from jupyter_sky.infra.base import AnyInfra, Handle, Launch, Offering
+from jupyter_sky.infra.base import AnyInfra, Handle, Launch
 from jupyter_sky.infra.gcp import GcpInfra
 from jupyter_sky.infra.gcp.config import GcpConfig
+from jupyter_sky.offering import Offering
 from jupyter_sky.pipeline import failover
 from jupyter_sky.spec.task import parse_line, task_from_args
 
@@ -34,8 +35,8 @@ aws_lab = aws_fixtures.aws_lab
 
 pytestmark = [pytest.mark.slow, pytest.mark.aws, pytest.mark.timeout(600)]
 
-GCP_ROW = Offering("gcp", "us-central1", "n1-standard-2", 2, 7.5, price_per_hour=0.095, priced=True)
-AWS_ROW = Offering("aws", "us-east-1", "t3.micro", 2, 1, price_per_hour=0.104, priced=True)
+GCP_ROW = Offering("gcp", "us-central1", "n1-standard-2", 2, 7.5, price=0.095)
+AWS_ROW = Offering("aws", "us-east-1", "t3.micro", 2, 1, price=0.104)
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +75,7 @@ class Walk:
     def infra_for(self, kind: str) -> AnyInfra:
         return {"aws": self.aws, "gcp": self.gcp}.get(kind) or get_infra(kind)
 
-    def start(self, infra: AnyInfra, offering: Offering) -> Handle:
+    def start(self, infra: AnyInfra, offering: Offering, index: int) -> Handle:
         request = Launch(self.cluster, self.task, self.config, offering=offering, notify=self.lines.append)
         return infra.launch(request)  # type: ignore[no-any-return]
 
@@ -90,7 +91,7 @@ def test_gcp_full_everywhere_in_the_region_the_cell_lands_on_aws_and_nothing_is_
     """SIMULATED GCP and AWS: GCP is the cheapest row but refuses every zone; AWS runs the cell."""
     gcp_lab.fake.faults.add(FaultRule(action="instances.insert", code=code))
     before = len(gcp_lab.fake.server.requests)
-    rows = sorted([AWS_ROW, GCP_ROW], key=lambda row: row.price_per_hour or 0.0)
+    rows = sorted([AWS_ROW, GCP_ROW], key=lambda row: row.price or 0.0)
     assert rows[0].infra == "gcp"  # the cheapest placement is GCP
     walk = Walk(aws_lab, tmp_path, f"xc-{tried}")
     got = failover.launch(rows, walk.infra_for, walk.start, walk.lines.append, max_attempts=10)

@@ -19,8 +19,9 @@ from fakes.gcp_lab import GcpLab
 
 from jupyter_sky.config import load_config
 from jupyter_sky.infra import get_infra
-from jupyter_sky.infra.base import AnyInfra, Handle, Launch, Offering
+from jupyter_sky.infra.base import AnyInfra, Handle, Launch
 from jupyter_sky.infra.gcp import GcpInfra
+from jupyter_sky.offering import Offering
 from jupyter_sky.pipeline import failover
 from jupyter_sky.spec.task import parse_line, task_from_args
 
@@ -28,7 +29,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 def row(region: str, zone: str | None = None) -> Offering:
-    return Offering("gcp", region, "n1-standard-2", 2, 7.5, zone=zone, price_per_hour=0.095, priced=True)
+    return Offering("gcp", region, "n1-standard-2", 2, 7.5, zone=zone, price=0.095)
 
 
 class Walk:
@@ -44,7 +45,7 @@ class Walk:
     def infra_for(self, kind: str) -> AnyInfra:
         return self.gcp if kind == "gcp" else get_infra(kind)
 
-    def start(self, infra: AnyInfra, offering: Offering) -> Handle:
+    def start(self, infra: AnyInfra, offering: Offering, index: int) -> Handle:
         request = Launch(self.cluster, self.task, self.config, offering=offering, notify=self.lines.append)
         return infra.launch(request)  # type: ignore[no-any-return]
 

@@ -19,8 +19,9 @@ from fakes.gcp_lab import GcpLab
 
 from jupyter_sky.config import load_config
 from jupyter_sky.errors import InfraError, SpecError
-from jupyter_sky.infra.base import Launch, Offering, State
+from jupyter_sky.infra.base import Launch, State
 from jupyter_sky.infra.gcp import GcpInfra
+from jupyter_sky.offering import Offering
 from jupyter_sky.spec.task import parse_line, task_from_args
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -31,7 +32,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 def _request(name: str, tmp_path: Path, zone: str, machine: str = "n1-standard-2", flags: str = "") -> Launch:
     task = task_from_args(parse_line(f"--name {name} {flags}"), "pass", tmp_path)
-    offering = Offering("gcp", zone.rsplit("-", 1)[0], machine, 2, 7.5, zone=zone, price_per_hour=0.1, priced=True)
+    offering = Offering("gcp", zone.rsplit("-", 1)[0], machine, 2, 7.5, zone=zone, price=0.1)
     return Launch(name, task, load_config(tmp_path), offering=offering)
 
 

@@ -18,9 +18,10 @@ from fakes.gcp_lab import PROJECT, GcpLab
 
 from jupyter_sky.config import load_config
 from jupyter_sky.errors import InfraError
-from jupyter_sky.infra.base import Launch, Offering, State
+from jupyter_sky.infra.base import Launch, State
 from jupyter_sky.infra.gcp import GcpInfra
 from jupyter_sky.infra.gcp import provision as gp
+from jupyter_sky.offering import Offering
 from jupyter_sky.spec.task import parse_line, task_from_args
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
@@ -29,8 +30,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 def request(name: str, tmp_path: Path, zone: str, spot: bool = False) -> Launch:
     task = task_from_args(parse_line(f"--name {name}"), "pass", tmp_path)
     offering = Offering("gcp", zone.rsplit("-", 1)[0], "n1-standard-2", 2, 7.5, zone=zone,
-                        price_per_hour=0.02 if spot else 0.095, priced=True, spot=spot)  # fmt: skip
-    return Launch(name, task, load_config(tmp_path), offering=offering)
+                        price=0.095, spot_price=0.02)  # fmt: skip
+    return Launch(name, task, load_config(tmp_path), offering=offering, spot=spot)
 
 
 def test_a_spot_row_is_a_spot_vm_and_its_preemption_is_seen(lab: GcpLab, home: Path, tmp_path: Path) -> None:

@@ -17,9 +17,10 @@ from kubernetes import client, config
 
 from jupyter_sky.config_sections import Config
 from jupyter_sky.errors import InfraError, SpecError
-from jupyter_sky.infra.base import Launch, LaunchError, Offering, QuotaError
+from jupyter_sky.infra.base import Launch, LaunchError, QuotaError
 from jupyter_sky.infra.kubernetes import K8sHandle, KubernetesInfra
 from jupyter_sky.infra.kubernetes.config import KubernetesConfig
+from jupyter_sky.offering import Offering
 from jupyter_sky.pipeline import failover
 from jupyter_sky.spec.task import Resources, Task
 
@@ -148,7 +149,7 @@ def test_simulated_containers_pending_explains_then_capacity_error_and_failover(
                 Offering("k8s", "skyk8s", "skyk8s-h100", 32, 256, "H100", 8)]  # fmt: skip
         launch, lines = request("full", res)
 
-        def start(inf: object, row: Offering) -> K8sHandle:
+        def start(inf: object, row: Offering, index: int) -> K8sHandle:
             launch.offering = row
             return infra.launch(launch)
 

@@ -1,7 +1,7 @@
 """An IPython kernel in a pod, driven by jupyter_client through the API server's port-forward.
 
 Simulated containers; API server, scheduler, events, RBAC, port-forward are real.  The
-kernel binds the pod's own 127.0.0.1; :func:`jupyter_sky.transport.pod_forward.pod_opener`
+kernel binds the pod's own 127.0.0.1; :func:`jupyter_sky.infra.kubernetes.pod_forward.pod_opener`
 gives every ZMQ connection its own port-forward stream (as kubectl does).
 """
 
@@ -15,8 +15,8 @@ import zmq
 from jupyter_client import BlockingKernelClient
 from kubernetes import client, config
 
+from jupyter_sky.infra.kubernetes.pod_forward import pod_opener
 from jupyter_sky.transport.forward import ForwardSet
-from jupyter_sky.transport.pod_forward import pod_opener
 
 from .conftest import IMAGE_KERNEL, K8sEngine
 from .engine import USER_NAMESPACE

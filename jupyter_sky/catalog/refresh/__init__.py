@@ -169,7 +169,7 @@ def refresh(
     snapshot = catalog.load_offers()
     report = Report()
     for cloud in wanted:
-        mine = [o for o in snapshot if o.cloud == cloud]
+        mine = [o for o in snapshot if o.infra == cloud]
         result = CloudResult(cloud, total=len(mine))
         report.results.append(result)
         problem = None if cloud in transports else _problem(cloud)

@@ -26,7 +26,7 @@ from jupyter_sky.catalog.refresh.overlay import row
 from jupyter_sky.catalog.refresh.progress import Progress
 
 if TYPE_CHECKING:
-    from jupyter_sky.catalog.offers import Offer
+    from jupyter_sky.offering import Offering
 
 ClientFactory = Callable[[str, str], Any]  # (service, region) -> boto3-like client
 SOURCE = "AWS Price List API (GetProducts) + EC2 DescribeSpotPriceHistory"
@@ -132,7 +132,7 @@ def fetch_spot(ec2: Any, types: set[str], now: datetime) -> dict[tuple[str, str]
 
 
 def fetch_rows(
-    offers: Iterable[Offer],
+    offers: Iterable[Offering],
     *,
     clients: ClientFactory | None = None,
     progress: bool = True,
@@ -142,7 +142,7 @@ def fetch_rows(
 
     Parameters
     ----------
-    offers : iterable of Offer
+    offers : iterable of Offering
         The snapshot's AWS offers (they say which regions and types to ask about).
     clients : callable, optional
         ``(service, region) -> client`` with boto3's ``get_products``,

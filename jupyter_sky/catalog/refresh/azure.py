@@ -19,7 +19,7 @@ from jupyter_sky.catalog.refresh.progress import Progress
 from jupyter_sky.catalog.refresh.web import Http, urllib_get
 
 if TYPE_CHECKING:
-    from jupyter_sky.catalog.offers import Offer
+    from jupyter_sky.offering import Offering
 
 ENDPOINT = "https://prices.azure.com/api/retail/prices"
 API_VERSION = "2023-01-01-preview"
@@ -77,13 +77,13 @@ def fetch_region(http: Http, region: str, types: set[str]) -> dict[str, list[flo
 
 
 def fetch_rows(
-    offers: Iterable[Offer], *, http: Http | None = None, progress: bool = True
+    offers: Iterable[Offering], *, http: Http | None = None, progress: bool = True
 ) -> list[dict[str, Any]]:
     """Fetch current Azure prices for the regions and instance types of the snapshot.
 
     Parameters
     ----------
-    offers : iterable of Offer
+    offers : iterable of Offering
         The snapshot's Azure offers.
     http : callable, optional
         ``url -> decoded JSON``; default a stdlib urllib GET.

@@ -26,7 +26,7 @@ from jupyter_sky.catalog.refresh.progress import Progress
 from jupyter_sky.catalog.refresh.web import Http, urllib_get
 
 if TYPE_CHECKING:
-    from jupyter_sky.catalog.offers import Offer
+    from jupyter_sky.offering import Offering
 
 COMPUTE_SERVICE = "6F81-5844-456A"  # Compute Engine's service id in the Billing Catalog
 ENDPOINT = f"https://cloudbilling.googleapis.com/v1/services/{COMPUTE_SERVICE}/skus"
@@ -127,7 +127,7 @@ def fetch_unit_prices(http: Http, key: str, bar: Progress) -> UnitPrices:
     return prices
 
 
-def _gpu_names(prices: UnitPrices, offers: list[Offer]) -> dict[str, str]:
+def _gpu_names(prices: UnitPrices, offers: list[Offering]) -> dict[str, str]:
     """Map SKU GPU names ("Tesla A100 80GB") to the snapshot's accelerator names."""
     from jupyter_sky.catalog.offers import name_keys, resolve_name
 
@@ -141,7 +141,7 @@ def _gpu_names(prices: UnitPrices, offers: list[Offer]) -> dict[str, str]:
     return out
 
 
-def price_offer(offer: Offer, prices: UnitPrices, gpus: dict[str, str]) -> dict[str, Any] | None:
+def price_offer(offer: Offering, prices: UnitPrices, gpus: dict[str, str]) -> dict[str, Any] | None:
     """Return the overlay row of one snapshot offer, or None if the SKUs cannot price it."""
     family = offer.instance_type.split("-")[0]
     acc = offer.accelerator
@@ -185,7 +185,7 @@ def price_offer(offer: Offer, prices: UnitPrices, gpus: dict[str, str]) -> dict[
 
 
 def fetch_rows(
-    offers: Iterable[Offer],
+    offers: Iterable[Offering],
     *,
     http: Http | None = None,
     key: str | None = None,
@@ -195,7 +195,7 @@ def fetch_rows(
 
     Parameters
     ----------
-    offers : iterable of Offer
+    offers : iterable of Offering
         The snapshot's GCP offers (machine shapes and accelerator counts come from them).
     http : callable, optional
         ``url -> decoded JSON``; default a stdlib urllib GET.

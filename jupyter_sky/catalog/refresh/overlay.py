@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from jupyter_sky.config import sky_home
 
 if TYPE_CHECKING:
-    from jupyter_sky.catalog.offers import Offer
+    from jupyter_sky.offering import Offering
 
 FORMAT = 1
 SUBDIR = "catalog"
@@ -158,7 +158,7 @@ def _index(rows: list[dict[str, Any]]) -> dict[Key, dict[str, Any]]:
     return {(r["region"], r.get("zone"), r["instance_type"], _acc(r)): r for r in rows}
 
 
-def _merged(offer: Offer, rows: dict[Key, dict[str, Any]], when: date) -> Offer | None:
+def _merged(offer: Offering, rows: dict[Key, dict[str, Any]], when: date) -> Offering | None:
     acc = (offer.accelerator, offer.accelerator_count)
     keys = [(zone, a) for zone in (offer.zone, None) for a in (acc, None)]
     found = [r for z, a in keys if (r := rows.get((offer.region, z, offer.instance_type, a)))]
@@ -176,19 +176,19 @@ def _merged(offer: Offer, rows: dict[Key, dict[str, Any]], when: date) -> Offer 
     )
 
 
-def apply(offers: Iterable[Offer], home: Path | None = None) -> list[Offer]:
+def apply(offers: Iterable[Offering], home: Path | None = None) -> list[Offering]:
     """Lay the user's refreshed prices over ``offers``.
 
     Parameters
     ----------
-    offers : iterable of Offer
+    offers : iterable of Offering
         The snapshot's offers (every cloud).
     home : Path, optional
         The jupyter-sky home; default :func:`jupyter_sky.config.sky_home`.
 
     Returns
     -------
-    list of Offer
+    list of Offering
         The same offers, in the same order; matched ones carry the fetched prices, the fetch
         date as ``source_date`` and recomputed sanity flags. Without an overlay this is a copy
         of the input (one ``stat`` of the overlay folder).
@@ -202,7 +202,7 @@ def apply(offers: Iterable[Offer], home: Path | None = None) -> list[Offer]:
     indexes = {c: (_index(d["rows"]), fetched_date(d)) for c, d in docs.items()}
     changed: set[str | None] = set()
     for i, offer in enumerate(offers):
-        hit = indexes.get(offer.cloud)
+        hit = indexes.get(offer.infra)
         new = _merged(offer, *hit) if hit else None
         if new is not None:
             offers[i] = new

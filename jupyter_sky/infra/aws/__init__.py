@@ -36,12 +36,12 @@ from jupyter_sky.infra.base import (
     InfraPath,
     Launch,
     LaunchError,
-    Offering,
     Orphan,
     State,
 )
 from jupyter_sky.infra.vm_access import DISK_SIZE
 from jupyter_sky.infra.vm_kernel import VmHandle, VmOverSsh, selfstop_script, wait_ssh
+from jupyter_sky.offering import Offering
 
 if TYPE_CHECKING:
     from jupyter_sky.infra.aws.launch import Launched, Placement
@@ -86,6 +86,7 @@ class AwsInfra(VmOverSsh[AwsHandle]):
     kind: ClassVar[str] = "aws"
     extra: ClassVar[str] = "aws"
     catalog: ClassVar[str | None] = "aws"
+    egress_per_gb: ClassVar[float] = 0.09
     handle_type: ClassVar[type[Handle]] = AwsHandle
     config_section: ClassVar[type | None] = AwsConfig
     path_shape: ClassVar[str] = "aws[/<region>[/<zone>]]"
@@ -176,7 +177,7 @@ class AwsInfra(VmOverSsh[AwsHandle]):
         zone = zone or usable[0]
         return Placement(
             region=offering.region, zone=zone, instance_type=offering.instance_type,
-            gpu=offering.accelerator_count > 0, spot=offering.spot or resources.spot,
+            gpu=offering.accelerator_count > 0, spot=request.spot or resources.spot,
             max_price=resources.max_price, disk_gb=int(options.get("disk_size") or cfg.disk_size),
             image_id=options.get("image_id") or cfg.image_for(offering.region),
             ssh_cidr=cfg.ssh_cidr or ec2.public_cidr(), vpc_name=cfg.vpc_name,
@@ -323,6 +324,6 @@ def _catalog_regions() -> frozenset[str]:
     try:
         from jupyter_sky.catalog.offers import load_offers
 
-        return frozenset(o.region for o in load_offers() if o.cloud == "aws")
+        return frozenset(o.region for o in load_offers() if o.infra == "aws")
     except Exception:  # noqa: BLE001 - no catalog: the shape check alone
         return frozenset()

@@ -84,6 +84,7 @@ class AzureInfra(VmOverSsh[AzureHandle]):
     kind: ClassVar[str] = "azure"
     extra: ClassVar[str] = "azure"
     catalog: ClassVar[str | None] = "azure"
+    egress_per_gb: ClassVar[float] = 0.0875
     handle_type: ClassVar[type[Handle]] = AzureHandle
     config_section: ClassVar[type | None] = AzureConfig
     path_shape: ClassVar[str] = "azure[/<region>]"
@@ -129,7 +130,7 @@ class AzureInfra(VmOverSsh[AzureHandle]):
         if not sub:
             raise CredentialError("no Azure subscription: set AZURE_SUBSCRIPTION_ID, `azure: subscription_id:` in the config, or `az account set`.")
         _check_size(offering.region, offering.instance_type)
-        spot = offering.spot or request.task.resources.spot
+        spot = request.spot or request.task.resources.spot
         place = ap.AzurePlacement(offering.region, offering.instance_type, bool(offering.accelerator), spot)
         key, public = user_key("azure", cloud_user())
         spec = ap.AzureVmSpec(request.cluster, cloud_user(), cfg.ssh_user, public, cfg.ssh_cidr or _public_cidr(),
@@ -267,7 +268,7 @@ def _offers() -> list[tuple[str, str]] | None:
     try:
         from jupyter_sky.catalog.offers import load_offers
 
-        return [(o.region, o.instance_type) for o in load_offers() if o.cloud == "azure"]
+        return [(o.region, o.instance_type) for o in load_offers() if o.infra == "azure"]
     except Exception:  # noqa: BLE001 - no catalog: the shape check alone
         return None
 

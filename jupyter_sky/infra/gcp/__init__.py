@@ -27,13 +27,13 @@ from jupyter_sky.infra.base import (
     InfraFlag,
     InfraPath,
     Launch,
-    Offering,
     Orphan,
     State,
 )
 from jupyter_sky.infra.gcp.config import GcpConfig
 from jupyter_sky.infra.vm_access import DISK_SIZE, cloud_user, section_here
 from jupyter_sky.infra.vm_kernel import VmHandle, VmOverSsh, selfstop_script, wait_ssh
+from jupyter_sky.offering import Offering
 
 if TYPE_CHECKING:
     from jupyter_sky.infra.gcp import provision as gp
@@ -72,6 +72,7 @@ class GcpInfra(VmOverSsh[GcpHandle]):
     kind: ClassVar[str] = "gcp"
     extra: ClassVar[str] = "gcp"
     catalog: ClassVar[str | None] = "gcp"
+    egress_per_gb: ClassVar[float] = 0.12
     handle_type: ClassVar[type[Handle]] = GcpHandle
     config_section: ClassVar[type | None] = GcpConfig
     path_shape: ClassVar[str] = "gcp[/<region>[/<zone>]]"
@@ -132,7 +133,7 @@ class GcpInfra(VmOverSsh[GcpHandle]):
         if not name:
             raise CredentialError("no Google Cloud project: set GOOGLE_CLOUD_PROJECT or gcp.project in the config.")
         zone = offering.zone or (self.zones(offering) or [""])[0]
-        spot = offering.spot or request.task.resources.spot
+        spot = request.spot or request.task.resources.spot
         place = gp.GcpPlacement(name, zone, offering.instance_type, offering.accelerator,
                                 int(offering.accelerator_count), spot)  # fmt: skip
         key, public = user_key("gcp", cloud_user())
@@ -268,7 +269,7 @@ def _catalog_zones(region: str, machine_type: str | None = None) -> list[str] | 
     try:
         from jupyter_sky.catalog.offers import load_offers
 
-        rows = [o for o in load_offers() if o.cloud == "gcp" and o.region == region]
+        rows = [o for o in load_offers() if o.infra == "gcp" and o.region == region]
     except Exception:  # noqa: BLE001 - no catalog: the shape check alone
         return None
     if machine_type:

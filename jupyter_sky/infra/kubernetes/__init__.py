@@ -29,13 +29,13 @@ from jupyter_sky.infra.base import (
     InfraPath,
     Launch,
     LaunchError,
-    Offering,
     Orphan,
     State,
 )
 from jupyter_sky.infra.kubernetes.config import KubernetesConfig
 from jupyter_sky.infra.kubernetes.contexts import credentials_problem, read_contexts, split_context
 from jupyter_sky.infra.kubernetes.pods import ANNOTATION_STOPPED
+from jupyter_sky.offering import Offering
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient, CoreV1Api

@@ -27,7 +27,7 @@ from jupyter_sky.transport import wheels
 if TYPE_CHECKING:
     from kubernetes.client import Configuration
 
-    from jupyter_sky.transport.pod_forward import PodStream
+    from jupyter_sky.infra.kubernetes.pod_forward import PodStream
 
 BOOT_PORT = 50010
 
@@ -152,7 +152,7 @@ class _Stream(Protocol):
 
 def _connect(configuration: Configuration, pod: str, namespace: str, deadline: float) -> _Prefixed:
     """A port-forward stream to the pod's bootstrap port, once something listens there."""
-    from jupyter_sky.transport.pod_forward import pod_opener
+    from jupyter_sky.infra.kubernetes.pod_forward import pod_opener
 
     opener = pod_opener(configuration, pod, namespace)
     while True:

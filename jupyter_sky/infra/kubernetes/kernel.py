@@ -1,8 +1,8 @@
 """This process's view of the kernel in a pod: port-forwards, cached liveness, readiness.
 
 The five kernel ports are local listeners here; each ZMQ connection gets its own
-port-forward stream through the API server (:mod:`jupyter_sky.transport.pod_forward`), so a
-broken stream costs one connection, which ZMQ re-opens (and the relay's numbered output
+port-forward stream through the API server (:mod:`~jupyter_sky.infra.kubernetes.pod_forward`),
+so a broken stream costs one connection, which ZMQ re-opens (and the relay's numbered output
 replay fills in what was missed). Liveness is the pod's phase, read once a second by a
 background thread, so ``is_alive`` never touches the network.
 """
@@ -14,9 +14,9 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from jupyter_sky.infra.kubernetes.pod_forward import pod_opener
 from jupyter_sky.infra.kubernetes.pods import PORTS
 from jupyter_sky.transport.forward import ForwardSet
-from jupyter_sky.transport.pod_forward import pod_opener
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient

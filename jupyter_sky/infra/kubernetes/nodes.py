@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from jupyter_sky.infra.base import Offering
+from jupyter_sky.offering import Offering
 
 if TYPE_CHECKING:
     from kubernetes.client import CoreV1Api, V1Node

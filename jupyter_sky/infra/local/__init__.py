@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from jupyter_sky.config_sections import optional_text
 from jupyter_sky.errors import InfraError
-from jupyter_sky.infra.base import Handle, Infra, Launch, Offering, checked, fits, gpu_name
+from jupyter_sky.infra.base import Handle, Infra, Launch, checked, gpu_name
 from jupyter_sky.kernel.private import ipc_args, private_dir, remove_sockets
+from jupyter_sky.offering import Offering, fits
 
 if TYPE_CHECKING:
     from jupyter_sky.spec.task import Resources
@@ -115,7 +116,7 @@ class LocalInfra(Infra[LocalHandle]):
 
     def unmet(self, resources: Resources) -> str:
         here = machine()
-        missing = fits(resources, here)
+        missing = fits(here, resources)
         if not missing:
             return ""
         return f"This cell asks for {resources.describe()}, but the local machine {missing}."

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from jupyter_sky.errors import InfraError, SpecError
-from jupyter_sky.infra.base import Handle, InfraFlag, InfraPath, Launch, Offering
+from jupyter_sky.infra.base import Handle, InfraFlag, InfraPath, Launch
 from jupyter_sky.infra.over_ssh import OverSsh, kernel_args, kernel_env
 from jupyter_sky.infra.slurm import records as rec
 from jupyter_sky.infra.slurm.config import SlurmConfig
@@ -41,6 +41,7 @@ from jupyter_sky.infra.slurm.kernel import (
     sbatch_options,
     wait_running,
 )
+from jupyter_sky.offering import Offering
 from jupyter_sky.transport.kernels import KernelCache
 
 if TYPE_CHECKING:
@@ -195,7 +196,7 @@ class SlurmInfra(OverSsh[SlurmHandle]):
 
         login = self.login(cluster)
         if login == LOCAL:  # sbatch on this machine's PATH: no SSH at all
-            from jupyter_sky.transport.local_shell import local_shell
+            from jupyter_sky.infra.slurm.local_shell import local_shell
 
             return local_shell()
         settings = settings or self.settings()

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from jupyter_sky.errors import InfraError
-from jupyter_sky.infra.base import Offering
+from jupyter_sky.offering import Offering
 
 if TYPE_CHECKING:
     from jupyter_sky.spec.task import Resources
@@ -227,7 +227,5 @@ def offering_of(cluster: str, group: NodeGroup) -> Offering:
         memory_gb=round(group.memory_mb / 1024, 1),
         accelerator=top.upper() if top else None,
         accelerator_count=typed[top] if top else group.gpu_count,
-        price_per_hour=0.0,
-        priced=False,
         note=group.describe_nodes(),
     )

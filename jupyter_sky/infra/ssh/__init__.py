@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from jupyter_sky.errors import InfraError, SpecError
-from jupyter_sky.infra.base import Handle, InfraPath, Launch, Offering, fits, gpu_name
+from jupyter_sky.infra.base import Handle, InfraPath, Launch, gpu_name
 from jupyter_sky.infra.over_ssh import OverSsh, SshConfig, kernel_args, kernel_env
+from jupyter_sky.offering import Offering, fits
 from jupyter_sky.transport.kernels import KernelCache
 
 if TYPE_CHECKING:
@@ -143,11 +144,11 @@ class SshInfra(OverSsh[SshHandle]):
             self._offering(host, settings)
 
     def offerings(self, resources: Resources) -> list[Offering]:
-        return [o for o in self._host_offerings(resources) if not fits(resources, o)]
+        return [o for o in self._host_offerings(resources) if not fits(o, resources)]
 
     def unmet(self, resources: Resources) -> str:
         offers = self._host_offerings(resources)
-        reasons = [fits(resources, o) for o in offers]
+        reasons = [fits(o, resources) for o in offers]
         if not offers or "" in reasons:
             return ""  # no host named (a warm cluster's own, or the plan picks): nothing to judge
         host = offers[0].region
@@ -204,7 +205,7 @@ class SshInfra(OverSsh[SshHandle]):
 
     def _fits(self, host: str, resources: Resources, settings: SshSettings) -> bool:
         try:
-            return not fits(resources, self._offering(host, settings))
+            return not fits(self._offering(host, settings), resources)
         except InfraError as exc:
             self.notify(f"ssh/{host}: {exc}")
             return False

@@ -73,7 +73,7 @@ def pod_opener(configuration: Configuration, pod: str, namespace: str) -> Opener
                 ports=str(port),
             )
         finally:
-            api.close()  # the websocket does not use the client's connection pool
+            api.close()  # type: ignore[no-untyped-call]  # the websocket does not use its pool
         return PodStream(forward, forward.socket(port))
 
     return open_stream
