@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 JOURNAL_DIR = "journal"
 RUNS_FILE = "runs.jsonl"
-TABLES = ("clusters", "runs", "detached_jobs")
+TABLES = ("clusters", "runs", "detached_jobs", "uptime")
 
 
 def _journal(store: Store) -> Path:
