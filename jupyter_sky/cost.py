@@ -13,6 +13,7 @@ or run still going is counted up to now.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
 
 GROUPS = ("cluster", "day", "notebook", "infra")
 USAGE = "Usage: %sky cost [--by cluster|day|notebook|infra] (default: cluster)."
-DAY = 86400.0
 
 
 @dataclass(frozen=True)
@@ -142,20 +142,28 @@ def midnight(when: float) -> float:
     return time.mktime((t.tm_year, t.tm_mon, t.tm_mday, 0, 0, 0, 0, 0, -1))
 
 
+def day_bounds(start: float, end: float) -> list[tuple[str, float, float]]:
+    """[start, end] cut at local midnights: (ISO date, from, to) per day (one for an instant)."""
+    parts: list[tuple[str, float, float]] = []
+    at = start
+    while at < end or not parts:
+        day = dt.datetime.fromtimestamp(at).date()
+        midnight = dt.datetime.combine(day + dt.timedelta(days=1), dt.time()).timestamp()
+        parts.append((day.isoformat(), at, min(end, midnight) if end > at else midnight))
+        at = midnight
+    return parts
+
+
 def _pieces(charge: Charge, by: str, now: float) -> list[tuple[str, float, float]]:
-    """(group, UP seconds, dollars) of a charge; ``day`` splits it at each midnight."""
+    """(group, UP seconds, dollars) of a charge; ``day`` cuts it at each local midnight."""
     up = 1.0 if charge.up else 0.0
     if by != "day":
-        key = str(getattr(charge, by))
-        return [(key, up * charge.seconds(now), charge.cost(now))]
-    out: list[tuple[str, float, float]] = []
-    start = midnight(charge.started_at)
+        return [(str(getattr(charge, by)), up * charge.seconds(now), charge.cost(now))]
     end = charge.ended_at if charge.ended_at is not None else now
-    while not out or start < end:
-        nxt = midnight(start + DAY + 3600)  # + 1 h: a day of 25 h (DST) still ends here
-        out.append((_day(start), up * charge.seconds(now, start, nxt), charge.cost(now, start, nxt)))
-        start = nxt
-    return out
+    return [
+        (day, up * charge.seconds(now, lo, hi), charge.cost(now, lo, hi))
+        for day, lo, hi in day_bounds(charge.started_at, end)
+    ]
 
 
 Row = tuple[int, float, float, float]  # runs, cell seconds, UP seconds, dollars

@@ -1,4 +1,4 @@
-"""Uptime spans: each time a cluster is UP — from the start of its launch (or of starting it
+"""Uptime spans: each time a cluster is up — from the start of its launch (or of starting it
 again after a stop) to its stop or down — with its $/h, the time a cloud bills.
 
 The store follows every change of a cluster record here (:func:`follow`), so every path that
@@ -33,33 +33,42 @@ class Span:
 
 
 def follow(store: Store, rec: ClusterRecord | None, name: str) -> None:
-    """After a change to cluster ``name`` (``rec``: its record now, None once removed): an UP
-    cluster has one open span; any other state, or no record, closes it."""
-    if rec is not None and rec.state == "UP":
-        if not _open(store, name):
-            start = max(rec.created_at, _last_end(store, name))
-            store._execute(
-                "INSERT INTO uptime (cluster, infra, price, started_at) VALUES (?, ?, ?, ?)",
-                (name, rec.infra, rec.cost_per_hour, start),
-            )
-        return
-    ended = rec.ended_at if rec is not None and rec.ended_at is not None else time.time()
+    """After a change to cluster ``name`` (``rec``: its record now, None once removed).
+
+    A launching or UP cluster has one open span, from its ``created_at`` (the start of its
+    launch, or of starting it again): a record with another ``created_at`` is a new launch, so
+    the old span ends and a new one opens; a stopped, down or removed cluster's span ends.
+    """
+    current = _open(store, name)
+    if rec is not None and rec.state in ("INIT", "UP"):
+        if current is not None and current[1] == rec.created_at:
+            store._execute("UPDATE uptime SET price = ? WHERE id = ?", (rec.cost_per_hour, current[0]))
+            return  # the same launch: failover may have landed on another price
+        _close(store, name, time.time())
+        store._execute(
+            "INSERT INTO uptime (cluster, infra, price, started_at) VALUES (?, ?, ?, ?)",
+            (name, rec.infra, rec.cost_per_hour, rec.created_at),
+        )
+    elif current is not None:
+        ended = rec.ended_at if rec is not None and rec.ended_at is not None else time.time()
+        _close(store, name, ended)
+
+
+def _open(store: Store, name: str) -> tuple[int, float] | None:
+    """(id, started_at) of the cluster's open span, or None."""
+    rows = store._query(
+        "SELECT id, started_at FROM uptime WHERE cluster = ? AND ended_at IS NULL "
+        "ORDER BY id DESC LIMIT 1",
+        (name,),
+    )
+    return (int(rows[0][0]), float(rows[0][1])) if rows else None
+
+
+def _close(store: Store, name: str, ended: float) -> None:
     store._execute(
         "UPDATE uptime SET ended_at = MAX(started_at, ?) WHERE cluster = ? AND ended_at IS NULL",
         (ended, name),
     )
-
-
-def _open(store: Store, name: str) -> bool:
-    rows = store._query(
-        "SELECT 1 FROM uptime WHERE cluster = ? AND ended_at IS NULL LIMIT 1", (name,)
-    )
-    return bool(rows)
-
-
-def _last_end(store: Store, name: str) -> float:
-    rows = store._query("SELECT MAX(ended_at) FROM uptime WHERE cluster = ?", (name,))
-    return float(rows[0][0]) if rows and rows[0][0] is not None else 0.0
 
 
 def spans(store: Store) -> list[Span]:
