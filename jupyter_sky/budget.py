@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from jupyter_sky.cost import spends, usd
+from jupyter_sky.cost import charges, midnight, usd
 
 if TYPE_CHECKING:
     from jupyter_sky.config_sections import BudgetConfig
@@ -40,28 +40,28 @@ class Limit:
         return f"{self.name} {usd(self.dollars)} ({usd(self.spent)} spent, {usd(self.left)} left)"
 
 
-def _midnight(now: float) -> float:
-    t = time.localtime(now)
-    return time.mktime((t.tm_year, t.tm_mon, t.tm_mday, 0, 0, 0, 0, 0, -1))
-
-
 def limits(
     store: Store, cluster: str, budget: BudgetConfig, max_cost: float | None
 ) -> list[Limit]:
-    """Every limit that applies to a cell on ``cluster``; empty when none is set."""
+    """Every limit that applies to a cell on ``cluster``; empty when none is set.
+
+    What was spent counts the UP time of every priced cluster (:mod:`jupyter_sky.cost`), so a
+    cluster idle between cells spends against ``per_cluster``, ``per_day`` and ``total``;
+    ``--max-cost`` limits the cell alone.
+    """
     found = [Limit("--max-cost", max_cost, 0.0)] if max_cost is not None else []
     if budget.per_cluster is None and budget.per_day is None and budget.total is None:
         return found
-    runs, now = spends(store), time.time()
+    now = time.time()
+    items = charges(store, now)
     if budget.per_cluster is not None:
-        spent = sum(s.cost for s in runs if s.cluster == cluster)
+        spent = sum(c.cost(now) for c in items if c.cluster == cluster)
         found.append(Limit("budget.per_cluster", budget.per_cluster, spent))
     if budget.per_day is not None:
-        since = _midnight(now)
-        spent = sum(s.cost for s in runs if s.started_at >= since)
-        found.append(Limit("budget.per_day", budget.per_day, spent))
+        since = midnight(now)
+        found.append(Limit("budget.per_day", budget.per_day, sum(c.cost(now, since) for c in items)))
     if budget.total is not None:
-        found.append(Limit("budget.total", budget.total, sum(s.cost for s in runs)))
+        found.append(Limit("budget.total", budget.total, sum(c.cost(now) for c in items)))
     return found
 
 
@@ -152,15 +152,27 @@ class Guard:
     def sentence(self, cluster: str, stopped: bool, kind: str) -> str:
         """What was spent and why the cell stopped."""
         spent = self.tripped if self.tripped is not None else self.spent()
-        then = (
-            f"cluster '{cluster}' was stopped (its disk is kept; the next cell on it starts it "
-            "again)"
-            if stopped
-            else f"the kernel of cluster '{cluster}' is left idle (the {kind} infra cannot stop "
-            "and keep it)"
-        )
+        then = afterwards(cluster, stopped, kind)
         return (
             f"Budget reached: this cell spent {usd(spent)} at {usd(self.price)}/h, reaching "
             f"{self.limit.name} {usd(self.limit.dollars)} ({usd(self.limit.spent)} spent "
             f"before it); the cell was interrupted and {then}."
         )
+
+
+def afterwards(cluster: str, stopped: bool, kind: str) -> str:
+    """What became of the cluster at a budget: stopped, or its kernel left idle."""
+    if stopped:
+        return (
+            f"cluster '{cluster}' was stopped (its disk is kept; the next cell on it starts it "
+            "again)"
+        )
+    return (
+        f"the kernel of cluster '{cluster}' is left idle (the {kind} infra cannot stop and keep "
+        "it)"
+    )
+
+
+def used_up(found: list[Limit]) -> Limit | None:
+    """The first limit with nothing left, or None."""
+    return next((lim for lim in found if lim.left <= 0), None)

@@ -81,7 +81,9 @@ def test_budget_section_counts_spend_records_and_refuses_when_used_up(
         assert res.status == "error" and "reaching budget.per_day $2.00" in res.error_text
         refused = nb.run(f"%%sky --name other {LOCAL}\nx = 1")
         assert refused.status == "error"
-        assert "Refused before launch: budget.per_day $2.00 ($2." in refused.error_text
+        # the interrupted cluster stays UP (local keeps its kernel) and spends while it idles
+        assert "Refused before launch: budget.per_day $2.00 ($" in refused.error_text
+        assert "Cluster 'daily'" not in refused.error_text  # another cluster was asked for
         assert "is used up; raise it in the config (or --max-cost) or wait for the next day." in refused.error_text
         assert Store(home).get_cluster("other") is None
         report = nb.run("%sky cost --by day").stdout
@@ -155,3 +157,24 @@ def test_limits_count_the_spend_records_per_cluster_day_and_total(tmp_path: Path
         "($7.50 spent, $0.50 left); raise the limit, shorten --time or choose a cheaper placement."
     )
     assert limits(store, "a", BudgetConfig(), None) == []
+
+
+def test_idle_up_time_uses_the_budget_up(tmp_path: Path) -> None:
+    """A priced cluster idle between cells spends (its UP time counts): at $1 a second, 4 idle
+    seconds use up budget.per_cluster $3, and the next cell on it does not run."""
+    nb, home = _notebook(tmp_path, PRICED + "budget:\n  per_cluster: 3\n")
+    try:
+        first = nb.run(f"%%sky --name idler {LOCAL}\nx = 1")
+        assert first.status == "ok", first.error_text
+        time.sleep(4)
+        res = nb.run("%%sky --name idler\nx = 2")
+        assert res.status == "error"
+        assert "budget.per_cluster $3.00 ($" in res.error_text and "is used up" in res.error_text
+        assert "Cluster 'idler' is still up and spending; %sky down idler ends it." in res.error_text
+        assert nb.value("x") == "1"  # the cell did not run
+        from jupyter_sky.cost import spent
+
+        assert spent(Store(home), cluster="idler") >= 4.0
+    finally:
+        nb.shutdown()
+

@@ -257,6 +257,7 @@ def _execute(
     relay.on_checkpoint = checkpoints.keeper(task.workdir, say)
     cell_hash = hashlib.sha256(cell.source.encode()).hexdigest()[:16]
     price = _price(mgr, live)
+    budget = spend.at_start(cell, live, budget)
     prepare = spend.with_target_limit(prepare, budget, live, price)
     run_id = mgr.store.start_run(
         live.name, cell_hash, live.infra.kind, {"where": live.where()},

@@ -45,8 +45,49 @@ def before_launch(cell: Cell, name: str, where: Where) -> Budget:
     if why:
         if where.widget is not None:
             where.widget.status = why
-        raise BudgetError(why)
+        raise BudgetError(why + _stop_idle(cell.mgr, name, found, where))
     return Budget(found if priced else [])
+
+
+def _stop_idle(mgr: Manager, name: str, found: list[Limit], where: Where) -> str:
+    """A running cluster whose UP time used a limit up keeps spending while it idles: stop it
+    where the infra can; what was done, as the end of the refusal's sentence."""
+    from jupyter_sky.budget import used_up
+    from jupyter_sky.infra.base import Restartable
+    from jupyter_sky.kernel.shield import no_interrupts
+
+    record = mgr.store.get_cluster(name)
+    if where.rows or used_up(found) is None or record is None or record.state != "UP":
+        return ""
+    if not isinstance(where.infra, Restartable):
+        return f" Cluster '{name}' is still up and spending; %sky down {name} ends it."
+    with no_interrupts():
+        mgr.stop(name)
+    return f" Cluster '{name}' was stopped (its disk is kept)."
+
+
+def at_start(cell: Cell, live: LiveCluster, budget: Budget) -> Budget:
+    """The limits again as the cell starts: the launch, and the time the cluster was UP since
+    the plan, spent too. A limit used up by now stops the cluster where the infra can, and the
+    cell does not run."""
+    from jupyter_sky.budget import afterwards, limits, used_up
+    from jupyter_sky.infra.base import Restartable
+    from jupyter_sky.kernel.shield import no_interrupts
+
+    if not budget.limits:
+        return budget
+    found = limits(cell.mgr.store, live.name, cell.config.budget, cell.task.max_cost)
+    lim = used_up(found)
+    if lim is None:
+        return Budget(found)
+    stopped = isinstance(live.infra, Restartable)
+    if stopped:
+        with no_interrupts():
+            cell.mgr.stop(live.name)
+    raise BudgetError(
+        f"Budget reached before the cell ran: {lim.describe()} is used up (a cluster's UP time "
+        f"counts, idle or not); {afterwards(live.name, stopped, live.infra.kind)}."
+    )
 
 
 def _planned_price(mgr: Manager, name: str, where: Where) -> tuple[float, bool]:
