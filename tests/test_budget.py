@@ -178,3 +178,121 @@ def test_idle_up_time_uses_the_budget_up(tmp_path: Path) -> None:
     finally:
         nb.shutdown()
 
+
+def test_a_task_file_run_is_metered_and_stopped_at_max_cost(tmp_path: Path) -> None:
+    """``%sky -f task.yaml --max-cost``: the file's run is a spend record like a cell, and the
+    budget guard interrupts it at the limit with the same sentence."""
+    nb, home = _notebook(tmp_path, PRICED)
+    (tmp_path / "nb" / "job.yaml").write_text("run: |\n  echo started\n  sleep 30\n")
+    try:
+        res = nb.run(f"%sky -f job.yaml --name filed {LOCAL} --max-cost 2", timeout=60)
+        assert res.status == "error" and res.elapsed < 15
+        assert "started" in res.stdout
+        assert "Budget reached: this cell spent $2." in res.error_text
+        assert "reaching --max-cost $2.00 ($0.00 spent before it)" in res.error_text
+        run = Store(home).runs("filed")[-1]
+        assert run["status"] == "interrupted" and run["reason"].startswith("Budget reached")
+        assert run["cell"].startswith("run: echo started")
+    finally:
+        nb.shutdown()
+
+
+def _cell(tmp_path: Path, line: str, config: str) -> object:
+    from jupyter_sky.config import load_config
+    from jupyter_sky.kernel.manager import Manager
+    from jupyter_sky.pipeline.cell import Cell
+    from jupyter_sky.spec import task as spec
+
+    (tmp_path / "jupyter_sky.yaml").write_text(config)
+    loaded = load_config(tmp_path)
+    task = spec.task_from_args(spec.parse_line(line), "x = 1", tmp_path, loaded.defaults)
+    mgr = Manager(Store(tmp_path / "home"))
+    return Cell(None, mgr, task, loaded, "x = 1", lambda *a: None)  # type: ignore[arg-type]
+
+
+def test_a_detached_cell_is_refused_or_carries_its_limit_to_the_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--detach`` goes through the same refusal before anything is queued, and its limit
+    rides in the job's prepare message, which the job's kernel enforces."""
+    from jupyter_sky.pipeline.spend import BudgetError, detached_limit
+
+    monkeypatch.chdir(tmp_path)
+    refused = _cell(tmp_path, f"{LOCAL} --time 2h --max-cost 5", PRICED)
+    with pytest.raises(BudgetError, match=r"the estimate \$7200.00 \(\$3600.00/h for 2 h\)"):
+        detached_limit(refused, "local")  # type: ignore[arg-type]
+    limit = detached_limit(_cell(tmp_path, f"{LOCAL} --max-cost 5", PRICED), "local")  # type: ignore[arg-type]
+    assert limit == {
+        "price": 3600.0, "left": 5.0, "stop": False,
+        "limit": "--max-cost $5.00 ($0.00 spent, $5.00 left)",
+    }  # fmt: skip
+    assert detached_limit(_cell(tmp_path, LOCAL, PRICED), "local") is None  # type: ignore[arg-type]
+
+
+def test_the_detached_payload_carries_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    import jupyter_sky.variables.prepare as prepare_mod
+    from jupyter_sky.infra.slurm.detached import _payload
+    from jupyter_sky.infra.slurm.runner import unpack_frames
+
+    monkeypatch.setattr(prepare_mod, "prepare_message", lambda *a, **k: None)  # carries nothing
+    task = SimpleNamespace(setup=None, workdir=None)
+    budget = {"price": 1.0, "left": 2.0, "limit": "--max-cost $2.00", "stop": False}
+    data = _payload(task, "x = 1", None, SimpleNamespace(frames=[]), {}, budget)
+    header, _ = unpack_frames(data)
+    assert header["prepare"]["budget"] == budget and header["prepare"]["no_pull"] is True
+
+
+class _Infra:
+    kind = "local"
+
+    def interrupt(self, handle: object) -> None:
+        pass
+
+
+class _Restartable(_Infra):
+    kind = "aws"
+
+    def start(self, handle: object, request: object) -> object:
+        return handle
+
+
+class _Mgr:
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def stop(self, name: str) -> str:
+        self.calls.append(f"stop {name}")
+        return ""
+
+    def restart(self, live: object, task: object, config: object) -> None:
+        self.calls.append("restart")
+
+
+@pytest.mark.parametrize("infra", [_Infra(), _Restartable()], ids=["local", "restartable"])
+def test_ctrl_c_twice_at_the_limit_stops_instead_of_restarting(infra: _Infra) -> None:
+    """A cell at its limit that ignored the interrupt, then Ctrl-C twice: a cluster that can stop
+    is stopped (a restart would keep it spending); elsewhere the restart's sentence is the
+    budget's. Not at the limit: the plain restart."""
+    from types import SimpleNamespace
+
+    from jupyter_sky.budget import Guard, Limit
+    from jupyter_sky.pipeline.spend import after_double_interrupt
+
+    mgr = _Mgr()
+    cell = SimpleNamespace(mgr=mgr, task=None, config=None)
+    live = SimpleNamespace(name="c", infra=infra, handle=None)
+    watch = Guard(3600.0, Limit("--max-cost", 1.0, 0.0), lambda: None, None)
+    watch.start -= 2  # $2 spent against a $1 limit
+    watch()  # trips
+    said = after_double_interrupt(cell, live, watch)  # type: ignore[arg-type]
+    assert said.startswith("Budget reached: this cell spent $2.")
+    if isinstance(infra, _Restartable):
+        assert mgr.calls == ["stop c"] and "cluster 'c' was stopped" in said
+    else:
+        assert mgr.calls == ["restart"] and "was restarted (the cell did not stop at the interrupt" in said
+    calm = _Mgr()
+    cell.mgr = calm
+    fresh = Guard(3600.0, Limit("--max-cost", 100.0, 0.0), lambda: None, None)
+    assert after_double_interrupt(cell, live, fresh) == "" and calm.calls == ["restart"]  # type: ignore[arg-type]
