@@ -31,10 +31,18 @@ class Limit:
     name: str  # "--max-cost", "budget.per_cluster", "budget.per_day" or "budget.total"
     dollars: float
     spent: float
+    others: float = 0.0  # $/h other clusters up now add to it while this cell runs
 
     @property
     def left(self) -> float:
         return max(0.0, self.dollars - self.spent)
+
+    def share(self, price: float) -> float:
+        """Dollars a cell at ``price`` $/h may spend before the limit is reached, the other
+        clusters up spending at their rates meanwhile."""
+        if price <= 0 or self.others <= 0:
+            return self.left
+        return self.left * price / (price + self.others)
 
     def describe(self) -> str:
         return f"{self.name} {usd(self.dollars)} ({usd(self.spent)} spent, {usd(self.left)} left)"
@@ -54,20 +62,21 @@ def limits(
         return found
     now = time.time()
     items = charges(store, now)
+    others = sum(c.price for c in items if c.up and c.ended_at is None and c.cluster != cluster)
     if budget.per_cluster is not None:
         spent = sum(c.cost(now) for c in items if c.cluster == cluster)
         found.append(Limit("budget.per_cluster", budget.per_cluster, spent))
     if budget.per_day is not None:
-        since = midnight(now)
-        found.append(Limit("budget.per_day", budget.per_day, sum(c.cost(now, since) for c in items)))
+        today = sum(c.cost(now, midnight(now)) for c in items)
+        found.append(Limit("budget.per_day", budget.per_day, today, others))
     if budget.total is not None:
-        found.append(Limit("budget.total", budget.total, sum(c.cost(now) for c in items)))
+        found.append(Limit("budget.total", budget.total, sum(c.cost(now) for c in items), others))
     return found
 
 
-def tightest(found: list[Limit]) -> Limit | None:
-    """The limit with the least left, or None."""
-    return min(found, key=lambda lim: lim.left) if found else None
+def tightest(found: list[Limit], price: float = 0.0) -> Limit | None:
+    """The limit a cell at ``price`` $/h reaches first, or None."""
+    return min(found, key=lambda lim: lim.share(price)) if found else None
 
 
 def unpriced_note(infra: str, found: list[Limit], priced: bool) -> str | None:
@@ -107,10 +116,10 @@ def refusal(price: float, hours: float | None, found: list[Limit]) -> str | None
 def target_limit(price: float, found: list[Limit], stop: bool) -> dict[str, object] | None:
     """What the remote agent enforces for this cell: $/h, dollars left, which limit, and
     whether to end the kernel at the limit (so a cloud VM's watcher stops it)."""
-    lim = tightest(found)
+    lim = tightest(found, price)
     if price <= 0 or lim is None:
         return None
-    return {"price": price, "left": lim.left, "limit": lim.describe(), "stop": stop}
+    return {"price": price, "left": lim.share(price), "limit": lim.describe(), "stop": stop}
 
 
 class Guard:
@@ -127,6 +136,7 @@ class Guard:
         tick: Callable[[], None] | None,
     ) -> None:
         self.price, self.limit, self.interrupt, self.tick = price, limit, interrupt, tick
+        self.allowed = limit.share(price)  # this cell's dollars before the limit is reached
         self.start = time.monotonic()
         self.tripped: float | None = None  # dollars spent when it tripped
 
@@ -137,7 +147,7 @@ class Guard:
         if self.tick is not None:
             self.tick()
         spent = self.spent()
-        if self.tripped is None and spent >= self.limit.left:
+        if self.tripped is None and spent >= self.allowed:
             self.tripped = spent
             self.interrupt()
 
@@ -145,7 +155,7 @@ class Guard:
         """Did the cell end at the limit (here, or on the target a moment earlier)?"""
         if self.tripped is None and status == "interrupted":  # the target's SIGINT, maybe
             slack = self.price * 2 / 3600  # the target checks on its own clock
-            if self.spent() + slack >= self.limit.left:
+            if self.spent() + slack >= self.allowed:
                 self.tripped = self.spent()
         return self.tripped is not None
 
@@ -153,10 +163,14 @@ class Guard:
         """What was spent and why the cell stopped."""
         spent = self.tripped if self.tripped is not None else self.spent()
         then = afterwards(cluster, stopped, kind)
+        lim = self.limit
+        meanwhile = (
+            f", and other clusters up {usd(lim.others)}/h meanwhile" if lim.others > 0 else ""
+        )
         return (
             f"Budget reached: this cell spent {usd(spent)} at {usd(self.price)}/h, reaching "
-            f"{self.limit.name} {usd(self.limit.dollars)} ({usd(self.limit.spent)} spent "
-            f"before it); the cell was interrupted and {then}."
+            f"{lim.name} {usd(lim.dollars)} ({usd(lim.spent)} spent before it{meanwhile}); "
+            f"the cell was interrupted and {then}."
         )
 
 

@@ -296,3 +296,34 @@ def test_ctrl_c_twice_at_the_limit_stops_instead_of_restarting(infra: _Infra) ->
     cell.mgr = calm
     fresh = Guard(3600.0, Limit("--max-cost", 100.0, 0.0), lambda: None, None)
     assert after_double_interrupt(cell, live, fresh) == "" and calm.calls == ["restart"]  # type: ignore[arg-type]
+
+
+def test_other_clusters_up_spend_against_the_shared_limits_while_a_cell_runs(tmp_path: Path) -> None:
+    """Another cluster up at $3/s while a $1/s cell runs: per_day $4 ($0 spent) is reached
+    after the cell spent $1 (the other $3 meanwhile), so the guard trips there, the target is
+    told $1, and the sentence says why; per_cluster counts this cluster alone."""
+    from jupyter_sky.budget import Guard, limits, target_limit, tightest
+    from jupyter_sky.config_sections import BudgetConfig
+    from jupyter_sky.state import ClusterRecord
+
+    store = Store(tmp_path)
+    other = ClusterRecord("idle", "aws", "UP", cost_per_hour=3 * 3600.0)
+    store.put_cluster(other)
+    found = limits(store, "busy", BudgetConfig(per_cluster=2, per_day=4), None)
+    assert [(lim.name, lim.others) for lim in found] == [
+        ("budget.per_cluster", 0.0), ("budget.per_day", 3 * 3600.0),
+    ]  # fmt: skip
+    lim = tightest(found, 3600.0)
+    assert lim is not None and lim.name == "budget.per_day"
+    assert lim.share(3600.0) == pytest.approx(1.0, abs=0.05)  # $4 left, a quarter of it ours
+    limit = target_limit(3600.0, found, stop=False)
+    assert limit is not None and limit["left"] == pytest.approx(1.0, abs=0.05)
+    tripped: list[bool] = []
+    watch = Guard(3600.0, lim, lambda: tripped.append(True), None)
+    watch.start -= 0.7
+    watch()
+    assert not tripped
+    watch.start -= 0.5
+    watch()
+    assert tripped == [True]
+    assert "and other clusters up $10800.00/h meanwhile)" in watch.sentence("busy", False, "local")

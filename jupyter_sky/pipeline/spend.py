@@ -129,7 +129,7 @@ def guard(
     """The once-a-second check that interrupts the cell at the limit (None: no limit)."""
     from jupyter_sky.budget import Guard, tightest
 
-    limit = tightest(budget.limits)
+    limit = tightest(budget.limits, price)
     if limit is None or price <= 0:
         return None
     return Guard(price, limit, lambda: live.infra.interrupt(live.handle), tick)
