@@ -13,6 +13,7 @@ or run still going is counted up to now.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import time
 from dataclasses import dataclass
@@ -101,24 +102,31 @@ def spends(store: Store, now: float | None = None) -> list[Spend]:
 def charges(store: Store, now: float | None = None) -> list[Charge]:
     """Every uptime span, and every run outside a span of its cluster, as a :class:`Charge`."""
     now = time.time() if now is None else now
-    runs, spans = spends(store, now), store.uptime_spans()
-    out = []
-    for span in spans:
-        inside = [r for r in runs if r.cluster == span.cluster and span.covers(r.started_at, now)]
-        notebook = inside[0].notebook if inside else "-"
-        out.append(Charge(span.cluster, span.infra, notebook, span.started_at, span.ended_at,
-                          span.price))  # fmt: skip
-    for run in runs:
-        if not any(_covers(s, run, now) for s in spans):
-            end = run.started_at + run.seconds
-            price = run.cost * 3600 / run.seconds if run.seconds > 0 else 0.0
-            out.append(Charge(run.cluster, run.infra, run.notebook, run.started_at, end, price,
-                              run.cost, up=False))  # fmt: skip
-    return out
+    by_cluster: dict[str, list[Span]] = {}
+    for span in store.uptime_spans():  # oldest first; a cluster's spans never overlap
+        by_cluster.setdefault(span.cluster, []).append(span)
+    starts = {name: [s.started_at for s in group] for name, group in by_cluster.items()}
+    first_notebook: dict[Span, str] = {}
+    loose: list[Charge] = []
+    for run in spends(store, now):
+        around = _around(by_cluster.get(run.cluster, []), starts.get(run.cluster, []), run, now)
+        if around is not None:
+            first_notebook.setdefault(around, run.notebook)
+            continue
+        price = run.cost * 3600 / run.seconds if run.seconds > 0 else 0.0
+        loose.append(Charge(run.cluster, run.infra, run.notebook, run.started_at,
+                            run.started_at + run.seconds, price, run.cost, up=False))  # fmt: skip
+    ups = [
+        Charge(s.cluster, s.infra, first_notebook.get(s, "-"), s.started_at, s.ended_at, s.price)
+        for group in by_cluster.values() for s in group
+    ]  # fmt: skip
+    return ups + loose
 
 
-def _covers(span: Span, run: Spend, now: float) -> bool:
-    return span.cluster == run.cluster and span.covers(run.started_at, now)
+def _around(spans: list[Span], starts: list[float], run: Spend, now: float) -> Span | None:
+    """The span of ``spans`` (one cluster's; ``starts`` their starts) the run started in."""
+    at = bisect.bisect_right(starts, run.started_at) - 1
+    return spans[at] if at >= 0 and spans[at].covers(run.started_at, now) else None
 
 
 def spent(
