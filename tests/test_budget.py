@@ -327,3 +327,22 @@ def test_other_clusters_up_spend_against_the_shared_limits_while_a_cell_runs(tmp
     watch()
     assert tripped == [True]
     assert "and other clusters up $10800.00/h meanwhile)" in watch.sentence("busy", False, "local")
+
+
+def test_a_limit_used_up_by_the_launch_ends_the_cell_before_it_runs(tmp_path: Path) -> None:
+    """At $1 a second, launching the kernel uses budget.per_cluster $0.05 up: the cell does
+    not run, and nothing counts as pushed, so with a higher limit the next cell has ``y``."""
+    nb, home = _notebook(tmp_path, PRICED + "budget:\n  per_cluster: 0.05\n")
+    try:
+        assert nb.run("y = 41").status == "ok"
+        res = nb.run(f"%%sky --name quick {LOCAL}\nx = y + 1")
+        assert res.status == "error"
+        assert "Budget reached before the cell ran: budget.per_cluster $0.05 ($" in res.error_text
+        assert "the kernel of cluster 'quick' is left idle" in res.error_text
+        assert Store(home).runs("quick") == []  # it did not run
+        (tmp_path / "nb" / "jupyter_sky.yaml").write_text(PRICED + "budget:\n  per_cluster: 1000\n")
+        again = nb.run("%%sky --name quick\nx = y + 1")
+        assert again.status == "ok", again.error_text
+        assert nb.value("x") == "42"
+    finally:
+        nb.shutdown()

@@ -250,6 +250,7 @@ def _execute(
     from jupyter_sky.variables.prepare import prepare_message
 
     task, mgr = cell.task, cell.mgr
+    budget = spend.at_start(cell, live, budget)  # before anything counts as pushed
     carried = checkpoints.brought(cell.source, task.workdir)
     workdir = remote_workdir(live, task)
     prepare = prepare_message(live.client_id, live.ack(), task, names, plan, workdir, carried)
@@ -259,7 +260,6 @@ def _execute(
     relay.on_checkpoint = checkpoints.keeper(task.workdir, say)
     cell_hash = hashlib.sha256(cell.source.encode()).hexdigest()[:16]
     price = _price(mgr, live)
-    budget = spend.at_start(cell, live, budget)
     prepare = spend.with_target_limit(prepare, budget, live, price)
     run_id = mgr.store.start_run(
         live.name, cell_hash, live.infra.kind, {"where": live.where()},
