@@ -152,8 +152,9 @@ def _dollars(value: Any, label: str) -> float | None:
 
 @dataclass(frozen=True)
 class BudgetConfig:
-    """``budget:`` — dollars the cells may spend (spend records of the state DB): per cluster,
-    per calendar day (local time) and in total; unset means no limit."""
+    """``budget:`` — dollars the clusters may spend over their UP time, idle or running cells
+    (spend records of the state DB): per cluster, per calendar day (local time) and in total;
+    unset means no limit."""
 
     per_cluster: float | None = field(default=None, metadata=_check(_dollars))
     per_day: float | None = field(default=None, metadata=_check(_dollars))

@@ -234,3 +234,30 @@ def test_a_detached_two_node_cell_sruns_across_the_allocation(
     assert [r[0] for r in rows] == ["0", "1"] and {r[1] for r in rows} == set(lab.nodes)
     addrs = {info["addr"] for info in lab.nodes.values()}
     assert len({r[2] for r in rows}) == 1 and rows[0][2] in addrs and {r[3] for r in rows} == {"2"}
+
+
+def test_a_detached_cell_is_held_to_its_budget(
+    notebook: Callable[[], Notebook],
+    lab: SlurmLab,
+    lab_ssh: LabShell,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """A priced slurm (a ``prices:`` entry; $3600 a vCPU-hour): an estimate over ``--max-cost``
+    queues nothing; under it, the job's own kernel interrupts the cell at the limit."""
+    (tmp_path / "jupyter_sky.yaml").write_text("prices:\n  slurm:\n    cpu: 3600\n    memory: 0\n")
+    nb = notebook()
+    before = set(_queued(lab, lab_ssh))
+    refused = nb.run("%%sky --infra slurm/lab --detach --name dt --time 2h --max-cost 1\nx = 1")
+    assert refused.status == "error"
+    assert "Refused before launch: the estimate $" in refused.error_text, refused.error_text
+    assert "exceeds --max-cost $1.00 ($0.00 spent, $1.00 left)" in refused.error_text
+    assert set(_queued(lab, lab_ssh)) == before  # nothing was queued
+    job = _submit(nb, _counting(300, 0.1).replace("--name dt", "--name dt --max-cost 2"))
+    res = nb.run(f"%sky attach {job}", timeout=120)
+    assert res.status == "error" and res.error is not None
+    said = re.search(r"budget reached on the target: the cell spent \$[\d.]+ at \$[\d.]+/h, "
+                     r"reaching --max-cost \$2\.00 \(\$0\.00 spent, \$2\.00 left\); it was "
+                     r"interrupted and the kernel stays idle", res.stderr)  # fmt: skip
+    assert said, res.stderr
+    assert res.error["ename"] == "KeyboardInterrupt", res.error_text
+    assert 1 <= len(res.stdout.splitlines()) < 100  # stopped early, not after 30 s

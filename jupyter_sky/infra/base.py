@@ -316,8 +316,11 @@ class RunsDetached(Protocol):
     back later (``%sky attach``, ``%sky jobs``). ``shell`` is the notebook's IPython shell and
     ``mgr`` its cluster manager (whose ``store`` records the jobs)."""
 
-    def submit_detached(self, shell: Any, mgr: Any, task: Task, config: Config) -> None:
-        """Submit the cell (``task.run``) and print how to attach to it."""
+    def submit_detached(
+        self, shell: Any, mgr: Any, task: Task, config: Config, budget: dict[str, object] | None
+    ) -> None:
+        """Submit the cell (``task.run``) and print how to attach to it; ``budget`` (from
+        :func:`jupyter_sky.budget.target_limit`) rides with it and the job's kernel enforces it."""
 
     def attach_detached(self, ref: str, mgr: Any, shell: Any = None) -> None:
         """Replay a detached job's output into this cell and bring its variables home."""

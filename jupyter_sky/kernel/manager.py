@@ -121,10 +121,10 @@ class Manager:
         def notify(text: str) -> None:
             print(f"[sky] {text}", file=sys.stderr, flush=True)
 
+        began = time.time()  # billed again from here: its uptime span starts at the start
         started: Handle = infra.start(handle, Launch(record.name, task, config, None, notify))
         record.handle, record.state, record.owner = started.to_json(), "UP", self.session_id
-        # Counted from its creation again (the stopped time too): an estimate that errs high.
-        record.last_used_at, record.ended_at = time.time(), None
+        record.created_at, record.last_used_at, record.ended_at = began, time.time(), None
         self.store.put_cluster(record)
         live = self._connect(record.name, infra, started, config)
         note = f"started the stopped cluster '{record.name}' again ({infra.stop_keeps[1]}) — {LOST}"

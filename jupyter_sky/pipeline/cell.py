@@ -71,10 +71,12 @@ def run(shell: InteractiveShell, mgr: Manager, line: str, source: str, choose: C
 def _submit_detached(cell: Cell) -> None:
     from jupyter_sky.infra import get_infra, split_infra
     from jupyter_sky.infra.base import RunsDetached
+    from jupyter_sky.pipeline.spend import detached_limit
 
     detacher = get_infra(split_infra(cell.task.resources.infra or "")[0])
     assert isinstance(detacher, RunsDetached)
-    detacher.submit_detached(cell.shell, cell.mgr, cell.task, cell.config)
+    budget = detached_limit(cell, detacher.kind)  # refused here when the estimate does not fit
+    detacher.submit_detached(cell.shell, cell.mgr, cell.task, cell.config, budget)
 
 
 def _run_attached(cell: Cell) -> None:
@@ -122,8 +124,9 @@ class Launching:
 
 def _attach_and_run(cell: Cell, run: Launching) -> None:
     from jupyter_sky.pipeline import spend
+    from jupyter_sky.pipeline.filerun import run_file_task
     from jupyter_sky.pipeline.status import say
-    from jupyter_sky.spec.runs import run_file_task, run_setup  # task-file setup and run
+    from jupyter_sky.spec.runs import run_setup  # task-file setup
     from jupyter_sky.variables.prepare import version_notes
 
     mgr, task, where, plan, name = cell.mgr, run.task, run.where, run.plan, run.name
@@ -140,7 +143,7 @@ def _attach_and_run(cell: Cell, run: Launching) -> None:
     notes = attached.notes + run.notes + version_notes(live.info, plan)
     run_setup(cell.shell, live, task, attached.created)
     say(notes + plan.notes + list(task.notes))
-    if run_file_task(cell.shell, live, task):
+    if run_file_task(cell, live, run.budget):
         return
     _execute(cell, live, run.names, plan, where.widget, run.budget)
 
@@ -241,13 +244,13 @@ def _execute(
     from jupyter_sky.kernel.execute import DoubleInterrupt, KernelDied, run_cell
     from jupyter_sky.kernel.heartbeat import KernelHung
     from jupyter_sky.kernel.relay import CellRelay, remote_error
-    from jupyter_sky.kernel.shield import no_interrupts
     from jupyter_sky.pipeline import checkpoints, recover, spend
     from jupyter_sky.pipeline.status import SpendMeter, say, show_status_line, status_ticker
     from jupyter_sky.variables import pull, spill
     from jupyter_sky.variables.prepare import prepare_message
 
     task, mgr = cell.task, cell.mgr
+    budget = spend.at_start(cell, live, budget)  # before anything counts as pushed
     carried = checkpoints.brought(cell.source, task.workdir)
     workdir = remote_workdir(live, task)
     prepare = prepare_message(live.client_id, live.ack(), task, names, plan, workdir, carried)
@@ -265,6 +268,7 @@ def _execute(
         nodes=task.num_nodes, price=price,
     )  # fmt: skip
     status, reason = "died", ""
+    watch = None
     try:
         meter = SpendMeter(widget, live, price) if widget is not None else None
         tick = meter or status_ticker(live, relay.status)
@@ -277,9 +281,8 @@ def _execute(
             status, reason = "interrupted", spend.at_limit(mgr, live, watch)
     except DoubleInterrupt:
         status = "interrupted"
-        with no_interrupts():  # a third Ctrl-C must not cut the restart in half
-            mgr.restart(live, task, cell.config)
-        raise SkyError(
+        reason = spend.after_double_interrupt(cell, live, watch)
+        raise spend.BudgetError(reason) if reason else SkyError(
             f"Interrupted twice: restarted the kernel of cluster '{live.name}' in the same place "
             "— remote state was lost; cluster kept."
         ) from None

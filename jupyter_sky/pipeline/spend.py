@@ -45,8 +45,72 @@ def before_launch(cell: Cell, name: str, where: Where) -> Budget:
     if why:
         if where.widget is not None:
             where.widget.status = why
-        raise BudgetError(why)
+        raise BudgetError(why + _stop_idle(cell.mgr, name, found, where))
     return Budget(found if priced else [])
+
+
+def _stop_idle(mgr: Manager, name: str, found: list[Limit], where: Where) -> str:
+    """A running cluster whose UP time used a limit up keeps spending while it idles: stop it
+    where the infra can; what was done, as the end of the refusal's sentence."""
+    from jupyter_sky.budget import used_up
+    from jupyter_sky.infra.base import Restartable
+    from jupyter_sky.kernel.shield import no_interrupts
+
+    record = mgr.store.get_cluster(name)
+    if where.rows or used_up(found) is None or record is None or record.state != "UP":
+        return ""
+    if not isinstance(where.infra, Restartable):
+        return f" Cluster '{name}' is still up and spending; %sky down {name} ends it."
+    with no_interrupts():
+        mgr.stop(name)
+    return f" Cluster '{name}' was stopped (its disk is kept)."
+
+
+def at_start(cell: Cell, live: LiveCluster, budget: Budget) -> Budget:
+    """The limits again as the cell starts: the launch, and the time the cluster was UP since
+    the plan, spent too. A limit used up by now stops the cluster where the infra can, and the
+    cell does not run."""
+    from jupyter_sky.budget import afterwards, limits, used_up
+    from jupyter_sky.infra.base import Restartable
+    from jupyter_sky.kernel.shield import no_interrupts
+
+    if not budget.limits:
+        return budget
+    found = limits(cell.mgr.store, live.name, cell.config.budget, cell.task.max_cost)
+    lim = used_up(found)
+    if lim is None:
+        return Budget(found)
+    stopped = isinstance(live.infra, Restartable)
+    if stopped:
+        with no_interrupts():
+            cell.mgr.stop(live.name)
+    raise BudgetError(
+        f"Budget reached before the cell ran: {lim.describe()} is used up (a cluster's UP time "
+        f"counts, idle or not); {afterwards(live.name, stopped, live.infra.kind)}."
+    )
+
+
+def detached_limit(cell: Cell, kind: str) -> dict[str, object] | None:
+    """A ``--detach`` cell's limits: refused before it is queued when its estimate does not
+    fit; else what the job's kernel enforces on the target (None: no limit, or no price)."""
+    from jupyter_sky.budget import limits, refusal, target_limit, unpriced_note
+    from jupyter_sky.pipeline.plan import make_plan
+    from jupyter_sky.pipeline.status import say
+
+    name = cell.task.cluster or "detached"
+    found = limits(cell.mgr.store, name, cell.config.budget, cell.task.max_cost)
+    if not found:
+        return None
+    row = make_plan(cell.task).chosen
+    priced = row is not None and bool(row.priced and row.price_per_hour)
+    price = float(row.price_per_hour or 0.0) if row is not None and priced else 0.0
+    note = unpriced_note(kind, found, priced)
+    if note:
+        say([note])
+    why = refusal(price, cell.task.hours, found)
+    if why:
+        raise BudgetError(why)
+    return target_limit(price, found, stop=False)
 
 
 def _planned_price(mgr: Manager, name: str, where: Where) -> tuple[float, bool]:
@@ -65,7 +129,7 @@ def guard(
     """The once-a-second check that interrupts the cell at the limit (None: no limit)."""
     from jupyter_sky.budget import Guard, tightest
 
-    limit = tightest(budget.limits)
+    limit = tightest(budget.limits, price)
     if limit is None or price <= 0:
         return None
     return Guard(price, limit, lambda: live.infra.interrupt(live.handle), tick)
@@ -98,6 +162,27 @@ def at_limit(mgr: Manager, live: LiveCluster, watch: Guard) -> str:
         with no_interrupts():
             mgr.stop(live.name)
     return watch.sentence(live.name, stopped, live.infra.kind)
+
+
+def after_double_interrupt(cell: Cell, live: LiveCluster, watch: Guard | None) -> str:
+    """Ctrl-C twice: a new kernel in the same place, unless the cell was at its limit: then a
+    cluster that can stop is stopped instead (a restart would keep it spending); the budget
+    sentence, or '' for a plain restart."""
+    from jupyter_sky.infra.base import Restartable
+    from jupyter_sky.kernel.shield import no_interrupts
+
+    at_limit_now = watch is not None and watch.reached("interrupted")
+    if at_limit_now and isinstance(live.infra, Restartable):
+        assert watch is not None
+        return at_limit(cell.mgr, live, watch)
+    with no_interrupts():  # a third Ctrl-C must not cut the restart in half
+        cell.mgr.restart(live, cell.task, cell.config)
+    if watch is None or not at_limit_now:
+        return ""
+    return watch.sentence(live.name, False, live.infra.kind).replace(
+        "is left idle", "was restarted (the cell did not stop at the interrupt; its variables "
+        "are lost) and is left idle", 1
+    )
 
 
 # ---- default autostop for priced infras ------------------------------------------------

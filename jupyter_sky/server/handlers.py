@@ -169,8 +169,11 @@ class SpendHandler(SkyHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        records = await self.blocking(self.store.list_clusters)
-        self.reply(views.spend(records, time.time()))
+        from jupyter_sky.cost import charges
+
+        now = time.time()
+        items = await self.blocking(charges, self.store, now)
+        self.reply(views.spend(items, now))
 
 
 class GpusHandler(SkyHandler):

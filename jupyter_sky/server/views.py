@@ -3,15 +3,20 @@
 Pure functions of records and the time: no network, no kernel, so the REST handlers stay thin.
 A cluster costs its ``cost_per_hour`` from creation until it ended (``ended_at``), or until now
 while it is up; a cluster that went down before its end time was recorded is counted until it
-was last used.
+was last used. The spend totals are the charges of :mod:`jupyter_sky.cost` (every uptime span,
+not only the latest launch), the same ``%sky cost`` and the budgets add up.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from jupyter_sky.cost import day_bounds
 from jupyter_sky.state import ClusterRecord
+
+if TYPE_CHECKING:
+    from jupyter_sky.cost import Charge
 
 RUNS_SHOWN = 20
 
@@ -80,15 +85,16 @@ def job_view(job: Any, now: float) -> dict[str, Any]:
     }
 
 
-def spend(records: list[ClusterRecord], now: float) -> dict[str, Any]:
-    """Spend per cluster, per local calendar day, today and in total, in dollars."""
+def spend(items: list[Charge], now: float) -> dict[str, Any]:
+    """Spend per cluster, per local calendar day, today and in total, in dollars: the charges
+    ``%sky cost`` and the budgets add up (:func:`jupyter_sky.cost.charges`)."""
     per_cluster: dict[str, float] = {}
     per_day: dict[str, float] = {}
-    for rec in records:
-        end = running_until(rec, now)
-        per_cluster[rec.name] = _cost(rec.cost_per_hour, rec.created_at, end)
-        for day, seconds in day_split(rec.created_at, end):
-            per_day[day] = per_day.get(day, 0.0) + rec.cost_per_hour * seconds / 3600
+    for item in items:
+        per_cluster[item.cluster] = per_cluster.get(item.cluster, 0.0) + item.cost(now)
+        end = item.ended_at if item.ended_at is not None else now
+        for day, start, stop in day_bounds(item.started_at, end):
+            per_day[day] = per_day.get(day, 0.0) + item.cost(now, start, stop)
     today = dt.datetime.fromtimestamp(now).date().isoformat()
     return {
         "total": sum(per_cluster.values()),
@@ -96,19 +102,6 @@ def spend(records: list[ClusterRecord], now: float) -> dict[str, Any]:
         "per_cluster": per_cluster,
         "per_day": dict(sorted(per_day.items())),
     }
-
-
-def day_split(start: float, end: float) -> list[tuple[str, float]]:
-    """The interval [start, end] cut at local midnights: (ISO date, seconds) per day."""
-    parts: list[tuple[str, float]] = []
-    at = start
-    while at < end:
-        day = dt.datetime.fromtimestamp(at).date()
-        midnight = dt.datetime.combine(day + dt.timedelta(days=1), dt.time()).timestamp()
-        stop = min(end, midnight)
-        parts.append((day.isoformat(), stop - at))
-        at = stop
-    return parts
 
 
 def _cost(per_hour: float, start: float, end: float) -> float:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from jupyter_sky.errors import SkyError
@@ -59,12 +60,23 @@ def mounts_script(mounts: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-def run_shell(shell: Any, live: Any, script: str, what: str, task: Task, cwd: str | None) -> None:
-    """Run ``script`` on ``live``'s target, streaming its output into the cell."""
+def run_shell(
+    shell: Any,
+    live: Any,
+    script: str,
+    what: str,
+    task: Task,
+    cwd: str | None,
+    prepare: dict[str, Any] | None = None,
+    tick: Callable[[], None] | None = None,
+) -> None:
+    """Run ``script`` on ``live``'s target, streaming its output into the cell; ``prepare``
+    (the budget the target enforces) and ``tick`` (the notebook's budget guard) as a cell's."""
     from jupyter_sky.kernel.execute import run_cell
     from jupyter_sky.kernel.relay import CellRelay, remote_error
 
-    outcome = run_cell(live, runner_code(script, cwd, dict(task.envs)), CellRelay(shell))
+    code = runner_code(script, cwd, dict(task.envs))
+    outcome = run_cell(live, code, CellRelay(shell), prepare, on_tick=tick)
     if outcome.error is None:
         return
     if outcome.error.get("ename") == "SystemExit":
@@ -117,12 +129,6 @@ def _synced(live: Any, mounts: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def run_file_task(shell: Any, live: Any, task: Task) -> bool:
-    """Run the file's ``run`` when the cell is empty; False when the cell itself is the run."""
-    if task.file_run is None:
-        return False
-    run_shell(shell, live, task.file_run, "run", task, remote_workdir(live, task))
-    return True
 
 
 def is_file_run(line: str) -> bool:

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 JOURNAL_DIR = "journal"
 RUNS_FILE = "runs.jsonl"
 COMPACT_AT = 2 * 1024 * 1024  # bytes of runs.jsonl before it keeps only each run's last line
-TABLES = ("clusters", "runs", "detached_jobs")
+TABLES = ("clusters", "runs", "detached_jobs", "uptime")
 
 
 def _journal(store: Store) -> Path:

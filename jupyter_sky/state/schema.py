@@ -69,6 +69,22 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "ALTER TABLE runs ADD COLUMN price REAL NOT NULL DEFAULT 0",
         "ALTER TABLE runs ADD COLUMN reason TEXT NOT NULL DEFAULT ''",
     ),
+    (  # uptime: one row per time a cluster was UP (launch or start to stop or down) and its
+        # $/h (of every node), the time a cloud bills; an old database's clusters get their latest span
+        """CREATE TABLE uptime (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            cluster TEXT NOT NULL,
+            infra TEXT NOT NULL,
+            price REAL NOT NULL DEFAULT 0,
+            started_at REAL NOT NULL,
+            ended_at REAL
+        )""",
+        "CREATE INDEX uptime_by_cluster ON uptime (cluster)",
+        """INSERT INTO uptime (cluster, infra, price, started_at, ended_at)
+            SELECT name, infra, cost_per_hour, created_at,
+                   CASE WHEN state = 'UP' THEN NULL ELSE COALESCE(ended_at, last_used_at) END
+            FROM clusters WHERE state != 'INIT'""",
+    ),
 ]
 CLUSTER_COLUMNS = (
     "name", "infra", "state", "created_at", "last_used_at", "cells_run", "cost_per_hour", "owner",

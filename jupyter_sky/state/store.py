@@ -19,6 +19,7 @@ from typing import Any
 from jupyter_sky.config import ensure_sky_home, sky_home
 from jupyter_sky.errors import ConfigError
 from jupyter_sky.state import recover as state_recover
+from jupyter_sky.state import uptime
 from jupyter_sky.state.journal_mode import MOUNTS_FILE, journal_mode_for
 from jupyter_sky.state.pending import RUN_COLUMNS, PendingRuns
 from jupyter_sky.state.schema import (
@@ -152,6 +153,7 @@ class Store:
              rec.ended_by, rec.ended_at),
         )  # fmt: skip
         state_recover.journal_cluster(self, rec.name)
+        uptime.follow(self, rec, rec.name)
 
     def get_cluster(self, name: str) -> ClusterRecord | None:
         """Return the named cluster, or None."""
@@ -176,6 +178,7 @@ class Store:
             (state, ended, name),
         )
         state_recover.journal_cluster(self, name)
+        uptime.follow(self, self.get_cluster(name), name)
 
     def end_cluster(self, name: str, by: str) -> None:
         """Mark the cluster DOWN, ended now by ``by`` (``PANEL`` for the lab panel's Down)."""
@@ -184,6 +187,7 @@ class Store:
             (by, time.time(), name),
         )
         state_recover.journal_cluster(self, name)
+        uptime.follow(self, self.get_cluster(name), name)
 
     def touch(self, name: str, cells_delta: int = 1) -> None:
         """Mark the cluster used now and add ``cells_delta`` to its cell count, atomically."""
@@ -196,6 +200,7 @@ class Store:
         """Forget a cluster; its runs stay as history."""
         self._execute("DELETE FROM clusters WHERE name = ?", (name,))
         state_recover.journal_cluster(self, name)
+        uptime.follow(self, None, name)
 
     def start_run(
         self,
@@ -252,6 +257,10 @@ class Store:
         where, params = ("WHERE cluster = ?", (cluster,)) if cluster is not None else ("", ())
         rows = self._query(f"SELECT * FROM runs {where} ORDER BY id", params)
         return [{**dict(row), "placement": json.loads(row["placement"])} for row in rows]
+
+    def uptime_spans(self) -> list[uptime.Span]:
+        """Every stretch of time a cluster was UP, with its $/h, oldest first."""
+        return uptime.spans(self)
 
     # ---- detached jobs ------------------------------------------------------------------
     def put_job(self, job: DetachedJob) -> None:

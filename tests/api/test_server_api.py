@@ -160,20 +160,27 @@ async def test_panel_sees_interrupts_and_ends_a_real_local_cluster(
 
 
 async def test_spend_per_cluster_and_day(jp_fetch: Any, session_home: Path) -> None:
+    """The panel's spend is the uptime the budgets and %sky cost count: every launch of a
+    name, not only its latest record."""
     store = Store(session_home)
     now = time.time()
+    earlier = ClusterRecord("spend-a", "aws", "UP", created_at=now - 9000, cost_per_hour=2.0)
+    store.put_cluster(earlier)
+    store.set_state("spend-a", "DOWN")  # ended now: counted below, then replaced by a relaunch
+    store._execute("UPDATE uptime SET ended_at = ? WHERE cluster = 'spend-a'", (now - 7200,))
+    store.put_cluster(ClusterRecord("spend-a", "aws", "UP", created_at=now - 7200, cost_per_hour=2.0))
     store.put_cluster(
         ClusterRecord("spend-a", "aws", "DOWN", created_at=now - 7200, last_used_at=now - 3600,
                       cost_per_hour=2.0, ended_at=now - 3600)
     )  # fmt: skip
     store.put_cluster(
         ClusterRecord("spend-b", "gcp", "INIT", created_at=now - 1800, cost_per_hour=4.0)
-    )
+    )  # launching: counted from the start of its launch
     spend = await _json(jp_fetch, "spend")
-    assert spend["per_cluster"]["spend-a"] == pytest.approx(2.0)
+    assert spend["per_cluster"]["spend-a"] == pytest.approx(3.0)  # 30 min + 1 h at $2/h
     assert spend["per_cluster"]["spend-b"] == pytest.approx(2.0, rel=0.01)
     assert sum(spend["per_day"].values()) == pytest.approx(spend["total"])
-    assert spend["total"] >= 4.0 - 1e-6 and 0 <= spend["today"] <= spend["total"]
+    assert spend["total"] >= 5.0 - 1e-6 and 0 <= spend["today"] <= spend["total"]
     store.remove_cluster("spend-a")
     store.remove_cluster("spend-b")
 

@@ -121,10 +121,12 @@ class SlurmInfra(OverSsh[SlurmHandle]):
         return cls.parse_path(f"{path.target}/{partition}")
 
     # ---- detached cells (RunsDetached): see detached.py and jobs.py ----
-    def submit_detached(self, shell: Any, mgr: Any, task: Task, config: Config) -> None:
+    def submit_detached(
+        self, shell: Any, mgr: Any, task: Task, config: Config, budget: dict[str, object] | None
+    ) -> None:
         from jupyter_sky.infra.slurm.detached import submit_cell
 
-        submit_cell(self, shell, mgr, task, config)
+        submit_cell(self, shell, mgr, task, config, budget)
 
     def attach_detached(self, ref: str, mgr: Any, shell: Any = None) -> None:
         from jupyter_sky.infra.slurm.detached import attach

@@ -31,7 +31,14 @@ RUNNER = "jupyter_sky.infra.slurm.runner"
 
 
 # ---- submit -----------------------------------------------------------------------------
-def submit_cell(infra: SlurmInfra, shell: Any, mgr: Any, task: Any, config: Any) -> None:
+def submit_cell(
+    infra: SlurmInfra,
+    shell: Any,
+    mgr: Any,
+    task: Any,
+    config: Any,
+    budget: dict[str, object] | None = None,
+) -> None:
     """Submit the cell as a detached batch job and print how to attach to it.
 
     Parameters
@@ -44,6 +51,8 @@ def submit_cell(infra: SlurmInfra, shell: Any, mgr: Any, task: Any, config: Any)
         The parsed cell (``task.run`` is the cell; ``--infra slurm/<cluster>[/<partition>]``).
     config : Config
         The merged configuration.
+    budget : dict, optional
+        The limit the job's kernel enforces (:func:`jupyter_sky.budget.target_limit`).
 
     Raises
     ------
@@ -61,7 +70,7 @@ def submit_cell(infra: SlurmInfra, shell: Any, mgr: Any, task: Any, config: Any)
     )
     ident = uuid.uuid4().hex[:8]
     name = task.cluster or f"detached-{ident[:4]}"
-    payload = _payload(task, cell, names, plan, {"JUPYTER_SKY_CLUSTER": name})
+    payload = _payload(task, cell, names, plan, {"JUPYTER_SKY_CLUSTER": name}, budget)
     conn = infra.connection(cluster, infra.settings(config))
     python = infra.python_for(cluster, config)
     directory = f"{conn.home()}/.jupyter_sky/detached/{ident}"
@@ -86,15 +95,29 @@ def _checked_target(infra: SlurmInfra, task: Any) -> tuple[str, str, str]:
     return infra.checked_target(task.resources)
 
 
-def _payload(task: Any, cell: str, names: Any, plan: Any, where: dict[str, str]) -> bytes:
-    """``push.bin``: the cell, its prepare message and the pushed frames."""
+def _payload(
+    task: Any,
+    cell: str,
+    names: Any,
+    plan: Any,
+    where: dict[str, str],
+    budget: dict[str, object] | None = None,
+) -> bytes:
+    """``push.bin``: the cell, its prepare message (with the budget) and the pushed frames."""
     from jupyter_sky.infra.slurm.runner import pack_frames
     from jupyter_sky.variables.prepare import prepare_message
 
     # The runner's own client id replaces this empty one; nothing was relayed yet (ack 0).
     prepare = prepare_message("", 0, task, names, plan, task.workdir)
+    if prepare is None and budget is not None:
+        prepare = {
+            "op": "prepare", "ack": 0, "client": "", "push": [], "check": [], "writes": [],
+            "force": [], "no_pull": True, "env": {}, "cwd": None,
+        }  # fmt: skip
     if prepare is not None:  # the cell can tell where it runs, as in a normal slurm cell
         prepare["env"] = {"JUPYTER_SKY_INFRA": "slurm", **where, **prepare["env"]}
+        if budget is not None:
+            prepare["budget"] = budget
     header = {"cell": cell, "prepare": prepare, "setup": task.setup, "cwd": task.workdir}
     return pack_frames(header, plan.frames)
 
