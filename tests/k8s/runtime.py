@@ -135,7 +135,7 @@ class PodRuntime:
             raise RuntimeError(f"image {spec.image} has no entrypoint here; give a command")
         net = self.network.add(pod.metadata.uid)
         root = self.root / f"{pod.metadata.namespace}.{pod.metadata.name}.{pod.metadata.uid[:8]}"
-        root.mkdir(parents=True, exist_ok=True)
+        (root / "tmp").mkdir(parents=True, exist_ok=True)
         self._write_forwards(pod, net)
         env = self._env(pod, spec, net, image_dir, root)
         log = (root / "container.log").open("wb")
@@ -161,6 +161,7 @@ class PodRuntime:
         env = {
             "PATH": f"{image_dir}:{BASE_PATH}",
             "HOME": str(root),
+            "TMPDIR": str(root / "tmp"),  # a container's /tmp is its own; it goes with the test's
             "HOSTNAME": pod.metadata.name,
             "LANG": "C.UTF-8",
         }

@@ -62,8 +62,11 @@ if size:
         except TypeError:  # a Python from before extraction filters
             tar.extractall(here)
     site = os.path.join(here, "site")
-    res = subprocess.run([sys.executable, "-c", UNPACK, *(os.path.join(here, n) for n in sorted(os.listdir(here)))],
+    wheels = [os.path.join(here, n) for n in sorted(os.listdir(here))]
+    res = subprocess.run([sys.executable, "-c", UNPACK, *wheels],
                          env=dict(os.environ, JUPYTER_SKY_SITE=site), capture_output=True, text=True)
+    for wheel in wheels:  # unpacked: the pod's ephemeral storage keeps only what runs
+        os.remove(wheel)
     if res.returncode:
         answer = "unpacking: " + ((res.stderr or res.stdout).strip().splitlines() or ["failed"])[-1]
     os.environ["PYTHONPATH"] = site + os.pathsep + os.environ.get("PYTHONPATH", "")
