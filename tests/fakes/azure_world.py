@@ -38,7 +38,7 @@ class AzureWorld:
 
         sizes: dict[str, set[str]] = defaultdict(set)
         for offer in load_offers():
-            if offer.cloud == "azure":
+            if offer.infra == "azure":
                 sizes[offer.region].add(offer.instance_type)
         return cls(dict(sizes))
 

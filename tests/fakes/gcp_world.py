@@ -70,7 +70,7 @@ class GcpWorld:
         types: dict[str, dict[str, MachineType]] = defaultdict(dict)
         accels: dict[str, set[str]] = defaultdict(set)
         for offer in load_offers():
-            if offer.cloud != "gcp" or offer.zone is None or offer.instance_type.startswith("tpu"):
+            if offer.infra != "gcp" or offer.zone is None or offer.instance_type.startswith("tpu"):
                 continue
             world.zones[offer.zone] = offer.region
             gce_accel = ACCELERATOR_TYPES.get(offer.accelerator or "")
